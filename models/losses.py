@@ -1,0 +1,37 @@
+"""Pure loss functions (SPEC §1). Each returns per-example values [batch]."""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def bernoulli_reconstruction(logits: jax.Array, images: jax.Array) -> jax.Array:
+    """Sigmoid cross-entropy summed over pixels and channels: [batch, H, W, C] -> [batch]."""
+    return optax.sigmoid_binary_cross_entropy(logits, images).sum(axis=(1, 2, 3))
+
+
+def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) summed over N: [batch, N] -> [batch]."""
+    return 0.5 * jnp.sum(mean**2 + jnp.exp(logvar) - logvar - 1.0, axis=-1)
+
+
+def categorical_kl(logits: jax.Array) -> jax.Array:
+    """KL(softmax(logits) || Uniform(K)) summed over the N latents: [batch, N, K] -> [batch]."""
+    log_q = jax.nn.log_softmax(logits, axis=-1)
+    num_categories = logits.shape[-1]
+    return jnp.sum(jnp.exp(log_q) * (log_q + math.log(num_categories)), axis=(-2, -1))
+
+
+def total_correlation(discriminator_logits: jax.Array) -> jax.Array:
+    """Density-ratio estimate of TC: logit[0] - logit[1], [batch, 2] -> [batch]."""
+    return discriminator_logits[:, 0] - discriminator_logits[:, 1]
+
+
+def discriminator_loss(logits_joint: jax.Array, logits_permuted: jax.Array) -> jax.Array:
+    """0.5 (CE(D(z), 0) + CE(D(z_perm), 1)), each [batch, 2] -> scalar (batch mean)."""
+    joint = optax.softmax_cross_entropy_with_integer_labels(logits_joint, jnp.zeros(logits_joint.shape[0], jnp.int32))
+    permuted = optax.softmax_cross_entropy_with_integer_labels(logits_permuted, jnp.ones(logits_permuted.shape[0], jnp.int32))
+    return 0.5 * (joint.mean() + permuted.mean())

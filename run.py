@@ -1,0 +1,58 @@
+"""Train a VAE, D-VAE, FactorVAE or FactorDVAE.
+
+    python run.py                                   # D-VAE on the built-in dsprites_procedural
+    python run.py --dataset mpi3d_toy --gaussian --tc --gamma 30 --seed 42 --save_path ./
+    python run.py --config factor_dvae.toml --gamma 40 --steps 1000
+    python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl --steps 400000
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import configs
+from data import DataError
+from training.checkpoint import CheckpointError
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    configs.add_arguments(parser)
+    parser.add_argument("--resume", help="checkpoint (.pkl) to continue from")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar (log lines only)")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> configs.Config:
+    """The run's Config: defaults < --config file < flags, or the checkpoint's config on --resume."""
+    if args.resume:
+        from training.loop import resume_config
+        given = {k: getattr(args, k) for k in configs.FIELD_TYPES if getattr(args, k, None) is not None}
+        if args.config:
+            given = {**configs.load_file(args.config), **given}
+        return resume_config(args.resume, given)
+    return configs.from_args(args)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        config = config_from_args(args)
+        from training.loop import TrainingDiverged, train
+        from training.train_mig import training_mig
+        print(f"training {config.model_name} on {config.dataset} (seed {config.seed}, {config.steps} steps) "
+              f"-> {config.checkpoint_path()}")
+        train(config, resume=args.resume, progress=not args.no_progress,
+              evaluate=training_mig if config.eval_every else None)
+    except (configs.ConfigError, DataError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    print(f"saved {config.checkpoint_path()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

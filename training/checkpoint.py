@@ -1,0 +1,107 @@
+"""Checkpoints: plain pickles written atomically and read back with a restricted unpickler.
+
+Content (format version 1): plain dicts, lists, tuples, numbers, strings and numpy arrays
+only, so that a checkpoint never needs this project's classes to load:
+  format_version, model, dataset, step, config (dict), params, state (Haiku, nested dicts),
+  opt_state (list of leaves), params_disc, state_disc, opt_state_disc, rng (uint32 key data).
+Optimiser states are stored as their flat list of leaves; `restore_tree` rebuilds them from a
+freshly initialised optimiser state of the same model.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, unsafe or belongs to another model."""
+
+
+def to_numpy(tree):
+    """Nested dicts/lists/tuples of arrays -> the same structure of numpy arrays (no jax types)."""
+    if isinstance(tree, dict):
+        return {str(k): to_numpy(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(to_numpy(v) for v in tree)
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree
+    return np.asarray(tree)
+
+
+def flatten_leaves(tree) -> list:
+    """Any pytree (e.g. an optax state) -> its leaves as a list of numpy arrays."""
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
+
+
+def restore_tree(template, leaves: list, what: str):
+    """Put stored `leaves` back into the structure of `template`, checking shapes."""
+    template_leaves, treedef = jax.tree_util.tree_flatten(template)
+    if len(template_leaves) != len(leaves):
+        raise CheckpointError(f"{what}: checkpoint has {len(leaves)} arrays, the model expects {len(template_leaves)}")
+    for i, (expected, got) in enumerate(zip(template_leaves, leaves)):
+        if np.shape(expected) != np.shape(got):
+            raise CheckpointError(f"{what}: array {i} has shape {np.shape(got)}, the model expects {np.shape(expected)}")
+    return jax.tree_util.tree_unflatten(treedef, [np.asarray(leaf) for leaf in leaves])
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
+    """Pickle `payload` to `path` atomically: a temp file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format_version": FORMAT_VERSION, **payload}
+    handle, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# Only what numpy needs to rebuild arrays and scalars; dict/list/tuple/str/int/float need nothing.
+_ALLOWED = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED or (module == "numpy.dtypes" and name.endswith("DType")):
+            return super().find_class(module, name)
+        raise CheckpointError(
+            f"refusing to load {module}.{name}: an lddr checkpoint holds only plain containers "
+            f"and numpy arrays, so this file is either from another program or unsafe")
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """The payload of an lddr checkpoint; a one-line CheckpointError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with open(path, "rb") as f:
+            payload = _RestrictedUnpickler(io.BufferedReader(f)).load()
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    except Exception as error:  # truncated or not a pickle at all
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path}: not an lddr checkpoint (no format_version)")
+    if payload["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {payload['format_version']}, this code reads {FORMAT_VERSION}")
+    return payload

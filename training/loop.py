@@ -1,0 +1,154 @@
+"""The one training loop: dispatch scans of steps, log, evaluate, checkpoint, resume."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+import configs
+from configs import Config
+from data import GroundTruthData, get_dataset
+from models import Model, build_model
+from training import checkpoint
+from training.step import TrainState, init_train_state, optimizers, train_steps
+
+# Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
+IDENTITY_FIELDS = ("dataset", "gaussian", "tc", "gamma", "num_latents", "num_categories", "hidden_size")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is left in place."""
+
+
+def checkpoint_payload(config: Config, ts: TrainState) -> dict:
+    return {
+        "model": config.model_name,
+        "dataset": config.dataset,
+        "step": int(ts.step),
+        "config": config.to_dict(),
+        "params": checkpoint.to_numpy(ts.params),
+        "state": checkpoint.to_numpy(ts.state),
+        "opt_state": checkpoint.flatten_leaves(ts.opt_state),
+        "params_disc": checkpoint.to_numpy(ts.params_disc),
+        "state_disc": {},
+        "opt_state_disc": checkpoint.flatten_leaves(ts.opt_state_disc) if ts.opt_state_disc is not None else None,
+        "rng": np.asarray(jax.random.key_data(ts.rng) if jnp.issubdtype(ts.rng.dtype, jax.dtypes.prng_key) else ts.rng),
+    }
+
+
+def resume_config(path: str | Path, overrides: dict) -> Config:
+    """The checkpoint's config updated by explicitly given flags; identity changes refused."""
+    payload = checkpoint.load_checkpoint(path)
+    stored = configs.from_dict(payload["config"], where=str(path))
+    changed = {k: v for k, v in overrides.items() if k in IDENTITY_FIELDS and getattr(stored, k) != v}
+    if changed:
+        wanted = stored.replace(**changed)
+        raise checkpoint.CheckpointError(
+            f"{path} is a {stored.model_name} on {stored.dataset} (gamma {stored.gamma}), but the command "
+            f"asks for a {wanted.model_name} on {wanted.dataset} (gamma {wanted.gamma}): changed {sorted(changed)}")
+    return stored.replace(**overrides)
+
+
+def restore_train_state(model: Model, example_images, payload: dict, path) -> TrainState:
+    """A TrainState from a checkpoint payload, shapes checked against a fresh model."""
+    template = init_train_state(model, example_images)
+    what = f"{path}"
+    params = _match(template.params, payload["params"], what + " params")
+    state = _match(template.state, payload["state"], what + " state")
+    opt_state = checkpoint.restore_tree(template.opt_state, payload["opt_state"], what + " optimiser state")
+    params_disc = opt_state_disc = None
+    if template.params_disc is not None:
+        params_disc = _match(template.params_disc, payload["params_disc"], what + " discriminator params")
+        opt_state_disc = checkpoint.restore_tree(template.opt_state_disc, payload["opt_state_disc"],
+                                                 what + " discriminator optimiser state")
+    return TrainState(step=jnp.asarray(payload["step"], jnp.int32), params=params, state=state,
+                      opt_state=opt_state, params_disc=params_disc, opt_state_disc=opt_state_disc,
+                      rng=jnp.asarray(payload["rng"], jnp.uint32))
+
+
+def _match(template: dict, stored: dict, what: str):
+    """`stored` nested dict in the exact structure of `template` (same keys and shapes)."""
+    if not isinstance(stored, dict) or set(stored) != set(template):
+        missing = sorted(set(template) - set(stored or {}))
+        extra = sorted(set(stored or {}) - set(template))
+        raise checkpoint.CheckpointError(f"{what}: parameter names differ (missing {missing}, unexpected {extra})")
+    out = {}
+    for key, value in template.items():
+        if isinstance(value, dict):
+            out[key] = _match(value, stored[key], f"{what}/{key}")
+        else:
+            if np.shape(value) != np.shape(stored[key]):
+                raise checkpoint.CheckpointError(
+                    f"{what}/{key}: shape {np.shape(stored[key])}, the model expects {np.shape(value)}")
+            out[key] = jnp.asarray(stored[key], dtype=jnp.asarray(value).dtype)
+    return out
+
+
+def _next_boundary(step: int, config: Config) -> int:
+    """The next step at which something happens (log, eval, save, end), capped per dispatch."""
+    boundaries = [config.steps]
+    for every in (config.log_every, config.eval_every, config.save_every):
+        if every:
+            boundaries.append((step // every + 1) * every)
+    # Chunks also end at multiples of steps_per_dispatch, so chunking is the same whether a run
+    # is resumed or not.
+    boundaries.append((step // config.steps_per_dispatch + 1) * config.steps_per_dispatch)
+    return min(boundaries)
+
+
+def train(config: Config, data: GroundTruthData | None = None, resume: str | Path | None = None,
+          progress: bool = True, evaluate: Callable | None = None, log: Callable = print) -> TrainState:
+    """Train `config` to `config.steps` updates; returns the final TrainState.
+
+    `evaluate(model, train_state, data) -> dict` is called every `eval_every` steps (training MIG).
+    """
+    data = data if data is not None else get_dataset(config.dataset)
+    num_channels = data.observation_shape[-1]
+    model = build_model(config, num_channels)
+    example = jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32)
+    if resume is not None:
+        ts = restore_train_state(model, example, checkpoint.load_checkpoint(resume), resume)
+        log(f"resumed {resume} at step {int(ts.step)}")
+    else:
+        ts = init_train_state(model, example)
+    images = jax.device_put(data.images)
+    path = config.checkpoint_path()
+
+    step = first_step = int(ts.step)
+    window: list[dict] = []
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    started = time.perf_counter()
+    while step < config.steps:
+        chunk = _next_boundary(step, config) - step
+        ts, terms = train_steps(model, data, images, ts, chunk)
+        terms = jax.device_get(terms)
+        means = {k: float(np.mean(v)) for k, v in terms.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            bar.close()
+            raise TrainingDiverged(
+                f"non-finite loss between steps {step} and {step + chunk} ({means}); stopped, "
+                f"the last good checkpoint (if any) is at {path}")
+        step += chunk
+        window.append({k: (v, chunk) for k, v in means.items()})
+        bar.update(chunk)
+        bar.set_postfix({k: f"{means[k]:.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
+        if config.log_every and step % config.log_every == 0:
+            averaged = {k: sum(w[k][0] * w[k][1] for w in window) / sum(w[k][1] for w in window) for k in window[0]}
+            rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
+            bar.write(f"step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in averaged.items()) + f" ({rate:.1f} steps/s)")
+            window = []
+        if evaluate is not None and config.eval_every and step % config.eval_every == 0:
+            scores = evaluate(model, ts, data)
+            bar.write(f"step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        if (config.save_every and step % config.save_every == 0) or step == config.steps:
+            checkpoint.save_checkpoint(path, checkpoint_payload(config, ts))
+    bar.close()
+    if int(ts.step) == config.steps and not path.exists():
+        checkpoint.save_checkpoint(path, checkpoint_payload(config, ts))
+    return ts

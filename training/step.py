@@ -1,0 +1,106 @@
+"""The train state and the jitted multi-step update.
+
+Everything per step happens on the device: batch indices are drawn with `jax.random` from
+the uint8 images kept on the device, the Gumbel noise scale is computed from the step
+number, and `steps` updates run inside one `lax.scan` per dispatch. Each step's randomness
+is `fold_in(rng, step)`, so results do not depend on how steps are grouped into dispatches
+(which is what makes resuming exact).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from configs import Config
+from models import Model, gumbel_noise_scale, set_gumbel_state
+from models import losses
+from models.networks import permute_dims
+
+
+class TrainState(NamedTuple):
+    step: jax.Array          # [] int32, number of updates done
+    params: Any
+    state: Any               # Haiku state (the codebook's scale / lambda / hard)
+    opt_state: Any
+    params_disc: Any         # None without --tc
+    opt_state_disc: Any
+    rng: jax.Array           # base key; step t uses fold_in(rng, t)
+
+
+def optimizers(config: Config):
+    """(VAE optimiser, discriminator optimiser or None), as in SPEC §1."""
+    vae = optax.adam(config.learning_rate, b1=0.9, b2=0.999)
+    disc = optax.adam(config.discriminator_learning_rate, b1=config.discriminator_b1,
+                      b2=config.discriminator_b2) if config.tc else None
+    return vae, disc
+
+
+def init_train_state(model: Model, example_images) -> TrainState:
+    """Parameters and optimiser states from `config.seed` (initialisation and noise)."""
+    init_key, train_key = jax.random.split(jax.random.PRNGKey(model.config.seed))
+    params, state, params_disc = model.init(init_key, example_images)
+    vae_opt, disc_opt = optimizers(model.config)
+    return TrainState(
+        step=jnp.zeros([], jnp.int32), params=params, state=state,
+        opt_state=vae_opt.init(params), params_disc=params_disc,
+        opt_state_disc=disc_opt.init(params_disc) if disc_opt else None, rng=train_key)
+
+
+def _sample_batch(data, images, key, batch_size):
+    """Uniform i.i.d. images: [batch, 64, 64, C] float32 from the uint8 array on the device."""
+    index_key, observation_key = jax.random.split(key)
+    index = jax.random.randint(index_key, (batch_size,), 0, images.shape[0])
+    return data.to_observations(observation_key, images[index])
+
+
+def train_step(model: Model, data, images, ts: TrainState):
+    """One VAE update then (with TC) one discriminator update on the same batch's z."""
+    config = model.config
+    vae_opt, disc_opt = optimizers(config)
+    batch_key, model_key, perm_key, second_key = jax.random.split(jax.random.fold_in(ts.rng, ts.step), 4)
+    x = _sample_batch(data, images, batch_key, config.batch_size)
+
+    noise_scale = gumbel_noise_scale(ts.step, config.steps, config.noise_scale_init, config.noise_scale_final)
+    state = set_gumbel_state(ts.state, scale=noise_scale)
+    grads, (terms, state, z) = jax.grad(model.loss, has_aux=True)(
+        ts.params, state, ts.params_disc, model_key, x)
+    updates, opt_state = vae_opt.update(grads, ts.opt_state, ts.params)
+    params = optax.apply_updates(ts.params, updates)
+
+    params_disc, opt_state_disc = ts.params_disc, ts.opt_state_disc
+    if config.tc:
+        z = jax.lax.stop_gradient(z)
+        z_other = z
+        if config.discriminator_second_batch:
+            other_batch_key, other_model_key = jax.random.split(second_key)
+            x_other = _sample_batch(data, images, other_batch_key, config.batch_size)
+            outputs, _ = model.forward.apply(ts.params, state, other_model_key, x_other)
+            z_other = jax.lax.stop_gradient(outputs["z"])
+
+        def disc_loss(p):
+            return losses.discriminator_loss(model.discriminator.apply(p, z),
+                                             model.discriminator.apply(p, permute_dims(perm_key, z_other)))
+
+        terms["disc_loss"], disc_grads = jax.value_and_grad(disc_loss)(ts.params_disc)
+        disc_updates, opt_state_disc = disc_opt.update(disc_grads, ts.opt_state_disc, ts.params_disc)
+        params_disc = optax.apply_updates(ts.params_disc, disc_updates)
+
+    terms["noise_scale"] = noise_scale if not config.gaussian else jnp.float32(0.0)
+    new_ts = TrainState(ts.step + 1, params, state, opt_state, params_disc, opt_state_disc, ts.rng)
+    return new_ts, terms
+
+
+@partial(jax.jit, static_argnums=(0, 1, 4), donate_argnums=(3,))
+def train_steps(model: Model, data, images, ts: TrainState, steps: int):
+    """`steps` updates in one dispatch; returns the new state and the per-step terms [steps].
+
+    On the CPU the scan is fully unrolled: XLA:CPU runs convolutions inside a while loop about
+    7x slower than the same ops unrolled (measured here: 2.5 s vs 0.29 s per D-VAE step).
+    """
+    unroll = steps if jax.default_backend() == "cpu" else 1
+    return jax.lax.scan(lambda carry, _: train_step(model, data, images, carry), ts, None,
+                        length=steps, unroll=unroll)
