@@ -32,6 +32,16 @@ RELEASES = {
 }
 
 
+def release_of(num_images: int, path) -> tuple[tuple[int, ...], str]:
+    """(factor sizes, release description) for a file with `num_images` images."""
+    if num_images not in RELEASES:
+        raise DataError(
+            f"{path}: {num_images} images, expected 460800 (2019 challenge release, colour 4 "
+            f"x shape 4) or 1036800 (final release, colour 6 x shape 6)")
+    colour_shape, release = RELEASES[num_images]
+    return colour_shape + COMMON_SIZES, release
+
+
 class MPI3D(GroundTruthData):
     """MPI3D: images uint8 [460800 or 1036800, 64, 64, 3], 7 latent factors."""
 
@@ -48,16 +58,14 @@ class MPI3D(GroundTruthData):
             images = check_array(images, path, "images", np.uint8, (None, 64, 64, 3))
         n = images.shape[0]
         if factor_sizes is None:
-            if n not in RELEASES:
-                raise DataError(
-                    f"{path}: {n} images, expected 460800 (2019 challenge release, colour 4 x "
-                    f"shape 4) or 1036800 (final release, colour 6 x shape 6)")
-            colour_shape, release = RELEASES[n]
-            factor_sizes = colour_shape + COMMON_SIZES
+            factor_sizes, release = release_of(n, path)
+            self.release = release
             log(f"{variant}: {path} is the {release}, factor sizes {list(factor_sizes)}")
-        elif len(factor_sizes) != 7 or int(np.prod(factor_sizes)) != n:
-            raise DataError(f"{path}: {n} images, expected 7 factor sizes whose product is "
-                            f"{n} (got {list(factor_sizes)})")
+        else:
+            self.release = "file with factor sizes given by the caller"
+            if len(factor_sizes) != 7 or int(np.prod(factor_sizes)) != n:
+                raise DataError(f"{path}: {n} images, expected 7 factor sizes whose product "
+                                f"is {n} (got {list(factor_sizes)})")
         self.images = images
         self.factor_space = FactorSpace(factor_sizes, range(7))
         where = "memory-mapped" if isinstance(images, np.memmap) else "in RAM"
