@@ -33,6 +33,11 @@ def timed(what: str):
     log(f"{what} in {time.perf_counter() - start:.1f} s")
 
 
+def one_line(err: BaseException) -> str:
+    """An exception's message squeezed onto one line (some libraries put newlines in them)."""
+    return " ".join(str(err).split())
+
+
 def gigabytes(array: np.ndarray) -> str:
     return f"{array.nbytes / 1e9:.2f} GB"
 
@@ -96,7 +101,7 @@ def read_npz(path: Path, keys, *, mmap: bool = False, allow_pickle: bool = False
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise DataError(f"{path}: not a readable .npz file ({err}); it may be truncated, "
+        raise DataError(f"{path}: not a readable .npz file ({one_line(err)}); it may be truncated, "
                         f"download it again") from None
     with zf:
         present = {name[:-4] for name in zf.namelist() if name.endswith(".npy")}
@@ -114,7 +119,7 @@ def read_npz(path: Path, keys, *, mmap: bool = False, allow_pickle: bool = False
                             member, allow_pickle=allow_pickle,
                             pickle_kwargs={"encoding": "latin1"})
                 except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-                    raise DataError(f"{path}: cannot read {key!r} ({err}); the file may be "
+                    raise DataError(f"{path}: cannot read {key!r} ({one_line(err)}); the file may be "
                                     f"truncated or corrupt, download it again") from None
             out[key] = array
     return out

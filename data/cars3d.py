@@ -18,7 +18,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from data._io import gigabytes, log, timed
+from data._io import gigabytes, log, one_line, timed
 from data.base import DataError, FactorSpace, GroundTruthData, data_root
 
 CARS_DIR = "cars"
@@ -30,7 +30,7 @@ def load_mesh(path: Path, num_azimuths: int, num_elevations: int) -> np.ndarray:
     try:
         contents = scipy.io.loadmat(path)
     except Exception as err:  # scipy raises many types (ValueError, OSError, MatReadError...)
-        raise DataError(f"{path}: not a readable .mat file ({type(err).__name__}: {err}); it "
+        raise DataError(f"{path}: not a readable .mat file ({type(err).__name__}: {one_line(err)}); it "
                         f"may be truncated, download it again") from None
     if "im" not in contents:
         keys = sorted(k for k in contents if not k.startswith("__"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from data._io import check_array, gigabytes, log, read_npz, timed
+from data._io import check_array, gigabytes, log, one_line, read_npz, timed
 from data.base import DataError, FactorSpace, GroundTruthData, data_root, require_file
 
 DSPRITES_FILE = "dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -121,7 +121,7 @@ def load_scream(path=None) -> np.ndarray:
             image = _thumbnail_like_pillow6(image, SCREAM_BOX)
             scream = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
     except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable image ({err}); expected the Scream JPEG") from None
+        raise DataError(f"{path}: not a readable image ({one_line(err)}); expected the Scream JPEG") from None
     if scream.shape[0] <= 64 or scream.shape[1] <= 64:
         raise DataError(f"{path}: image is {scream.shape[1]}x{scream.shape[0]} after shrinking "
                         f"to fit {SCREAM_BOX}, expected both sides > 64")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data._io import check_array, gigabytes, log, read_npz, timed
+from data._io import check_array, gigabytes, log, one_line, read_npz, timed
 from data.base import DataError, FactorSpace, GroundTruthData, data_root
 
 SHAPES3D_DIR = "3dshapes"
@@ -44,7 +44,7 @@ def read_h5(path: Path, num_images: int):
                 source.read_direct(images, source_sel=window, dest_sel=window)
             labels = f["labels"][()]
     except OSError as err:
-        raise DataError(f"{path}: not a readable HDF5 file ({err}); it may be truncated, "
+        raise DataError(f"{path}: not a readable HDF5 file ({one_line(err)}); it may be truncated, "
                         f"download it again") from None
     return images, labels
 
