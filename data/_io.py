@@ -101,8 +101,8 @@ def read_npz(path: Path, keys, *, mmap: bool = False, allow_pickle: bool = False
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise DataError(f"{path}: not a readable .npz file ({one_line(err)}); it may be truncated, "
-                        f"download it again") from None
+        raise DataError(f"{path}: not a readable .npz file ({one_line(err)}); it may be "
+                        f"truncated, download it again") from None
     with zf:
         present = {name[:-4] for name in zf.namelist() if name.endswith(".npy")}
         missing = [k for k in keys if k not in present]
@@ -119,7 +119,7 @@ def read_npz(path: Path, keys, *, mmap: bool = False, allow_pickle: bool = False
                             member, allow_pickle=allow_pickle,
                             pickle_kwargs={"encoding": "latin1"})
                 except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-                    raise DataError(f"{path}: cannot read {key!r} ({one_line(err)}); the file may be "
-                                    f"truncated or corrupt, download it again") from None
+                    raise DataError(f"{path}: cannot read {key!r} ({one_line(err)}); the file "
+                                    f"may be truncated or corrupt, download it again") from None
             out[key] = array
     return out

@@ -30,8 +30,8 @@ def load_mesh(path: Path, num_azimuths: int, num_elevations: int) -> np.ndarray:
     try:
         contents = scipy.io.loadmat(path)
     except Exception as err:  # scipy raises many types (ValueError, OSError, MatReadError...)
-        raise DataError(f"{path}: not a readable .mat file ({type(err).__name__}: {one_line(err)}); it "
-                        f"may be truncated, download it again") from None
+        raise DataError(f"{path}: not a readable .mat file ({type(err).__name__}: "
+                        f"{one_line(err)}); it may be truncated, download it again") from None
     if "im" not in contents:
         keys = sorted(k for k in contents if not k.startswith("__"))
         raise DataError(f"{path}: no variable 'im' (found {keys}), expected 'im' uint8 "

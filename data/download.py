@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data._io import one_line
 from data.base import DataError, data_root
 
 
@@ -190,8 +191,8 @@ def download_file(url: str, dest, sha256: str | None = None, *, progress: bool =
             ConnectionError, TimeoutError) as err:
         reason = getattr(err, "reason", None) or err
         have = part.stat().st_size if part.exists() else 0
-        raise DataError(f"download of {url} failed ({reason}); {have} bytes kept in {part}, "
-                        f"run again to resume") from None
+        kept = f"{have} bytes kept in {part}, run again to resume" if have else "nothing saved"
+        raise DataError(f"download of {url} failed ({one_line(reason)}); {kept}") from None
     have = part.stat().st_size
     if total is not None and have != total:
         raise DataError(f"download of {url} stopped at {have} of {total} bytes; the partial "

@@ -20,6 +20,8 @@ Values are computed in float64 as disentanglement_lib does and returned as float
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -36,9 +38,13 @@ FULL_LATENTS = (1, 2, 3, 4, 5)
 NOSHAPE_LATENTS = (2, 3, 4, 5)
 
 
-def load_dsprites_file(path=None):
+def _root(root) -> Path:
+    return Path(root) if root else data_root()
+
+
+def load_dsprites_file(root=None):
     """(imgs uint8 [n, 64, 64], latents_sizes list[int]) from the dSprites npz, checked."""
-    path = require_file(path or data_root() / DSPRITES_FILE, "dSprites")
+    path = require_file(_root(root) / DSPRITES_FILE, "dSprites")
     arrays = read_npz(path, ["imgs", "metadata"], allow_pickle=True)
     try:
         sizes = [int(s) for s in arrays["metadata"][()]["latents_sizes"]]
@@ -58,10 +64,10 @@ class DSprites(GroundTruthData):
     pixel_scale = 1.0
     channels = 1
 
-    def __init__(self, latent_factor_indices=FULL_LATENTS, name="dsprites_full", path=None):
+    def __init__(self, latent_factor_indices=FULL_LATENTS, name="dsprites_full", root=None):
         self.name = name
         with timed(f"loaded {name}"):
-            imgs, sizes = load_dsprites_file(path)
+            imgs, sizes = load_dsprites_file(root)
         # A view with a channel axis; no copy (3 GB for the full file).
         self.images = imgs[..., None]
         self.factor_space = FactorSpace(sizes, latent_factor_indices)
@@ -110,18 +116,19 @@ class NoisyDSprites(DSprites):
         return jnp.minimum(pixels.astype(jnp.float32) + noise, 1.0)
 
 
-def load_scream(path=None) -> np.ndarray:
+def load_scream(root=None) -> np.ndarray:
     """float64 [H, W, 3] in [0, 1]: scream.jpg shrunk (PIL thumbnail) to fit 350x274.
 
     For the Wikimedia file (portrait) that is about 219 wide x 274 high, so H=274.
     """
-    path = require_file(path or data_root() / SCREAM_FILE, "scream_dsprites")
+    path = require_file(_root(root) / SCREAM_FILE, "scream_dsprites")
     try:
         with Image.open(path) as image:
             image = _thumbnail_like_pillow6(image, SCREAM_BOX)
             scream = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
     except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable image ({one_line(err)}); expected the Scream JPEG") from None
+        raise DataError(f"{path}: not a readable image ({one_line(err)}); expected the "
+                        f"Scream JPEG") from None
     if scream.shape[0] <= 64 or scream.shape[1] <= 64:
         raise DataError(f"{path}: image is {scream.shape[1]}x{scream.shape[0]} after shrinking "
                         f"to fit {SCREAM_BOX}, expected both sides > 64")
@@ -154,10 +161,9 @@ class ScreamDSprites(DSprites):
 
     channels = 3
 
-    def __init__(self, latent_factor_indices=FULL_LATENTS, name="scream_dsprites", path=None,
-                 scream_path=None):
-        super().__init__(latent_factor_indices, name, path)
-        self.scream = load_scream(scream_path)
+    def __init__(self, latent_factor_indices=FULL_LATENTS, name="scream_dsprites", root=None):
+        super().__init__(latent_factor_indices, name, root)
+        self.scream = load_scream(root)
 
     def _observations_from_pixels(self, pixels, random_state):
         observations = self._binary_observations(pixels)
