@@ -1,0 +1,320 @@
+"""Fetch disentanglement_lib's data sets into `$DISENTANGLEMENT_LIB_DATA`.
+
+    python -m data.download NAME [NAME ...]      # e.g. dsprites_full smallnorb
+    python -m data.download --all
+    python -m data.download --list
+
+Every file goes first to `<file>.part`: an interrupted transfer is resumed with an HTTP
+Range request on the next run, and only a file whose size (and SHA-256, where one is on
+record in SOURCES) checks out is renamed to its final name. Archives are unpacked the same
+way (to a `.part` name, then renamed), so nothing that looks complete is ever half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from data._io import one_line
+from data.base import DataError, data_root
+
+
+@dataclass(frozen=True)
+class Source:
+    """One downloadable file.
+
+    url:    where it is published.
+    dest:   where the download is stored, relative to $DISENTANGLEMENT_LIB_DATA.
+    sha256: hex digest of the downloaded file, None until someone records it.
+    size:   approximate size in bytes (for the plan printed before downloading), or None.
+    unpack: None, "gunzip" (dest ends in .gz; the result drops the suffix) or "cars"
+            (extract `data/cars/*` of the analogy-making archive into `cars/`).
+    """
+    url: str
+    dest: str
+    sha256: str | None = None
+    size: int | None = None
+    unpack: str | None = None
+
+    @property
+    def target(self) -> str:
+        """The path (relative to the data root) whose presence means this file is done."""
+        if self.unpack == "gunzip":
+            return self.dest[:-len(".gz")]
+        if self.unpack == "cars":
+            return "cars"
+        return self.dest
+
+
+_NORB_URL = "https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/"
+_NORB_FILES = [f"smallnorb-5x{ids}x9x18x6x2x96x96-{split}-{kind}.mat"
+               for ids, split in (("46789", "training"), ("01235", "testing"))
+               for kind in ("dat", "cat", "info")]
+_MPI3D_URL = "https://storage.googleapis.com/disentanglement_dataset/"
+
+# THE table of sources: URL, destination, SHA-256 (None = not yet recorded: the digest of
+# what is downloaded is printed so that it can be added here) and approximate size.
+SOURCES: dict[str, Source] = {
+    "dsprites": Source(
+        "https://github.com/deepmind/dsprites-dataset/raw/master/"
+        "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+        "dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", None, 26_000_000),
+    "scream": Source(
+        "https://upload.wikimedia.org/wikipedia/commons/f/f4/The_Scream.jpg",
+        "scream/scream.jpg", None, None),
+    **{f"norb_{name.split('-')[-2]}_{name.split('-')[-1][:-4]}": Source(
+        _NORB_URL + name + ".gz", f"small_norb/{name}.gz", None, None, "gunzip")
+       for name in _NORB_FILES},
+    "cars": Source(
+        "http://www.scottreed.info/files/nips2015-analogy-data.tar.gz",
+        "nips2015-analogy-data.tar.gz", None, None, "cars"),
+    "3dshapes_h5": Source(
+        "https://storage.googleapis.com/3d-shapes/3dshapes.h5",
+        "3dshapes/3dshapes.h5", None, None),
+    # The file disentanglement_lib's script fetches for mpi3d_toy: the 2019 challenge
+    # release (460,800 images, colour 4 x shape 4), which the paper's code assumes.
+    "mpi3d_toy_challenge": Source(
+        _MPI3D_URL + "data_npz/sim_toy_64x_ordered_without_heldout_factors.npz",
+        "mpi3d_toy/mpi3d_toy.npz", None, 460_800 * 12_288),
+    # The final public releases (1,036,800 images, colour 6 x shape 6).
+    "mpi3d_toy_final": Source(
+        _MPI3D_URL + "Final_Dataset/mpi3d_toy.npz", "mpi3d_toy/mpi3d_toy.npz",
+        None, 1_036_800 * 12_288),
+    "mpi3d_realistic": Source(
+        _MPI3D_URL + "Final_Dataset/mpi3d_realistic.npz",
+        "mpi3d_realistic/mpi3d_realistic.npz", None, 1_036_800 * 12_288),
+    "mpi3d_real": Source(
+        _MPI3D_URL + "Final_Dataset/mpi3d_real.npz", "mpi3d_real/mpi3d_real.npz",
+        None, 1_036_800 * 12_288),
+}
+
+_NORB_KEYS = [k for k in SOURCES if k.startswith("norb_")]
+# data set name -> the sources it needs.
+DATASETS: dict[str, list[str]] = {
+    "dsprites_full": ["dsprites"],
+    "dsprites_noshape": ["dsprites"],
+    "color_dsprites": ["dsprites"],
+    "noisy_dsprites": ["dsprites"],
+    "scream_dsprites": ["dsprites", "scream"],
+    "smallnorb": _NORB_KEYS,
+    "cars3d": ["cars"],
+    "shapes3d": ["3dshapes_h5"],
+    "mpi3d_toy": ["mpi3d_toy_challenge"],
+    "mpi3d_realistic": ["mpi3d_realistic"],
+    "mpi3d_real": ["mpi3d_real"],
+}
+
+# What cannot be fetched, and what to do instead (printed whenever it is relevant).
+NOT_FETCHABLE: dict[str, str] = {
+    "shapes3d": (
+        "disentanglement_lib's Shapes3D npz (3dshapes/look-at-object-room_...-view-azi.npz) was "
+        "never published; the public 3dshapes.h5 is fetched instead and the loader reads it "
+        "(same images, same factor order)."),
+    "dsprites_procedural": "is generated in memory; there is nothing to download.",
+}
+
+CHUNK = 1 << 20
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open(url: str, offset: int, timeout: float):
+    """The HTTP response for `url` from byte `offset` (a Range request when offset > 0)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "lddr-data-download"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
+def download_file(url: str, dest, sha256: str | None = None, *, progress: bool = True,
+                  timeout: float = 60.0) -> Path:
+    """Download `url` to `dest` via `dest.part`, resuming a partial `.part`; return `dest`.
+
+    The `.part` file is renamed to `dest` only after the transfer is complete (Content-Length
+    reached) and, if `sha256` is given, the digest matches. On a mismatch the `.part` file is
+    deleted (resuming it could never succeed). Errors are `DataError`s of one line.
+    """
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    offset = part.stat().st_size if part.exists() else 0
+    total = None
+    try:
+        try:
+            response = _open(url, offset, timeout)
+        except urllib.error.HTTPError as err:
+            if err.code != 416 or not offset:
+                raise
+            # 416: the range starts at or past the end, i.e. the .part file is complete.
+            response = None
+        if response is not None:
+            with response:
+                if offset and response.status != 206:
+                    offset = 0      # the server ignored Range: start again from scratch
+                length = response.headers.get("Content-Length")
+                total = offset + int(length) if length is not None else None
+                mode = "ab" if offset else "wb"
+                with open(part, mode) as out, tqdm(
+                        total=total, initial=offset, unit="B", unit_scale=True,
+                        unit_divisor=1024, desc=dest.name, disable=not progress,
+                        file=sys.stderr) as bar:
+                    while True:
+                        try:
+                            block = response.read(CHUNK)
+                        except http.client.IncompleteRead as err:
+                            out.write(err.partial)
+                            bar.update(len(err.partial))
+                            break
+                        if not block:
+                            break
+                        out.write(block)
+                        bar.update(len(block))
+    except (urllib.error.URLError, http.client.HTTPException, socket.timeout,
+            ConnectionError, TimeoutError) as err:
+        reason = getattr(err, "reason", None) or err
+        have = part.stat().st_size if part.exists() else 0
+        kept = f"{have} bytes kept in {part}, run again to resume" if have else "nothing saved"
+        raise DataError(f"download of {url} failed ({one_line(reason)}); {kept}") from None
+    have = part.stat().st_size
+    if total is not None and have != total:
+        raise DataError(f"download of {url} stopped at {have} of {total} bytes; the partial "
+                        f"file {part} is kept, run again to resume")
+    digest = _sha256(part)
+    if sha256 is not None and digest != sha256.lower():
+        part.unlink()
+        raise DataError(f"checksum mismatch for {dest}: expected sha256 {sha256}, got {digest}; "
+                        f"the download was deleted")
+    if sha256 is None:
+        print(f"sha256 {digest}  {dest.name} (no digest on record; add it to SOURCES in "
+              f"data/download.py)", flush=True)
+    os.replace(part, dest)
+    return dest
+
+
+def gunzip(archive: Path, target: Path) -> None:
+    """Decompress `archive` to `target` (via `target.part`), then delete the archive."""
+    part = target.with_name(target.name + ".part")
+    try:
+        with gzip.open(archive, "rb") as src, open(part, "wb") as out:
+            shutil.copyfileobj(src, out, CHUNK)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        part.unlink(missing_ok=True)
+        archive.unlink(missing_ok=True)
+        raise DataError(f"{archive}: not a complete gzip file ({err}); it was deleted, run "
+                        f"again to download it afresh") from None
+    os.replace(part, target)
+    archive.unlink()
+
+
+def extract_cars(archive: Path, target: Path) -> None:
+    """Extract `data/cars/*` of the analogy-making archive into `target` (via `target.part`)."""
+    part = target.with_name(target.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
+    count = 0
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                name = member.name
+                if member.isfile() and name.startswith("data/cars/") and "/" not in name[10:]:
+                    member.name = name[len("data/cars/"):]
+                    tar.extract(member, part, filter="data")
+                    count += 1
+    except (OSError, EOFError, tarfile.TarError) as err:
+        shutil.rmtree(part, ignore_errors=True)
+        raise DataError(f"{archive}: cannot extract ({err}); delete it and run again") from None
+    if count == 0:
+        shutil.rmtree(part, ignore_errors=True)
+        raise DataError(f"{archive}: no data/cars/ files inside, expected the Cars3D meshes")
+    os.replace(part, target)
+    archive.unlink()
+
+
+def fetch_source(key: str, root: Path, *, progress: bool = True) -> Path:
+    """Download (and unpack) one entry of SOURCES under `root`; skip it if already there."""
+    source = SOURCES[key]
+    target = root / source.target
+    if target.exists():
+        print(f"{key}: {target} already present, skipped", flush=True)
+        return target
+    archive = root / source.dest
+    if not archive.exists():
+        download_file(source.url, archive, source.sha256, progress=progress)
+    if source.unpack == "gunzip":
+        gunzip(archive, target)
+    elif source.unpack == "cars":
+        extract_cars(archive, target)
+    print(f"{key}: {target} ready", flush=True)
+    return target
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m data.download", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="data set names (see --list)")
+    parser.add_argument("--all", action="store_true", help="every data set that can be fetched")
+    parser.add_argument("--list", action="store_true", help="list data sets and sources")
+    parser.add_argument("--root", help="target folder (default: $DISENTANGLEMENT_LIB_DATA)")
+    parser.add_argument("--mpi3d-toy", choices=["challenge", "final"], default="challenge",
+                        help="which mpi3d_toy release: the 2019 challenge file (460,800 "
+                             "images; what disentanglement_lib and the paper use) or the "
+                             "final release (1,036,800 images)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for name, keys in DATASETS.items():
+            print(f"{name}: " + ", ".join(f"{SOURCES[k].url} -> {SOURCES[k].target}"
+                                          for k in keys))
+        for name, note in NOT_FETCHABLE.items():
+            print(f"{name}: {note}")
+        return 0
+    names = list(DATASETS) if args.all else args.names
+    if not names:
+        parser.error("name at least one data set, or --all / --list")
+    try:
+        unknown = [n for n in names if n not in DATASETS and n not in NOT_FETCHABLE]
+        if unknown:
+            raise DataError(f"unknown data set(s) {unknown}; expected some of: "
+                            f"{', '.join(DATASETS)}")
+        if not args.root and not os.environ.get("DISENTANGLEMENT_LIB_DATA"):
+            data_root()  # raises the one-line "not set" error
+        root = Path(args.root or os.environ["DISENTANGLEMENT_LIB_DATA"]).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+        keys = []
+        for name in names:
+            if name in NOT_FETCHABLE:
+                print(f"note: {name}: {NOT_FETCHABLE[name]}", flush=True)
+            for key in DATASETS.get(name, []):
+                if key == "mpi3d_toy_challenge" and args.mpi3d_toy == "final":
+                    key = "mpi3d_toy_final"
+                if key not in keys:
+                    keys.append(key)
+        for key in keys:
+            fetch_source(key, root, progress=not args.no_progress)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

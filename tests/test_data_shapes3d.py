@@ -1,0 +1,97 @@
+"""Shapes3D loader on a small public-style `3dshapes.h5` and disentanglement_lib-style npz."""
+import h5py
+import numpy as np
+import pytest
+
+import data.shapes3d
+from data import get_dataset
+from data.base import DataError
+from data.shapes3d import H5_FILE, NPZ_FILE, SHAPES3D_DIR
+
+SIZES = [2, 2, 2, 3, 2, 3]
+N = int(np.prod(SIZES))
+
+
+def labels_in_c_order():
+    """float labels like the real file's (hues in [0, 1), scale, shape, orientation)."""
+    grids = np.meshgrid(*[np.linspace(-1, 1, s) for s in SIZES], indexing="ij")
+    return np.stack(grids, -1).reshape(-1, 6)
+
+
+def write_shapes3d(root, kind="h5", images=None, labels=None, drop=None):
+    folder = root / SHAPES3D_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.RandomState(0)
+    images = rng.randint(0, 256, (N, 64, 64, 3)).astype(np.uint8) if images is None else images
+    labels = labels_in_c_order() if labels is None else labels
+    arrays = {k: v for k, v in (("images", images), ("labels", labels)) if k != drop}
+    if kind == "h5":
+        with h5py.File(folder / H5_FILE, "w") as f:
+            for key, value in arrays.items():
+                f.create_dataset(key, data=value, chunks=True)
+    else:
+        np.savez(folder / NPZ_FILE, **arrays)
+    return images
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+    monkeypatch.setattr(data.shapes3d, "H5_CHUNK", 7)      # several partial chunks
+    return tmp_path
+
+
+def c_index(factors):
+    index = np.zeros(len(factors), np.int64)
+    for f, size in zip(np.asarray(factors).T, SIZES):
+        index = index * size + f
+    return index
+
+
+@pytest.mark.parametrize("kind", ["h5", "npz"])
+def test_mapping_values_and_replay(root, kind):
+    images = write_shapes3d(root, kind)
+    ds = get_dataset("shapes3d", factor_sizes=SIZES)
+    assert ds.images.dtype == np.uint8 and ds.images.shape == (N, 64, 64, 3)
+    assert ds.factors_num_values == SIZES and ds.observation_shape == [64, 64, 3]
+    rs = np.random.RandomState(8)
+    factors, obs = ds.sample(50, rs)
+    rs2 = np.random.RandomState(8)
+    want = np.stack([rs2.randint(s, size=50) for s in SIZES], 1)
+    np.testing.assert_array_equal(factors, want)
+    assert rs.rand() == rs2.rand()
+    assert obs.dtype == np.float32
+    np.testing.assert_allclose(obs, images[c_index(want)] / 255.0, rtol=1e-6)
+    a, b = (ds.sample(16, np.random.RandomState(1)) for _ in range(2))
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_npz_is_preferred_over_h5(root):
+    write_shapes3d(root, "h5")
+    npz_images = write_shapes3d(root, "npz", images=np.zeros((N, 64, 64, 3), np.uint8) + 7)
+    ds = get_dataset("shapes3d", factor_sizes=SIZES)
+    np.testing.assert_array_equal(ds.images, npz_images)
+
+
+def test_errors(root):
+    with pytest.raises(DataError, match="3dshapes.h5"):
+        get_dataset("shapes3d")
+    write_shapes3d(root)
+    with pytest.raises(DataError, match=r"expected uint8 \[480000, 64, 64, 3\]"):
+        get_dataset("shapes3d")                                  # real sizes, tiny file
+    write_shapes3d(root, drop="labels")
+    with pytest.raises(DataError, match="missing dataset 'labels'"):
+        get_dataset("shapes3d", factor_sizes=SIZES)
+    write_shapes3d(root, images=np.zeros((N, 64, 64, 3), np.float32))
+    with pytest.raises(DataError, match="'images' is float32"):
+        get_dataset("shapes3d", factor_sizes=SIZES)
+    write_shapes3d(root, labels=labels_in_c_order()[::-1])
+    with pytest.raises(DataError, match="not stored in C order"):
+        get_dataset("shapes3d", factor_sizes=SIZES)
+    get_dataset("shapes3d", factor_sizes=SIZES, check_labels=False)
+    write_shapes3d(root)
+    path = root / SHAPES3D_DIR / H5_FILE
+    path.write_bytes(path.read_bytes()[:20000])                  # truncated download
+    with pytest.raises(DataError, match="not a readable HDF5 file") as err:
+        get_dataset("shapes3d", factor_sizes=SIZES)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
