@@ -2,8 +2,8 @@
 
 Points: `num_train` then `num_test` points, each drawn with repeated
 `ground_truth_data.sample(min(batch_size, remaining), random_state)`. The test points are only
-drawn, not represented (they feed explicitness, which the paper does not report) so that `random_state` is left
-exactly where disentanglement_lib leaves it. disentanglement_lib's explicitness fits a default
+drawn, not represented (they feed explicitness, which the paper does not report), so that
+`random_state` is left exactly where disentanglement_lib leaves it. disentanglement_lib's explicitness fits a default
 `LogisticRegression` (lbfgs), which draws nothing from any random state, so skipping it changes
 nothing else.
 
