@@ -66,7 +66,7 @@ def generate_points(ground_truth_data, representation_function, batch_size, num_
                 ground_truth_data.sample_observations_from_factors(factors2, random_state)))
             idx_buf.append(index)
             if len(idx_buf) == points_per_chunk or p == num_points - 1:
-                yield idx_buf, np.concatenate(obs_buf, axis=0)
+                yield idx_buf, utils.stack(obs_buf)
                 idx_buf, obs_buf = [], []
 
     labels = np.zeros(num_points, dtype=np.int64)

@@ -74,7 +74,7 @@ def generate_votes(ground_truth_data, representation_function, batch_size, num_p
                 ground_truth_data.sample_observations_from_factors(factors, random_state)))
             idx_buf.append(factor_index)
             if len(idx_buf) == points_per_chunk or p == num_points - 1:
-                yield idx_buf, np.concatenate(obs_buf, axis=0)
+                yield idx_buf, utils.stack(obs_buf)
                 idx_buf, obs_buf = [], []
 
     votes = np.zeros((num_factors, global_variances.shape[0]), dtype=np.int64)
