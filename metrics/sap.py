@@ -1,0 +1,66 @@
+"""SAP score (Kumar et al. 2018), disentanglement_lib's version for discrete factors.
+
+Points: `num_train` then `num_test` points, each drawn with repeated
+`ground_truth_data.sample(min(batch_size, remaining), random_state)`. For each (code, factor)
+a `LinearSVC(C=0.01, class_weight="balanced")` is fit on the single code of the train points
+and scored by accuracy on the test points; SAP = mean over factors of the gap between the
+best and the second-best code's accuracy.
+
+The SVCs are independent, so they are fit in parallel (joblib threads; liblinear releases the
+GIL). `LinearSVC()` seeds liblinear from numpy's *global* random state (not `random_state`);
+with scikit-learn >= 1.3's `dual="auto"` and n_samples > 1 the primal solver is used, whose
+result does not depend on that seed.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn import svm
+from sklearn.exceptions import ConvergenceWarning
+
+from metrics import utils
+
+
+def compute_sap(ground_truth_data, representation_function, random_state,
+                num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
+                progress: bool = False, n_jobs: int | None = None,
+                chunk_size: int = utils.DEFAULT_CHUNK_SIZE) -> dict:
+    bar = utils.progress_bar(progress, num_train + num_test, "SAP")
+    try:
+        mus, ys = utils.generate_batch_factor_code(
+            ground_truth_data, representation_function, num_train, random_state, batch_size,
+            chunk_size=chunk_size, bar=bar)
+        mus_test, ys_test = utils.generate_batch_factor_code(
+            ground_truth_data, representation_function, num_test, random_state, batch_size,
+            chunk_size=chunk_size, bar=bar)
+    finally:
+        bar.close()
+    matrix = score_matrix(mus, ys, mus_test, ys_test, n_jobs=n_jobs)
+    return {"SAP_score": avg_diff_top_two(matrix)}
+
+
+def _svc_accuracy(x, y, x_test, y_test) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = svm.LinearSVC(C=0.01, class_weight="balanced")
+        clf.fit(x[:, np.newaxis], y)
+    return float(np.mean(clf.predict(x_test[:, np.newaxis]) == y_test))
+
+
+def score_matrix(mus, ys, mus_test, ys_test, n_jobs: int | None = None) -> np.ndarray:
+    """[num_codes, num_factors] test accuracy of the single-code classifiers."""
+    num_codes, num_factors = mus.shape[0], ys.shape[0]
+    pairs = [(i, j) for i in range(num_codes) for j in range(num_factors)]
+    accs = Parallel(n_jobs=n_jobs if n_jobs is not None else -1, prefer="threads")(
+        delayed(_svc_accuracy)(mus[i], ys[j], mus_test[i], ys_test[j]) for i, j in pairs)
+    matrix = np.zeros([num_codes, num_factors])
+    for (i, j), acc in zip(pairs, accs):
+        matrix[i, j] = acc
+    return matrix
+
+
+def avg_diff_top_two(matrix: np.ndarray) -> float:
+    sorted_matrix = np.sort(matrix, axis=0)
+    return float(np.mean(sorted_matrix[-1, :] - sorted_matrix[-2, :]))
