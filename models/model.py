@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import haiku as hk
@@ -55,7 +56,9 @@ class Model(NamedTuple):
         return terms["loss"], (terms, state, outputs["z"])
 
 
+@functools.lru_cache(maxsize=32)
 def build_model(config: Config, num_channels: int) -> Model:
+    """The Model for `config`; cached, so equal configs share jitted functions (no recompiles)."""
     N, K = config.num_latents, config.num_categories
 
     def latent(features, sample: bool):

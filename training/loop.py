@@ -103,8 +103,12 @@ def _next_boundary(step: int, config: Config) -> int:
 
 
 def train(config: Config, data: GroundTruthData | None = None, resume: str | Path | None = None,
-          progress: bool = True, evaluate: Callable | None = None, log: Callable = print) -> TrainState:
+          progress: bool = True, evaluate: Callable | None = None, log: Callable = print,
+          until: int | None = None) -> TrainState:
     """Train `config` to `config.steps` updates; returns the final TrainState.
+
+    `until` stops early at that step, after writing a checkpoint, as an interrupted run would
+    (the schedule still runs to `config.steps`).
 
     `evaluate(model, train_state, data) -> dict` is called every `eval_every` steps (training MIG).
     """
@@ -124,8 +128,9 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     window: list[dict] = []
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     started = time.perf_counter()
-    while step < config.steps:
-        chunk = _next_boundary(step, config) - step
+    last = config.steps if until is None else min(until, config.steps)
+    while step < last:
+        chunk = min(_next_boundary(step, config), last) - step
         ts, terms = train_steps(model, data, images, ts, chunk)
         terms = jax.device_get(terms)
         means = {k: float(np.mean(v)) for k, v in terms.items()}
@@ -146,9 +151,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         if evaluate is not None and config.eval_every and step % config.eval_every == 0:
             scores = evaluate(model, ts, data)
             bar.write(f"step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-        if (config.save_every and step % config.save_every == 0) or step == config.steps:
+        if (config.save_every and step % config.save_every == 0) or step == last:
             checkpoint.save_checkpoint(path, checkpoint_payload(config, ts))
     bar.close()
-    if int(ts.step) == config.steps and not path.exists():
-        checkpoint.save_checkpoint(path, checkpoint_payload(config, ts))
     return ts

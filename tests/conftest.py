@@ -1,0 +1,19 @@
+"""Shared fixtures: a small procedural dSprites and a fast training config."""
+import pytest
+
+from configs import Config
+from data.procedural import ProceduralDSprites
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """3 shapes x 2 scales x 4 orientations x 4 x 4 positions = 384 images, 64x64x1."""
+    return ProceduralDSprites(num_scales=2, num_orientations=4, num_positions=4,
+                              cache_dir=tmp_path_factory.mktemp("procedural"), verbose=False)
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """A D-VAE config that trains in seconds: batch 8, 2 steps per dispatch."""
+    return Config(steps=8, batch_size=8, log_every=4, eval_every=0, save_every=4,
+                  steps_per_dispatch=2, save_path=str(tmp_path))

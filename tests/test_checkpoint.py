@@ -1,0 +1,103 @@
+"""Checkpoints: plain content, atomic writes, a restricted unpickler, refusing other models."""
+import os
+import pickle
+
+import jax
+import numpy as np
+import pytest
+
+import run
+from training import checkpoint
+from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from training.loop import restore_train_state, train
+
+
+def test_round_trip_restores_the_train_state(tiny_data, tiny_config):
+    config = tiny_config.replace(tc=True, gamma=3.0)
+    ts = train(config, data=tiny_data, progress=False)
+    payload = load_checkpoint(config.checkpoint_path())
+    assert payload["format_version"] == checkpoint.FORMAT_VERSION
+    assert (payload["model"], payload["dataset"], payload["step"]) == ("factor_dvae", "dsprites_procedural", 8)
+    assert payload["config"]["gamma"] == 3.0
+
+    def plain(tree):  # only dicts, lists, tuples, scalars, strings and numpy arrays
+        if isinstance(tree, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in tree.items())
+        if isinstance(tree, (list, tuple)):
+            return all(plain(v) for v in tree)
+        return tree is None or isinstance(tree, (bool, int, float, str, np.ndarray))
+    assert plain(payload)
+
+    from models import build_model
+    import jax.numpy as jnp
+    restored = restore_train_state(build_model(config, 1), jnp.zeros((8, 64, 64, 1)), payload, "ckpt")
+    for a, b in zip(jax.tree_util.tree_leaves(ts), jax.tree_util.tree_leaves(restored)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert jax.tree_util.tree_structure(ts) == jax.tree_util.tree_structure(restored)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch " + os.environ["LDDR_PWNED"],))
+
+
+def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("LDDR_PWNED", str(marker))
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"format_version": 1, "params": Exploit()}))
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a pickle", "not a readable checkpoint"),
+    (pickle.dumps([1, 2, 3]), "not an lddr checkpoint"),
+    (pickle.dumps({"format_version": 99}), "checkpoint format 99"),
+])
+def test_bad_files_give_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_checkpoint(path)
+    assert "\n" not in str(error.value)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "a.pkl", {"params": {"w": np.ones((100, 100))}})
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def test_interrupted_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "run.pkl", {"step": 1})
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pickle, "dump", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"step": 2})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pkl"]   # no temp file left
+
+
+def test_resume_refuses_another_model_or_data_set(tiny_data, tiny_config, capsys):
+    train(tiny_config, data=tiny_data, progress=False)
+    path = str(tiny_config.checkpoint_path())
+    assert run.main(["--resume", path, "--tc", "--gamma", "30"]) == 2
+    err = capsys.readouterr().err
+    assert "is a dvae on dsprites_procedural" in err and "factor_dvae" in err
+    assert run.main(["--resume", path, "--dataset", "cars3d"]) == 2
+    assert "on cars3d" in capsys.readouterr().err
+
+
+def test_resume_refuses_mismatched_shapes(tiny_data, tiny_config, tmp_path):
+    train(tiny_config, data=tiny_data, progress=False)
+    payload = load_checkpoint(tiny_config.checkpoint_path())
+    payload["params"]["enc_mlp"]["w"] = np.zeros((3, 3), np.float32)
+    bad = save_checkpoint(tmp_path / "bad" / "x.pkl", {k: v for k, v in payload.items() if k != "format_version"})
+    with pytest.raises(CheckpointError, match="enc_mlp/w: shape"):
+        train(tiny_config, data=tiny_data, progress=False, resume=bad)

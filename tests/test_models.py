@@ -1,0 +1,169 @@
+"""Architecture, latents and losses against SPEC §1 and hand computations."""
+import math
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import Config
+from models import build_model, gumbel_noise_scale, set_gumbel_state
+from models import losses
+from models.networks import permute_dims
+
+EXPECTED_SHAPES = {
+    "enc_conv0": {"w": (4, 4, 3, 32), "b": (32,)},
+    "enc_conv1": {"w": (4, 4, 32, 32), "b": (32,)},
+    "enc_conv2": {"w": (2, 2, 32, 64), "b": (64,)},
+    "enc_conv3": {"w": (2, 2, 64, 64), "b": (64,)},
+    "enc_mlp": {"w": (1024, 256), "b": (256,)},
+    "dec_mlp/~/linear_0": {"w": (10, 256), "b": (256,)},
+    "dec_mlp/~/linear_1": {"w": (256, 1024), "b": (1024,)},
+    "dec_deconv0": {"w": (4, 4, 64, 64), "b": (64,)},
+    "dec_deconv1": {"w": (4, 4, 32, 64), "b": (32,)},
+    "dec_deconv2": {"w": (4, 4, 32, 32), "b": (32,)},
+    "dec_deconv3": {"w": (4, 4, 3, 32), "b": (3,)},
+}
+
+
+def shapes(tree):
+    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_parameter_tree_names_and_shapes(gaussian):
+    model = build_model(Config(gaussian=gaussian, tc=True, gamma=1.0), 3)
+    params, state, params_disc = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 64, 64, 3)))
+    expected = dict(EXPECTED_SHAPES)
+    if gaussian:
+        expected["enc_means"] = {"w": (256, 10), "b": (10,)}
+        expected["enc_logvar"] = {"w": (256, 10), "b": (10,)}
+        assert state == {}
+    else:
+        expected["enc_attn_key"] = {"w": (256, 640), "b": (640,)}
+        expected["codebook"] = {"embed": (10, 64, 1)}
+        assert set(state["codebook"]) == {"scale", "lambda", "hard"}
+    assert shapes(params) == expected
+    disc = shapes(params_disc)
+    assert [disc[f"discriminator/~/linear_{i}"]["w"] for i in range(7)] == (
+        [(10, 1000)] + [(1000, 1000)] * 5 + [(1000, 2)])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_forward_output_shapes(channels):
+    model = build_model(Config(num_categories=16), channels)
+    x = jnp.zeros((5, 64, 64, channels))
+    params, state, _ = model.init(jax.random.PRNGKey(0), x)
+    outputs, _ = model.forward.apply(params, state, jax.random.PRNGKey(1), x)
+    assert outputs["z"].shape == (5, 10)
+    assert outputs["representation"].shape == (5, 10)
+    assert outputs["recon_logits"].shape == (5, 64, 64, channels)
+    assert outputs["kl"].shape == (5,)
+    representation, _ = model.encode.apply(params, state, x)
+    np.testing.assert_allclose(representation, outputs["representation"], rtol=1e-6)
+
+
+def test_codebook_is_ordered_linspace():
+    model = build_model(Config(num_categories=5), 1)
+    params, _, _ = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 1)))
+    embed = np.asarray(params["codebook"]["embed"])
+    np.testing.assert_allclose(embed[3, :, 0], [-1.0, -0.5, 0.0, 0.5, 1.0])
+
+
+def test_representation_is_expectation_over_codebook():
+    model = build_model(Config(num_categories=4), 1)
+    x = jax.random.uniform(jax.random.PRNGKey(2), (3, 64, 64, 1))
+    params, state, _ = model.init(jax.random.PRNGKey(0), x)
+    representation, _ = model.encode.apply(params, state, x)
+    # Independent read-out: logits from the encoder head, softmax by hand, dot with values.
+    features = hk.without_apply_rng(hk.transform(
+        lambda im: __import__("models.networks", fromlist=["Encoder"]).Encoder(256)(im))).apply(params, x)
+    logits = np.asarray(features @ params["enc_attn_key"]["w"] + params["enc_attn_key"]["b"]).reshape(3, 10, 4)
+    q = np.exp(logits - logits.max(-1, keepdims=True))
+    q /= q.sum(-1, keepdims=True)
+    np.testing.assert_allclose(representation, q @ np.array([-1, -1 / 3, 1 / 3, 1]), rtol=1e-5, atol=1e-6)
+
+
+def test_hard_sample_takes_codebook_values_and_soft_does_not():
+    model = build_model(Config(num_categories=8), 1)
+    x = jax.random.uniform(jax.random.PRNGKey(3), (4, 64, 64, 1))
+    params, state, _ = model.init(jax.random.PRNGKey(0), x)
+    values = np.linspace(-1, 1, 8)
+    hard, _ = model.forward.apply(params, set_gumbel_state(state, hard=True), jax.random.PRNGKey(1), x)
+    soft, _ = model.forward.apply(params, set_gumbel_state(state, hard=False), jax.random.PRNGKey(1), x)
+    distance = np.abs(np.asarray(hard["z"])[..., None] - values).min(-1)
+    assert distance.max() < 1e-6
+    assert np.abs(np.asarray(soft["z"])[..., None] - values).min(-1).max() > 1e-3
+
+
+def test_zero_noise_soft_sample_equals_representation():
+    model = build_model(Config(), 1)
+    x = jax.random.uniform(jax.random.PRNGKey(4), (2, 64, 64, 1))
+    params, state, _ = model.init(jax.random.PRNGKey(0), x)
+    outputs, _ = model.forward.apply(params, set_gumbel_state(state, scale=0.0), jax.random.PRNGKey(1), x)
+    np.testing.assert_allclose(outputs["z"], outputs["representation"], rtol=1e-5, atol=1e-6)
+
+
+def test_categorical_kl_by_hand():
+    logits = np.array([[[0.0, 1.0, 2.0], [3.0, 3.0, 3.0]]])        # [1, N=2, K=3]
+    q = np.exp(logits[0, 0]) / np.exp(logits[0, 0]).sum()
+    expected = sum(qk * (math.log(qk) + math.log(3)) for qk in q)   # second latent is uniform: 0
+    np.testing.assert_allclose(losses.categorical_kl(jnp.asarray(logits)), [expected], rtol=1e-6)
+
+
+def test_gaussian_kl_by_hand():
+    mean = np.array([[0.5, -1.0]])
+    logvar = np.array([[0.0, math.log(4.0)]])
+    expected = 0.5 * ((0.25 + 1 - 0 - 1) + (1.0 + 4.0 - math.log(4.0) - 1))
+    np.testing.assert_allclose(losses.gaussian_kl(jnp.asarray(mean), jnp.asarray(logvar)), [expected], rtol=1e-6)
+
+
+def test_bernoulli_reconstruction_by_hand():
+    logits = np.zeros((1, 64, 64, 1))
+    logits[0, 0, 0, 0] = 2.0
+    images = np.zeros((1, 64, 64, 1))
+    images[0, 0, 0, 0] = 1.0
+    expected = (64 * 64 - 1) * math.log(2) + math.log(1 + math.exp(-2.0))
+    np.testing.assert_allclose(losses.bernoulli_reconstruction(jnp.asarray(logits), jnp.asarray(images)),
+                               [expected], rtol=1e-5)
+
+
+def test_noise_scale_schedule():
+    T = 1000
+    assert float(gumbel_noise_scale(0, T)) == pytest.approx(0.5)
+    assert float(gumbel_noise_scale(T // 2, T)) == pytest.approx(1.25)
+    assert float(gumbel_noise_scale(T, T)) == pytest.approx(2.0)
+    assert float(gumbel_noise_scale(-5, T)) == pytest.approx(0.5)
+    assert float(gumbel_noise_scale(2 * T, T)) == pytest.approx(2.0)
+    quarter = 1.25 - 0.75 * math.cos(math.pi / 4)
+    assert float(gumbel_noise_scale(T // 4, T)) == pytest.approx(quarter, rel=1e-5)
+    assert float(gumbel_noise_scale(100, T, init=1.0, final=0.0)) < 1.0   # falling works too
+
+
+def test_tc_and_discriminator_loss_by_hand():
+    logits = jnp.array([[2.0, 0.5], [0.0, 1.0]])
+    np.testing.assert_allclose(losses.total_correlation(logits), [1.5, -1.0])
+    joint, permuted = jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 2.0]])
+    ce_joint = -math.log(math.e / (math.e + 1))
+    ce_perm = -math.log(math.exp(2) / (1 + math.exp(2)))
+    np.testing.assert_allclose(losses.discriminator_loss(joint, permuted), 0.5 * (ce_joint + ce_perm), rtol=1e-6)
+
+
+def test_permute_dims_permutes_each_column_independently():
+    z = jnp.tile(jnp.arange(50.0)[:, None], (1, 4))
+    permuted = np.asarray(permute_dims(jax.random.PRNGKey(0), z))
+    for n in range(4):
+        assert sorted(permuted[:, n]) == list(range(50))
+    assert not np.array_equal(permuted[:, 0], permuted[:, 1])
+
+
+def test_loss_adds_gamma_times_tc():
+    x = jax.random.uniform(jax.random.PRNGKey(5), (4, 64, 64, 1))
+    base = build_model(Config(tc=True, gamma=0.0), 1)
+    heavy = build_model(Config(tc=True, gamma=10.0), 1)
+    params, state, params_disc = base.init(jax.random.PRNGKey(0), x)
+    loss0, (terms0, _, _) = base.loss(params, state, params_disc, jax.random.PRNGKey(1), x)
+    loss10, (terms10, _, _) = heavy.loss(params, state, params_disc, jax.random.PRNGKey(1), x)
+    np.testing.assert_allclose(loss0, terms0["recon"] + terms0["kl"], rtol=1e-5)
+    np.testing.assert_allclose(loss10 - loss0, 10.0 * terms10["tc"], rtol=1e-4, atol=1e-3)
