@@ -22,12 +22,28 @@ from models.latents import OrderedCategoricalLatent, gaussian_sample
 from models.networks import Decoder, Encoder, discriminator
 
 
+# Config fields that never enter a jitted computation (the seed only picks the initial keys).
+BOOKKEEPING_FIELDS = ("seed", "seeds", "save_path", "log_every", "eval_every", "save_every", "steps_per_dispatch")
+
+
 class Model(NamedTuple):
     config: Config
     num_channels: int
     forward: hk.TransformedWithState
     encode: hk.TransformedWithState
     discriminator: hk.Transformed | None
+
+    # Models are static arguments of jitted functions: two models that compute the same thing
+    # (configs differing only in bookkeeping) must compare equal, or every run recompiles.
+    def _computation(self):
+        fields = {k: v for k, v in self.config.to_dict().items() if k not in BOOKKEEPING_FIELDS}
+        return (tuple(sorted(fields.items())), self.num_channels, self.forward, self.encode, self.discriminator)
+
+    def __eq__(self, other):
+        return isinstance(other, Model) and self._computation() == other._computation()
+
+    def __hash__(self):
+        return hash(self._computation())
 
     def init(self, rng: jax.Array, images: jax.Array):
         """(params, state, params_disc) for an example batch."""
@@ -56,9 +72,17 @@ class Model(NamedTuple):
         return terms["loss"], (terms, state, outputs["z"])
 
 
-@functools.lru_cache(maxsize=32)
 def build_model(config: Config, num_channels: int) -> Model:
-    """The Model for `config`; cached, so equal configs share jitted functions (no recompiles)."""
+    """The Model for `config`. The Haiku transforms are shared by all configs with the same
+    architecture, so runs that differ only in bookkeeping reuse compiled functions."""
+    architecture = {k: v for k, v in config.to_dict().items() if k not in BOOKKEEPING_FIELDS}
+    forward, encode, disc = _transforms(tuple(sorted(architecture.items())), num_channels)
+    return Model(config=config, num_channels=num_channels, forward=forward, encode=encode, discriminator=disc)
+
+
+@functools.lru_cache(maxsize=32)
+def _transforms(architecture: tuple, num_channels: int):
+    config = Config(**dict(architecture))
     N, K = config.num_latents, config.num_categories
 
     def latent(features, sample: bool):
@@ -79,13 +103,9 @@ def build_model(config: Config, num_channels: int) -> Model:
     def encode(images):
         return latent(Encoder(config.hidden_size)(images), sample=False)[1]
 
-    return Model(
-        config=config,
-        num_channels=num_channels,
-        forward=hk.transform_with_state(forward),
-        encode=hk.without_apply_rng(hk.transform_with_state(encode)),
-        discriminator=hk.without_apply_rng(hk.transform(discriminator)) if config.tc else None,
-    )
+    return (hk.transform_with_state(forward),
+            hk.without_apply_rng(hk.transform_with_state(encode)),
+            hk.without_apply_rng(hk.transform(discriminator)) if config.tc else None)
 
 
 def set_gumbel_state(state: dict, scale=None, hard=None) -> dict:

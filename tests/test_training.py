@@ -103,3 +103,24 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tiny_config):
     with pytest.raises(TrainingDiverged, match="non-finite loss"):
         train(tiny_config, data=PoisonedData(tiny_data), progress=False)
     assert tiny_config.checkpoint_path().read_bytes() == before
+
+
+def test_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys):
+    from metrics.mig import compute_mig
+    from models.representation import make_representation_function
+    from training.train_mig import training_mig
+    config = tiny_config.replace(eval_every=4)
+    seen = []
+
+    def evaluate(model, ts, data):
+        seen.append(int(ts.step))
+        return training_mig(model, ts, data)
+    ts = train(config, data=tiny_data, progress=False, evaluate=evaluate)
+    assert seen == [4, 8]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "mig" in line]
+    assert len(lines) == 2
+    # The logged value is the library's MIG (10,000 points, 20 bins, RandomState(seed)).
+    from models import build_model
+    represent = make_representation_function(build_model(config, 1), ts.params, ts.state)
+    expected = compute_mig(tiny_data, represent, np.random.RandomState(config.seed))["discrete_mig"]
+    assert lines[-1].endswith(f"mig {expected:.4f}")
