@@ -69,12 +69,12 @@ def build_model(config: Config, num_channels: int) -> Model:
         return z, representation, losses.categorical_kl(logits)
 
     def forward(images):
-        z, representation, kl = latent(Encoder(config.hidden_size)(images), sample=True)
-        recon_logits = Decoder(num_channels, config.hidden_size)(z)
+        z, representation, kl = latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=True)
+        recon_logits = Decoder(num_channels, config.hidden_size, config.conv_impl)(z)
         return {"z": z, "representation": representation, "recon_logits": recon_logits, "kl": kl}
 
     def encode(images):
-        return latent(Encoder(config.hidden_size)(images), sample=False)[1]
+        return latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=False)[1]
 
     return Model(
         config=config,
