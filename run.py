@@ -4,6 +4,7 @@
     python run.py --dataset mpi3d_toy --gaussian --tc --gamma 30 --seed 42 --save_path ./
     python run.py --config factor_dvae.toml --gamma 40 --steps 1000
     python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl --steps 400000
+    python run.py --seeds 1,2,3,4                   # four seeds at once (vmap), one checkpoint each
 """
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def main(argv=None) -> int:
         config = config_from_args(args)
         from training.loop import TrainingDiverged, train
         from training.train_mig import training_mig
+        if config.seeds:
+            if args.resume:
+                raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
+            from training.seeds import seed_config, train_seeds
+            print(f"training {config.model_name} on {config.dataset} (seeds {config.seeds}, {config.steps} steps)")
+            train_seeds(config, progress=not args.no_progress, evaluate=training_mig if config.eval_every else None)
+            for seed in config.seed_list:
+                print(f"saved {seed_config(config, seed).checkpoint_path()}")
+            return 0
         print(f"training {config.model_name} on {config.dataset} (seed {config.seed}, {config.steps} steps) "
               f"-> {config.checkpoint_path()}")
         train(config, resume=args.resume, progress=not args.no_progress,

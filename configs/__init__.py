@@ -47,6 +47,9 @@ class Config:
     save_every: int = 50_000
     save_path: str = "./"
     steps_per_dispatch: int = 10    # training steps fused into one jitted lax.scan
+    # Speed (docs/performance.md).
+    conv_impl: str = "auto"         # auto | xla | fast: convolution kernels (models/layers.py)
+    seeds: str = ""                 # "1,2,3,4": train these seeds at once (vmap); empty = just `seed`
 
     @property
     def model_name(self) -> str:
@@ -61,6 +64,11 @@ class Config:
         if self.tc:
             stem += f"_factor{float(self.gamma)}"
         return f"{stem}_seed{self.seed}"
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds to train: `seeds` parsed, or just `seed`."""
+        return [int(s) for s in self.seeds.split(",")] if self.seeds else [self.seed]
 
     def checkpoint_path(self) -> Path:
         return Path(self.save_path) / f"{self.run_name}.pkl"
@@ -116,6 +124,15 @@ def validate(config: Config) -> Config:
             raise ConfigError(f"{key} must be >= 0, got {getattr(config, key)}")
     if config.temperature <= 0:
         raise ConfigError(f"temperature must be positive, got {config.temperature}")
+    if config.conv_impl not in ("auto", "xla", "fast"):
+        raise ConfigError(f"conv_impl must be auto, xla or fast, got {config.conv_impl!r}")
+    if config.seeds:
+        try:
+            seeds = [int(s) for s in config.seeds.split(",")]
+        except ValueError:
+            raise ConfigError(f"seeds must be comma-separated integers, got {config.seeds!r}") from None
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"seeds has duplicates: {config.seeds!r}")
     if config.gamma != 0.0 and not config.tc:
         raise ConfigError(f"--gamma {config.gamma} has no effect without --tc")
     return config

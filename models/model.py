@@ -96,12 +96,12 @@ def _transforms(architecture: tuple, num_channels: int):
         return z, representation, losses.categorical_kl(logits)
 
     def forward(images):
-        z, representation, kl = latent(Encoder(config.hidden_size)(images), sample=True)
-        recon_logits = Decoder(num_channels, config.hidden_size)(z)
+        z, representation, kl = latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=True)
+        recon_logits = Decoder(num_channels, config.hidden_size, config.conv_impl)(z)
         return {"z": z, "representation": representation, "recon_logits": recon_logits, "kl": kl}
 
     def encode(images):
-        return latent(Encoder(config.hidden_size)(images), sample=False)[1]
+        return latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=False)[1]
 
     return (hk.transform_with_state(forward),
             hk.without_apply_rng(hk.transform_with_state(encode)),

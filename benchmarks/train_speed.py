@@ -1,0 +1,141 @@
+"""Steady-state training speed (compilation excluded), batch 64, measured side by side.
+
+    XDG_CACHE_HOME=/tmp/lddrcache PYTHONPATH=. python benchmarks/train_speed.py [--quick]
+        [--models dvae,vae,factor_vae,factor_dvae] [--seeds 1,4,8]
+
+For each model:
+  baseline  straightforward: hk layers (conv_impl=xla), a batch drawn host-side with numpy
+            (`data.sample_observations`), one jitted call per step;
+  hk-scan   our training path (`training.step.train_steps`, batch drawn on the device, steps
+            fused in an unrolled lax.scan) with hk's convolutions (conv_impl=xla);
+  fast      the same path with the fast layers (conv_impl=fast).
+Then the multi-seed path (`training.seeds.multi_train_steps`, conv_impl=auto): total and
+per-seed steps/s for each seed count. Rounds alternate between the variants, and the median
+of the rounds is reported, so that load on a shared machine hits all of them alike.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from configs import Config
+from data import get_dataset
+from models import build_model, gumbel_noise_scale, set_gumbel_state
+from models import losses
+from models.networks import permute_dims
+from training.seeds import init_stacked, multi_train_steps
+from training.step import init_train_state, optimizers, train_steps
+
+MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
+          "factor_dvae": dict(tc=True, gamma=30.0)}
+
+
+def baseline_runner(config, data):
+    """The straightforward loop: numpy batch on the host, one jitted update per call."""
+    model = build_model(config, data.observation_shape[-1])
+    ts = init_train_state(model, jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32))
+    vae_opt, disc_opt = optimizers(config)
+
+    @jax.jit
+    def step(ts, x):
+        key = jax.random.fold_in(ts.rng, ts.step)
+        model_key, perm_key = jax.random.split(key)
+        state = set_gumbel_state(ts.state, scale=gumbel_noise_scale(ts.step, config.steps, config.noise_scale_init,
+                                                                     config.noise_scale_final))
+        grads, (terms, state, z) = jax.grad(model.loss, has_aux=True)(ts.params, state, ts.params_disc, model_key, x)
+        updates, opt_state = vae_opt.update(grads, ts.opt_state, ts.params)
+        params = optax.apply_updates(ts.params, updates)
+        params_disc, opt_state_disc = ts.params_disc, ts.opt_state_disc
+        if config.tc:
+            z = jax.lax.stop_gradient(z)
+            disc_grads = jax.grad(lambda p: losses.discriminator_loss(
+                model.discriminator.apply(p, z), model.discriminator.apply(p, permute_dims(perm_key, z))))(params_disc)
+            disc_updates, opt_state_disc = disc_opt.update(disc_grads, opt_state_disc, params_disc)
+            params_disc = optax.apply_updates(params_disc, disc_updates)
+        return ts._replace(step=ts.step + 1, params=params, state=state, opt_state=opt_state,
+                           params_disc=params_disc, opt_state_disc=opt_state_disc), terms["loss"]
+
+    random_state = np.random.RandomState(0)
+    holder = {"ts": ts}
+
+    def run(n):
+        for _ in range(n):
+            x = data.sample_observations(config.batch_size, random_state).astype(np.float32)
+            holder["ts"], loss = step(holder["ts"], x)
+        jax.block_until_ready(holder["ts"])
+    return run
+
+
+def scan_runner(config, data, images, chunk, seeds=None):
+    model = build_model(config, data.observation_shape[-1])
+    example = jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32)
+    holder = {"ts": init_train_state(model, example) if seeds is None else init_stacked(model, example, seeds)}
+    fn = train_steps if seeds is None else multi_train_steps
+
+    def run(n):                                         # n steps, in dispatches of `chunk`
+        for _ in range(max(1, n // chunk)):
+            holder["ts"], _ = fn(model, data, images, holder["ts"], chunk)
+        jax.block_until_ready(holder["ts"])
+    return run
+
+
+def measure(runners: dict, steps: dict, rounds: int) -> dict:
+    """Median steps/s per runner; compile + one warm-up call first, then alternating rounds."""
+    compile_s = {}
+    for name, run in runners.items():
+        t = time.perf_counter()
+        run(steps[name])
+        compile_s[name] = time.perf_counter() - t
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            t = time.perf_counter()
+            run(steps[name])
+            times[name].append(steps[name] / (time.perf_counter() - t))
+    return {name: (float(np.median(v)), compile_s[name]) for name, v in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (about 5 minutes)")
+    parser.add_argument("--models", default="dvae,vae,factor_vae,factor_dvae")
+    parser.add_argument("--seeds", default="1,4", help="seed counts for the multi-seed numbers, e.g. 1,4,8")
+    parser.add_argument("--chunk", type=int, default=10, help="steps per dispatch of the scan paths")
+    args = parser.parse_args()
+    rounds = 2 if args.quick else 3
+    chunk = 5 if args.quick else args.chunk
+    steps = chunk * (2 if args.quick else 3)
+
+    data = get_dataset("dsprites_procedural")
+    images = jax.device_put(data.images)
+    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s), jax {jax.__version__}; "
+          f"batch 64, {steps} steps per round, {rounds} rounds, scan chunk {chunk}")
+    ratios = {}
+    for name in args.models.split(","):
+        config = Config(**MODELS[name], steps=300_000)
+        runners = {"baseline": baseline_runner(config.replace(conv_impl="xla"), data),
+                   "hk-scan": scan_runner(config.replace(conv_impl="xla"), data, images, chunk),
+                   "fast": scan_runner(config.replace(conv_impl="fast"), data, images, chunk)}
+        result = measure(runners, {k: steps for k in runners}, rounds)
+        base = result["baseline"][0]
+        print(f"{name:12s} " + "  ".join(f"{k} {v:6.2f} steps/s (x{v / base:.2f}, compile {c:.0f}s)"
+                                         for k, (v, c) in result.items()), flush=True)
+        ratios[name] = result["fast"][0] / base
+    print("fast / baseline: " + ", ".join(f"{k} x{v:.2f}" for k, v in ratios.items()))
+
+    counts = [int(s) for s in args.seeds.split(",") if s]
+    if counts:
+        config = Config(steps=300_000, conv_impl="auto")
+        runners = {n: scan_runner(config, data, images, chunk, seeds=list(range(1, n + 1))) for n in counts}
+        result = measure(runners, {n: steps for n in counts}, rounds)
+        for n, (v, c) in result.items():
+            print(f"dvae {n} seed(s) (vmap, conv_impl auto): {v * n:6.2f} total steps/s, {v:6.2f} per seed (compile {c:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()
