@@ -41,17 +41,10 @@ def main(argv=None) -> int:
         config = config_from_args(args)
         from training.loop import TrainingDiverged, train
         from training.train_mig import training_mig
-        if config.seeds:
-            if args.resume:
-                raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
-            from training.seeds import seed_config, train_seeds
-            print(f"training {config.model_name} on {config.dataset} (seeds {config.seeds}, {config.steps} steps)")
-            train_seeds(config, progress=not args.no_progress, evaluate=training_mig if config.eval_every else None)
-            for seed in config.seed_list:
-                print(f"saved {seed_config(config, seed).checkpoint_path()}")
-            return 0
-        print(f"training {config.model_name} on {config.dataset} (seed {config.seed}, {config.steps} steps) "
-              f"-> {config.checkpoint_path()}")
+        from training.seeds import seed_config
+        outputs = [seed_config(config, s).checkpoint_path() for s in config.seed_list]
+        print(f"training {config.model_name} on {config.dataset} (seeds {config.seed_list}, {config.steps} steps) "
+              f"-> {', '.join(map(str, outputs))}")
         train(config, resume=args.resume, progress=not args.no_progress,
               evaluate=training_mig if config.eval_every else None)
     except (configs.ConfigError, DataError, CheckpointError) as error:
@@ -60,7 +53,7 @@ def main(argv=None) -> int:
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    print(f"saved {config.checkpoint_path()}")
+    print("saved " + ", ".join(map(str, outputs)))
     return 0
 
 

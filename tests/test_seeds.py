@@ -6,7 +6,6 @@ from configs import Config
 from data.procedural import ProceduralDSprites
 from training import checkpoint
 from training.loop import train
-from training.seeds import train_seeds
 
 
 def test_seeds_match_single_runs(tmp_path):
@@ -14,7 +13,7 @@ def test_seeds_match_single_runs(tmp_path):
                               verbose=False)
     config = Config(steps=12, log_every=6, eval_every=0, save_every=6, steps_per_dispatch=3, batch_size=8,
                     num_categories=8, hidden_size=32, save_path=str(tmp_path / "multi"), seeds="1,2")
-    multi = train_seeds(config, data=data, progress=False, log=lambda *_: None)
+    multi = train(config, data=data, progress=False, log=lambda *_: None)
     for i, seed in enumerate([1, 2]):
         alone = train(config.replace(seeds="", seed=seed, save_path=str(tmp_path / f"alone{seed}")), data=data,
                       progress=False, log=lambda *_: None)

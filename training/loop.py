@@ -107,51 +107,73 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
           until: int | None = None) -> TrainState:
     """Train `config` to `config.steps` updates; returns the final TrainState.
 
-    `until` stops early at that step, after writing a checkpoint, as an interrupted run would
-    (the schedule still runs to `config.steps`).
-
+    With `config.seeds` ("1,2,3") every seed trains in the same dispatches (see
+    `training.seeds`), the returned TrainState has a leading seed axis, and each seed writes
+    its own checkpoint. `until` stops early at that step, after writing a checkpoint, as an
+    interrupted run would (the schedule still runs to `config.steps`).
     `evaluate(model, train_state, data) -> dict` is called every `eval_every` steps (training MIG).
     """
-    data = data if data is not None else get_dataset(config.dataset)
-    num_channels = data.observation_shape[-1]
-    model = build_model(config, num_channels)
-    example = jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32)
-    if resume is not None:
-        ts = restore_train_state(model, example, checkpoint.load_checkpoint(resume), resume)
-        log(f"resumed {resume} at step {int(ts.step)}")
-    else:
-        ts = init_train_state(model, example)
-    images = jax.device_put(data.images)
-    path = config.checkpoint_path()
+    from training import seeds as multi
 
-    step = first_step = int(ts.step)
+    data = data if data is not None else get_dataset(config.dataset)
+    model = build_model(config, data.observation_shape[-1])
+    example = jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32)
+    if config.seeds:
+        if resume is not None:
+            raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
+        members = [multi.seed_config(config, s) for s in config.seed_list]
+        ts = multi.init_stacked(model, example, config.seed_list)
+        steps_fn, member_state = multi.multi_train_steps, multi.unstack
+    else:
+        members = [config]
+        if resume is not None:
+            ts = restore_train_state(model, example, checkpoint.load_checkpoint(resume), resume)
+            log(f"resumed {resume} at step {int(ts.step)}")
+        else:
+            ts = init_train_state(model, example)
+        steps_fn, member_state = train_steps, lambda ts, i: ts
+    images = jax.device_put(data.images)
+
+    def save():
+        for i, member in enumerate(members):
+            checkpoint.save_checkpoint(member.checkpoint_path(), checkpoint_payload(member, member_state(ts, i)))
+
+    def label(i):
+        return f" seed {members[i].seed}" if config.seeds else ""
+
+    step = first_step = int(np.max(ts.step))
     window: list[dict] = []
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     started = time.perf_counter()
     last = config.steps if until is None else min(until, config.steps)
     while step < last:
         chunk = min(_next_boundary(step, config), last) - step
-        ts, terms = train_steps(model, data, images, ts, chunk)
-        terms = jax.device_get(terms)
-        means = {k: float(np.mean(v)) for k, v in terms.items()}
-        if not all(math.isfinite(v) for v in means.values()):
+        ts, terms = steps_fn(model, data, images, ts, chunk)
+        # Per-member means over the chunk: [members] (terms are [steps] or [steps, seeds]).
+        means = {k: np.asarray(v, np.float64).reshape(chunk, -1).mean(axis=0) for k, v in jax.device_get(terms).items()}
+        if not all(np.isfinite(v).all() for v in means.values()):
             bar.close()
             raise TrainingDiverged(
-                f"non-finite loss between steps {step} and {step + chunk} ({means}); stopped, "
-                f"the last good checkpoint (if any) is at {path}")
+                f"non-finite loss between steps {step} and {step + chunk} "
+                f"({ {k: v.tolist() for k, v in means.items()} }); stopped, the last good checkpoint "
+                f"(if any) is at {members[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else ""))
         step += chunk
-        window.append({k: (v, chunk) for k, v in means.items()})
+        window.append((means, chunk))
         bar.update(chunk)
-        bar.set_postfix({k: f"{means[k]:.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
+        bar.set_postfix({k: f"{means[k].mean():.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
         if config.log_every and step % config.log_every == 0:
-            averaged = {k: sum(w[k][0] * w[k][1] for w in window) / sum(w[k][1] for w in window) for k in window[0]}
+            total = sum(n for _, n in window)
+            averaged = {k: sum(m[k] * n for m, n in window) / total for k in window[0][0]}
             rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
-            bar.write(f"step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in averaged.items()) + f" ({rate:.1f} steps/s)")
+            for i in range(len(members)):
+                bar.write(f"step {step}{label(i)}: " + " ".join(f"{k} {v[i]:.4f}" for k, v in averaged.items())
+                          + f" ({rate:.1f} steps/s)")
             window = []
         if evaluate is not None and config.eval_every and step % config.eval_every == 0:
-            scores = evaluate(model, ts, data)
-            bar.write(f"step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+            for i, member in enumerate(members):
+                scores = evaluate(model._replace(config=member), member_state(ts, i), data)
+                bar.write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
         if (config.save_every and step % config.save_every == 0) or step == last:
-            checkpoint.save_checkpoint(path, checkpoint_payload(config, ts))
+            save()
     bar.close()
     return ts
