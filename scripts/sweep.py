@@ -217,36 +217,51 @@ def evaluate(checkpoint, eval_options: dict, data=None, log=print) -> dict:
                  settings=options.get("settings"), fast=options.get("fast", False), progress=False, log=log)
 
 
-def execute(run: Run, data=None, log=print) -> dict:
+def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
     """Train (or resume) and evaluate one run; returns {'run', 'status', 'seconds', 'eval_json'}."""
     from training.loop import train
 
     started = time.perf_counter()
     before = status(run)
-    if before == "done":
+    if before == "done" or (train_only and before == "eval"):
         return {"run": run.name, "status": "skipped", "seconds": 0.0, "eval_json": str(run.eval_json)}
     if before in ("train", "resume"):
         resume = run.checkpoint if before == "resume" else None
         log(f"[{run.name}] {'resuming' if resume else 'training'} {run.describe()} to step {run.config.steps}")
         train(run.config, data=data, resume=resume, progress=False, log=log)
+    if train_only:
+        return {"run": run.name, "status": before, "seconds": time.perf_counter() - started, "eval_json": None}
     log(f"[{run.name}] evaluating {run.checkpoint}")
     evaluate(run.checkpoint, run.eval, data=data, log=log)
     return {"run": run.name, "status": before, "seconds": time.perf_counter() - started,
             "eval_json": str(run.eval_json)}
 
 
-def execute_config(config_dict: dict, eval_options: dict) -> dict:
+def execute_config(config_dict: dict, eval_options: dict, train_only: bool = False) -> dict:
     """Picklable entry for submitit: one run from plain dicts (a cluster worker re-imports)."""
-    return execute(Run(configs.from_dict(config_dict), eval_options))
+    return execute(Run(configs.from_dict(config_dict), eval_options), train_only=train_only)
 
 
-def run_local(runs: list[Run], data=None, log=print, keep_going: bool = True) -> list[dict]:
+def execute_config_train_only(config_dict: dict, eval_options: dict) -> dict:
+    return execute_config(config_dict, eval_options, train_only=True)
+
+
+def probe(config_dict: dict, eval_options: dict) -> dict:
+    """A trivial job for checking an executor: no training, reports where it ran."""
+    import os
+    import socket
+    config = configs.from_dict(config_dict)
+    return {"run": config.run_name, "status": "probe", "host": socket.gethostname(), "pid": os.getpid(),
+            "eval": dict(eval_options)}
+
+
+def run_local(runs: list[Run], data=None, log=print, keep_going: bool = True, train_only: bool = False) -> list[dict]:
     """Execute runs one after another in this process; failures are reported, not hidden."""
     outcomes = []
     for i, run in enumerate(runs, 1):
         log(f"run {i}/{len(runs)}: {run.describe()}")
         try:
-            outcomes.append(execute(run, data=data, log=log))
+            outcomes.append(execute(run, data=data, log=log, train_only=train_only))
         except Exception as error:  # noqa: BLE001 - reported and counted, the sweep goes on
             log(f"[{run.name}] FAILED: {type(error).__name__}: {' '.join(str(error).split())}")
             outcomes.append({"run": run.name, "status": "failed", "error": f"{type(error).__name__}: {error}"})
@@ -287,6 +302,10 @@ def parse_args(argv=None):
                         help="local: one after another in this process (default); slurm: one submitit array job; "
                              "submitit_local/debug: submitit's local/debug executors (testing)")
     parser.add_argument("--only", default=None, help="run only runs whose name contains this text")
+    parser.add_argument("--train_only", action="store_true",
+                        help="train (or resume) only; evaluate later with eval.py --save_file 'DIR/*.pkl'")
+    parser.add_argument("--probe", action="store_true",
+                        help="submit a trivial job per run instead of training (checks the executor set-up)")
     parser.add_argument("--stop_on_error", action="store_true", help="stop the local sweep at the first failure")
     group = parser.add_argument_group("slurm (submitit)")
     group.add_argument("--slurm_partition", default=None)
@@ -319,13 +338,17 @@ def main(argv=None) -> int:
         for run in runs:
             print(f"  {states[run.name]:<7s} {run.name:<45s} {run.describe()}, {run.config.steps} steps")
         return 0
-    todo = [r for r in runs if states[r.name] != "done"]
+    todo = [r for r in runs if states[r.name] != "done" and not (args.train_only and states[r.name] == "eval")]
     if not todo:
-        print("nothing to do: every run has its checkpoint and eval JSON")
+        print("nothing to do: every run has its checkpoint" + ("" if args.train_only else " and eval JSON"))
         return 0
     Path(results).mkdir(parents=True, exist_ok=True)
     if args.executor == "local":
-        outcomes = run_local(todo, keep_going=not args.stop_on_error)
+        if args.probe:
+            print("error: --probe checks a submitit executor; use it with --executor slurm/submitit_local/debug",
+                  file=sys.stderr)
+            return 2
+        outcomes = run_local(todo, keep_going=not args.stop_on_error, train_only=args.train_only)
     else:
         cluster = {"slurm": "slurm", "submitit_local": "local", "debug": "debug"}[args.executor]
         parameters = {"timeout_min": args.timeout_min}
@@ -335,7 +358,7 @@ def main(argv=None) -> int:
                               slurm_array_parallelism=args.array_parallelism)
             parameters = {k: v for k, v in parameters.items() if v is not None}
         folder = Path(results) / "logs"
-        jobs = submit(todo, folder, cluster=cluster, **parameters)
+        jobs = submit(todo, folder, cluster=cluster, function=probe if args.probe else (execute_config_train_only if args.train_only else None), **parameters)
         print(f"submitted {len(jobs)} runs as array job {jobs[0].job_id.split('_')[0]}; logs in {folder}")
         for job, run in zip(jobs, todo):
             print(f"  {job.job_id}  {run.name}")
