@@ -258,10 +258,18 @@ def probe(config_dict: dict, eval_options: dict) -> dict:
 def run_local(runs: list[Run], data=None, log=print, keep_going: bool = True, train_only: bool = False) -> list[dict]:
     """Execute runs one after another in this process; failures are reported, not hidden."""
     outcomes = []
+    loaded: dict = {}  # one copy of each data set for the whole sweep (dSprites: 3 GB as uint8)
     for i, run in enumerate(runs, 1):
         log(f"run {i}/{len(runs)}: {run.describe()}")
         try:
-            outcomes.append(execute(run, data=data, log=log, train_only=train_only))
+            run_data = data
+            if run_data is None and status(run) != "done":
+                if run.config.dataset not in loaded:
+                    from data import get_dataset
+                    loaded.clear()  # keep at most one data set in memory
+                    loaded[run.config.dataset] = get_dataset(run.config.dataset)
+                run_data = loaded[run.config.dataset]
+            outcomes.append(execute(run, data=run_data, log=log, train_only=train_only))
         except Exception as error:  # noqa: BLE001 - reported and counted, the sweep goes on
             log(f"[{run.name}] FAILED: {type(error).__name__}: {' '.join(str(error).split())}")
             outcomes.append({"run": run.name, "status": "failed", "error": f"{type(error).__name__}: {error}"})

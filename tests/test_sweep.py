@@ -95,7 +95,7 @@ def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(("train", config.seed, kw["resume"])))
     monkeypatch.setattr(sweep, "evaluate", lambda path, options, data=None, log=print: calls.append(("eval", Path(path).name)))
-    outcomes = sweep.run_local(runs, log=lambda *_: None)
+    outcomes = sweep.run_local(runs, data="no data needed", log=lambda *_: None)
     assert [o["status"] for o in outcomes] == ["skipped", "eval", "resume", "train"]
     assert calls == [("eval", "dsprites_procedural_seed2.pkl"),
                      ("train", 3, runs[2].checkpoint), ("eval", "dsprites_procedural_seed3.pkl"),
@@ -109,7 +109,7 @@ def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
         raise RuntimeError("out of memory")
     monkeypatch.setattr("training.loop.train", boom)
     lines = []
-    outcomes = sweep.run_local(runs, log=lines.append)
+    outcomes = sweep.run_local(runs, data="no data needed", log=lines.append)
     assert [o["status"] for o in outcomes] == ["failed", "failed"]
     assert any("FAILED: RuntimeError: out of memory" in line for line in lines)
 
