@@ -1,0 +1,1 @@
+"""Command-line tools for sweeps, tables and figures (issue 6)."""

@@ -1,0 +1,326 @@
+"""Gather every `*.eval.json` under a results folder and print the paper's tables.
+
+    python scripts/tables.py results/smoke
+    python scripts/tables.py results/paper --format md,csv,tex --out results/paper/tables --plots
+
+Per data set and metric: VAE vs D-VAE, and FactorVAE vs FactorDVAE (one column per gamma and
+one over all gammas): median and 25th-75th percentile over seeds (numpy linear percentiles).
+Then the unsupervised model selection with the straight-through gap (discrete models): the
+Spearman rank correlation (scipy) of the gap with each metric, and the metric values of the
+run the gap selects (smallest gap) against the median and the best run.
+Missing or partial results are listed at the end (and on stderr), never silently dropped.
+
+Writes (with --out): tables.md, tables.csv, selection.csv, tables.tex; with --plots,
+boxplots_<dataset>.png/.pdf and gap_<dataset>.png/.pdf.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from scripts.results import DISCRETE, METRICS, MODEL_NAMES, ResultError, gather
+
+FORMATS = ("md", "csv", "tex")
+
+
+# -- statistics -----------------------------------------------------------------------------
+def summarize(values) -> dict | None:
+    """{'n', 'median', 'p25', 'p75'} of the non-missing values, or None when there are none."""
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if values.size == 0:
+        return None
+    p25, median, p75 = np.percentile(values, [25, 50, 75])
+    return {"n": int(values.size), "median": float(median), "p25": float(p25), "p75": float(p75)}
+
+
+def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict]]]:
+    """[(group, label, records)] of one data set: VAE, D-VAE, then FactorVAE / FactorDVAE per
+    gamma and over all gammas. Group 'base' is the first table, 'tc' the second."""
+    rows = [r for r in records if r["dataset"] == dataset]
+    out = []
+    for model in ("vae", "dvae"):
+        chosen = [r for r in rows if r["model"] == model]
+        if chosen:
+            out.append(("base", MODEL_NAMES[model], chosen))
+    for model in ("factor_vae", "factor_dvae"):
+        chosen = [r for r in rows if r["model"] == model]
+        for gamma in sorted({r["gamma"] for r in chosen}):
+            out.append(("tc", f"{MODEL_NAMES[model]} γ={gamma:g}", [r for r in chosen if r["gamma"] == gamma]))
+        if chosen:
+            out.append(("tc", f"{MODEL_NAMES[model]} all γ", chosen))
+    return out
+
+
+def build_tables(records: list[dict]) -> list[dict]:
+    """[{dataset, group, columns: [labels], cells: {metric: [summary | None per column]}}]."""
+    tables = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        cols = columns(records, dataset)
+        for group, title in (("base", "VAE vs D-VAE"), ("tc", "FactorVAE vs FactorDVAE")):
+            chosen = [c for c in cols if c[0] == group]
+            if not chosen:
+                continue
+            cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in METRICS}
+            tables.append({"dataset": dataset, "group": group, "title": title,
+                           "columns": [label for _, label, _ in chosen], "cells": cells})
+    return tables
+
+
+def spearman(x, y) -> tuple[float, float]:
+    """scipy's Spearman rank correlation (rho, p); NaN when undefined (n < 2 or constant)."""
+    from scipy.stats import spearmanr
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 2 or np.all(x == x[0]) or np.all(y == y[0]):
+        return float("nan"), float("nan")
+    result = spearmanr(x, y)
+    return float(result[0]), float(result[1])
+
+
+def model_selection(records: list[dict]) -> list[dict]:
+    """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete), per metric: Spearman
+    of st_gap with the metric, and the metric of the smallest-gap run vs the median and best."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        pools = [(MODEL_NAMES[m], [m]) for m in DISCRETE] + [("all discrete", list(DISCRETE))]
+        for pool, models in pools:
+            runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
+            if pool == "all discrete" and len({r["model"] for r in runs}) < 2:
+                continue
+            for metric in METRICS:
+                pairs = [r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None]
+                if not pairs:
+                    continue
+                gaps = np.array([r["values"]["st_gap"] for r in pairs])
+                scores = np.array([r["values"][metric] for r in pairs])
+                rho, p = spearman(gaps, scores)
+                pick = int(np.argmin(gaps))
+                out.append({"dataset": dataset, "pool": pool, "metric": metric, "n": len(pairs),
+                            "spearman": rho, "p_value": p, "selected": float(scores[pick]),
+                            "selected_run": Path(pairs[pick]["path"]).name.replace(".eval.json", ""),
+                            "median": float(np.median(scores)), "best": float(np.max(scores))})
+    return out
+
+
+# -- formatting -----------------------------------------------------------------------------
+def cell_text(summary, digits=2, dash="–") -> str:
+    if summary is None:
+        return "n/a"
+    return f"{summary['median']:.{digits}f} ({summary['p25']:.{digits}f}{dash}{summary['p75']:.{digits}f})"
+
+
+def _num(value, digits=2) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def to_markdown(tables, selection, problems, digits=2) -> str:
+    lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
+    for table in tables:
+        lines += [f"### {table['dataset']}: {table['title']}", ""]
+        ns = [max((s["n"] for s in col if s), default=0)
+              for col in zip(*table["cells"].values())]
+        header = ["metric"] + [f"{c} (n={n})" for c, n in zip(table["columns"], ns)]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for metric, cells in table["cells"].items():
+            lines.append("| " + " | ".join([METRICS[metric]] + [cell_text(c, digits) for c in cells]) + " |")
+        lines.append("")
+    if selection:
+        lines += ["### Unsupervised model selection with the straight-through gap", "",
+                  "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score); "
+                  "the metric of the run with the smallest gap vs the median and the best run.", "",
+                  "| data set | candidates | metric | n | Spearman ρ | p | selected (min gap) | median | best |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for s in selection:
+            lines.append(f"| {s['dataset']} | {s['pool']} | {METRICS[s['metric']]} | {s['n']} | "
+                         f"{_num(s['spearman'])} | {_num(s['p_value'], 3)} | {_num(s['selected'], digits)} | "
+                         f"{_num(s['median'], digits)} | {_num(s['best'], digits)} |")
+        lines.append("")
+    lines += problems_text(problems)
+    return "\n".join(lines)
+
+
+def problems_text(problems) -> list[str]:
+    if not problems:
+        return ["All results complete: every checkpoint has an eval JSON with every metric."]
+    return [f"### Missing or partial results ({len(problems)})", ""] + [f"- {p}" for p in problems] + [""]
+
+
+def to_csv(tables) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["dataset", "table", "metric", "column", "n", "median", "p25", "p75"])
+    for table in tables:
+        for metric, cells in table["cells"].items():
+            for column, s in zip(table["columns"], cells):
+                writer.writerow([table["dataset"], table["group"], metric, column] +
+                                ([s["n"], f"{s['median']:.6g}", f"{s['p25']:.6g}", f"{s['p75']:.6g}"] if s else [0, "", "", ""]))
+    return buffer.getvalue()
+
+
+def selection_csv(selection) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    keys = ["dataset", "pool", "metric", "n", "spearman", "p_value", "selected", "median", "best", "selected_run"]
+    writer.writerow(keys)
+    for s in selection:
+        writer.writerow([s[k] if not isinstance(s[k], float) else f"{s[k]:.6g}" for k in keys])
+    return buffer.getvalue()
+
+
+def _tex_escape(text: str) -> str:
+    return (text.replace("_", r"\_").replace("γ", r"$\gamma$").replace("&", r"\&").replace("%", r"\%"))
+
+
+def to_latex(tables, selection, digits=2) -> str:
+    parts = ["% Generated by scripts/tables.py: median (25th--75th percentile) over seeds."]
+    for table in tables:
+        cols = table["columns"]
+        parts += [r"\begin{table}[t]", r"\centering",
+                  rf"\caption{{{_tex_escape(table['dataset'])}: {table['title']}. Median (25th--75th percentile) over seeds.}}",
+                  r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
+                  " & ".join(["Metric"] + [_tex_escape(c) for c in cols]) + r" \\", r"\midrule"]
+        for metric, cells in table["cells"].items():
+            parts.append(" & ".join([METRICS[metric]] + [cell_text(c, digits, dash="--") for c in cells]) + r" \\")
+        parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    if selection:
+        parts += [r"\begin{table}[t]", r"\centering",
+                  r"\caption{Model selection with the straight-through gap: Spearman $\rho$ with each metric; "
+                  r"the metric of the run with the smallest gap, the median and the best run.}",
+                  r"\begin{tabular}{lllrrrrr}", r"\toprule",
+                  r"Data set & Candidates & Metric & $n$ & $\rho$ & Selected & Median & Best \\", r"\midrule"]
+        for s in selection:
+            parts.append(" & ".join([_tex_escape(s["dataset"]), _tex_escape(s["pool"]), METRICS[s["metric"]], str(s["n"]),
+                                     _num(s["spearman"]), _num(s["selected"], digits), _num(s["median"], digits),
+                                     _num(s["best"], digits)]) + r" \\")
+        parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(parts)
+
+
+# -- plots ----------------------------------------------------------------------------------
+def plot(records: list[dict], out_dir) -> list[Path]:
+    """Box plots per data set (metric x model, across seeds) and gap-vs-metric scatters."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    colours = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
+    for dataset in sorted({r["dataset"] for r in records}):
+        rows = [r for r in records if r["dataset"] == dataset]
+        models = [m for m in MODEL_NAMES if any(r["model"] == m for r in rows)]
+        fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
+        for ax, metric in zip(axes[0], METRICS):
+            data = [[r["values"][metric] for r in rows if r["model"] == m and r["values"].get(metric) is not None]
+                    for m in models]
+            keep = [(m, d) for m, d in zip(models, data) if d]
+            if keep:
+                box = ax.boxplot([d for _, d in keep], patch_artist=True)
+                ax.set_xticks(range(1, len(keep) + 1), [MODEL_NAMES[m] for m, _ in keep], rotation=30)
+                for patch, (m, _) in zip(box["boxes"], keep):
+                    patch.set_facecolor(colours[m])
+                    patch.set_alpha(0.6)
+            ax.set_title(METRICS[metric], fontsize=9)
+        fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ)", fontsize=10)
+        fig.tight_layout()
+        written += _save(fig, out_dir / f"boxplots_{dataset}")
+        plt.close(fig)
+
+        discrete = [r for r in rows if r["model"] in DISCRETE and r["values"].get("st_gap") is not None]
+        if discrete:
+            fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
+            for ax, metric in zip(axes[0], METRICS):
+                for m in DISCRETE:
+                    pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete
+                           if r["model"] == m and r["values"].get(metric) is not None]
+                    if pts:
+                        ax.scatter(*zip(*pts), s=18, color=colours[m], label=MODEL_NAMES[m], alpha=0.8)
+                pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete if r["values"].get(metric) is not None]
+                rho = spearman(*zip(*pts))[0] if len(pts) > 1 else float("nan")
+                ax.set_title(f"{METRICS[metric]} (ρ={_num(rho)})", fontsize=9)
+                ax.set_xlabel("straight-through gap", fontsize=8)
+            axes[0][0].legend(fontsize=7)
+            fig.suptitle(f"{dataset}: straight-through gap vs metric (discrete models)", fontsize=10)
+            fig.tight_layout()
+            written += _save(fig, out_dir / f"gap_{dataset}")
+            plt.close(fig)
+    return written
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for path in paths:
+        fig.savefig(path, dpi=100)
+    return paths
+
+
+# -- command line ---------------------------------------------------------------------------
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results_dir", help="folder searched recursively for *.eval.json (and *.pkl)")
+    parser.add_argument("--format", default="md", help="comma-separated subset of md,csv,tex (printed and/or written)")
+    parser.add_argument("--out", default=None, help="folder for tables.md/.csv/.tex, selection.csv and plots")
+    parser.add_argument("--plots", action="store_true", help="box plots and gap-vs-metric scatters (PNG, PDF)")
+    parser.add_argument("--digits", type=int, default=2)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when results are missing or partial")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        print(f"error: unknown format(s) {bad or [args.format]}; choose from {','.join(FORMATS)}", file=sys.stderr)
+        return 2
+    try:
+        records, problems = gather(args.results_dir)
+    except ResultError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not records:
+        print(f"error: no *.eval.json under {args.results_dir}", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
+    tables = build_tables(records)
+    selection = model_selection(records)
+    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits),
+             "csv": lambda: to_csv(tables),
+             "tex": lambda: to_latex(tables, selection, args.digits)}
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        text = texts[fmt]()
+        if out:
+            (out / f"tables.{fmt}").write_text(text if text.endswith("\n") else text + "\n")
+            if fmt == "csv":
+                (out / "selection.csv").write_text(selection_csv(selection))
+        else:
+            print(text)
+            if fmt == "csv":
+                print(selection_csv(selection))
+    if out:
+        print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{' and selection.csv' if 'csv' in formats else ''} to {out}")
+    if args.plots:
+        for path in plot(records, out or Path(args.results_dir) / "plots"):
+            print(f"wrote {path}")
+    if problems:
+        print(f"{len(problems)} missing or partial result(s):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+    return 1 if (problems and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""scripts/sweep.py: expansion, status and skipping, config errors, submitit executors."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scripts import sweep
+from training import checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sweep_values(**changes):
+    values = {"datasets": ["dsprites_procedural"], "models": ["vae", "dvae", "factor_dvae"],
+              "gammas": [10, 20], "seeds": [1, 2], "base": {"steps": 30, "batch_size": 8}}
+    values.update(changes)
+    return values
+
+
+def test_expansion(tmp_path):
+    runs = sweep.expand(sweep.parse_sweep(sweep_values()), tmp_path)
+    # vae x 2 seeds, dvae x 2 seeds, factor_dvae x 2 gammas x 2 seeds
+    assert len(runs) == 8
+    names = [r.name for r in runs]
+    assert names[:4] == ["dsprites_procedural_gauss_seed1", "dsprites_procedural_gauss_seed2",
+                         "dsprites_procedural_seed1", "dsprites_procedural_seed2"]
+    assert "dsprites_procedural_factor20.0_seed2" in names
+    factor = [r for r in runs if r.config.tc]
+    assert {r.config.gamma for r in factor} == {10.0, 20.0} and all(not r.config.gaussian for r in factor)
+    assert all(r.config.steps == 30 and r.config.batch_size == 8 for r in runs)      # [base] applied
+    assert all(r.checkpoint.parent == tmp_path for r in runs)
+    assert runs[0].eval_json.name == "dsprites_procedural_gauss_seed1.eval.json"
+    seeds = sweep.parse_sweep(sweep_values(seeds={"start": 3, "stop": 5})).seeds
+    assert seeds == (3, 4, 5)
+
+
+def test_shipped_configs():
+    paper = sweep.load_sweep(ROOT / "configs" / "sweep_paper.toml")
+    runs = sweep.expand(paper, "results/paper")
+    assert len(paper.datasets) == 8 and paper.gammas == (10.0, 20.0, 30.0, 40.0, 50.0, 100.0)
+    assert len(runs) == 8 * (2 + 2 * 6) * 10
+    assert all(r.config.steps == 300_000 for r in runs)
+    smoke = sweep.load_sweep("sweep_smoke.toml")            # bare name: looked up in configs/
+    assert smoke.datasets == ("dsprites_procedural",) and smoke.base["steps"] <= 1000
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"dataset": ["x"]}, "unknown key(s) ['dataset']"),
+    ({"datasets": ["dsprites_full", "mnist"]}, "unknown data set(s) ['mnist']"),
+    ({"models": ["beta_vae"]}, "unknown model(s) ['beta_vae']"),
+    ({"base": {"step": 10}}, "unknown key(s) ['step']"),
+    ({"base": {"steps": "ten"}}, "steps must be int"),
+    ({"base": {"seed": 3}}, "may not set ['seed']"),
+    ({"eval": {"fastest": True}}, "unknown [eval] key(s) ['fastest']"),
+    ({"gammas": []}, "gammas must be a non-empty list"),
+])
+def test_config_errors(changes, message):
+    with pytest.raises(sweep.SweepError) as error:
+        sweep.parse_sweep(sweep_values(**changes))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_cli_error_is_one_line_and_nothing_runs(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('datasets = ["dsprites_procedural", "nope"]\nmodels = ["dvae"]\nseeds = [1]\n')
+    assert sweep.main([str(bad), "--results", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "'nope'" in err
+    assert not (tmp_path / "out").exists()
+    assert sweep.main([str(tmp_path / "missing.toml"), "--results", str(tmp_path)]) == 2
+
+
+def fake_checkpoint(run, step):
+    checkpoint.save_checkpoint(run.checkpoint, {"step": step, "config": run.config.to_dict()})
+
+
+def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3, 4]\n'
+                      '[base]\nsteps = 30\n')
+    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    fake_checkpoint(runs[0], 30)
+    runs[0].eval_json.write_text("{}")              # finished and evaluated
+    fake_checkpoint(runs[1], 30)                    # finished, not evaluated
+    fake_checkpoint(runs[2], 10)                    # interrupted
+    assert [sweep.status(r) for r in runs] == ["done", "eval", "resume", "train"]
+
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "4 runs" in out and "1 train, 1 resume, 1 eval, 1 done" in out
+    assert "done    dsprites_procedural_seed1" in out
+
+    # Executing: the done run is skipped without training; the others call train/evaluate as needed.
+    calls = []
+    monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(("train", config.seed, kw["resume"])))
+    monkeypatch.setattr(sweep, "evaluate", lambda path, options, data=None, log=print: calls.append(("eval", Path(path).name)))
+    outcomes = sweep.run_local(runs, data="no data needed", log=lambda *_: None)
+    assert [o["status"] for o in outcomes] == ["skipped", "eval", "resume", "train"]
+    assert calls == [("eval", "dsprites_procedural_seed2.pkl"),
+                     ("train", 3, runs[2].checkpoint), ("eval", "dsprites_procedural_seed3.pkl"),
+                     ("train", 4, None), ("eval", "dsprites_procedural_seed4.pkl")]
+
+
+def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
+    runs = sweep.expand(sweep.parse_sweep(sweep_values(models=["dvae"])), tmp_path)
+
+    def boom(config, **kw):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr("training.loop.train", boom)
+    lines = []
+    outcomes = sweep.run_local(runs, data="no data needed", log=lines.append)
+    assert [o["status"] for o in outcomes] == ["failed", "failed"]
+    assert any("FAILED: RuntimeError: out of memory" in line for line in lines)
+
+
+@pytest.mark.parametrize("cluster", ["debug", "local"])
+def test_submitit_array_job(tmp_path, monkeypatch, cluster):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))        # the local executor starts fresh Pythons
+    runs = sweep.expand(sweep.parse_sweep(sweep_values(models=["dvae", "factor_dvae"], gammas=[30])), tmp_path)
+    jobs, results = sweep.submit(runs, tmp_path / "logs", cluster=cluster, function=sweep.probe, wait=True,
+                                 timeout_min=5)
+    assert [r["run"] for r in results] == [r.name for r in runs]
+    assert all(r["status"] == "probe" for r in results)
+    if cluster == "local":
+        # submitit's local executor runs map_array's jobs as one process each (on Slurm they are
+        # one array job, ids A_0, A_1, ...); logs per run, each in its own folder.
+        folders = {job.paths.folder for job in jobs}
+        assert len(folders) == len(jobs) and all(f.parent == tmp_path / "logs" for f in folders)
+        assert all(Path(job.paths.stdout).is_file() for job in jobs)
+
+
+def test_cli_submitit_probe(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2]\n')
+    assert sweep.main([str(config), "--results", str(tmp_path), "--executor", "debug", "--probe"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted 2 runs as array job" in out and '"finished": 2' in out

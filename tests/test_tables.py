@@ -1,0 +1,154 @@
+"""scripts/tables.py on hand-written eval JSON files (eval.py's layout)."""
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from scripts import tables
+from scripts.results import ResultError, gather, read_result
+
+METRIC_KEYS = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
+
+
+def write_result(folder, dataset, model, seed, gamma=0.0, values=None, gap=None, flat=False, protocol="paper"):
+    tc = model.startswith("factor_")
+    stem = dataset + ("_gauss" if model in ("vae", "factor_vae") else "") + (f"_factor{float(gamma)}" if tc else "")
+    results = dict(values or {})
+    if gap is not None:
+        results.update(st_gap=gap, st_loss_hard=100.0 + gap, st_loss_soft=100.0)
+    body = {"format_version": 1, "dataset": dataset, "model": model, "gamma": gamma, "seed": seed, "step": 300,
+            "protocol": protocol}
+    body.update(results if flat else {"results": results})
+    path = folder / f"{stem}_seed{seed}.eval.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+def all_metrics(x):
+    return {k: x + i for i, k in enumerate(METRIC_KEYS)}
+
+
+@pytest.fixture
+def results(tmp_path):
+    """VAE and D-VAE with 5 seeds, FactorVAE/FactorDVAE with gamma 10 and 20 and 3 seeds."""
+    vae_mig = [0.10, 0.30, 0.20, 0.50, 0.40]
+    dvae_mig = [0.15, 0.05, 0.35, 0.25, 0.45]
+    dvae_gap = [3.0, 5.0, 1.0, 2.0, 4.0]
+    for s in range(5):
+        write_result(tmp_path, "ds", "vae", s + 1, values={**all_metrics(0.0), "mig": vae_mig[s]})
+        write_result(tmp_path, "ds", "dvae", s + 1, values={**all_metrics(0.0), "mig": dvae_mig[s]}, gap=dvae_gap[s])
+    for gamma in (10.0, 20.0):
+        for s in range(3):
+            write_result(tmp_path, "ds", "factor_vae", s + 1, gamma, values=all_metrics(gamma / 100 + s / 10))
+            write_result(tmp_path, "ds", "factor_dvae", s + 1, gamma, values=all_metrics(gamma / 10 + s / 10),
+                         gap=float(gamma + s))
+    return tmp_path, {"vae_mig": vae_mig, "dvae_mig": dvae_mig, "dvae_gap": dvae_gap}
+
+
+def test_medians_and_percentiles_match_numpy(results):
+    folder, truth = results
+    records, problems = gather(folder)
+    assert len(records) == 22 and problems == []
+    built = {t["group"]: t for t in tables.build_tables(records)}
+    assert built["base"]["columns"] == ["VAE", "D-VAE"]
+    assert built["tc"]["columns"] == ["FactorVAE γ=10", "FactorVAE γ=20", "FactorVAE all γ",
+                                      "FactorDVAE γ=10", "FactorDVAE γ=20", "FactorDVAE all γ"]
+    vae = built["base"]["cells"]["mig"][0]
+    assert vae["median"] == pytest.approx(0.30)  # sorted 0.1 0.2 0.3 0.4 0.5
+    assert vae["p25"] == pytest.approx(0.20) and vae["p75"] == pytest.approx(0.40)
+    dvae = built["base"]["cells"]["mig"][1]
+    assert dvae["median"] == pytest.approx(np.median(truth["dvae_mig"]))
+    assert dvae["p25"] == pytest.approx(np.percentile(truth["dvae_mig"], 25))
+    # FactorVAE over all gammas: MIG values 0.1, 0.2, 0.3 (gamma 10) and 0.2, 0.3, 0.4 (gamma 20).
+    all_gamma = built["tc"]["cells"]["mig"][2]
+    values = [0.1, 0.2, 0.3, 0.2, 0.3, 0.4]
+    assert all_gamma["n"] == 6
+    assert all_gamma["median"] == pytest.approx(0.25)
+    assert all_gamma["p25"] == pytest.approx(np.percentile(values, 25))   # 0.2
+    assert all_gamma["p75"] == pytest.approx(np.percentile(values, 75))   # 0.3
+    per_gamma = built["tc"]["cells"]["modularity"][1]                    # FactorVAE gamma 20: 1.2,1.3,1.4
+    assert per_gamma["median"] == pytest.approx(1.3) and per_gamma["n"] == 3
+
+
+def test_spearman_and_selection(results):
+    folder, truth = results
+    records, _ = gather(folder)
+    selection = {(s["pool"], s["metric"]): s for s in tables.model_selection(records)}
+    dvae = selection[("D-VAE", "mig")]
+    # By hand: gap ranks 3 5 1 2 4, MIG ranks 2 1 4 3 5; d = 1 4 -3 -1 -1; sum d^2 = 28;
+    # rho = 1 - 6*28 / (5*24) = -0.4.
+    assert dvae["spearman"] == pytest.approx(-0.4)
+    assert dvae["spearman"] == pytest.approx(spearmanr(truth["dvae_gap"], truth["dvae_mig"])[0])
+    assert dvae["n"] == 5
+    assert dvae["selected"] == pytest.approx(0.35)       # smallest gap (1.0) is seed 3
+    assert dvae["selected_run"] == "ds_seed3"
+    assert dvae["median"] == pytest.approx(0.25) and dvae["best"] == pytest.approx(0.45)
+    # FactorDVAE: gap = gamma + s and every metric rises with gamma and s -> rho = +1.
+    assert selection[("FactorDVAE", "dci_disentanglement")]["spearman"] == pytest.approx(1.0)
+    assert ("all discrete", "mig") in selection
+    assert not any(s["pool"] in ("VAE", "FactorVAE") for s in selection.values())
+
+
+def test_formats_contain_expected_cells(results, tmp_path):
+    folder, _ = results
+    out = tmp_path / "tables_out"
+    assert tables.main([str(folder), "--format", "md,csv,tex", "--out", str(out), "--digits", "2"]) == 0
+    md = (out / "tables.md").read_text()
+    assert "| MIG | 0.30 (0.20–0.40) |" in md
+    assert "FactorDVAE all γ (n=6)" in md
+    assert "| ds | D-VAE | MIG | 5 | -0.40 |" in md
+    tex = (out / "tables.tex").read_text()
+    assert r"MIG & 0.30 (0.20--0.40) & 0.25 (0.15--0.35) \\" in tex
+    assert r"FactorDVAE $\gamma$=10" in tex and r"\begin{tabular}" in tex
+    rows = list(csv.DictReader(io.StringIO((out / "tables.csv").read_text())))
+    vae = [r for r in rows if r["metric"] == "mig" and r["column"] == "VAE"][0]
+    assert (vae["n"], float(vae["median"]), float(vae["p25"]), float(vae["p75"])) == ("5", 0.3, 0.2, 0.4)
+    selection = list(csv.DictReader(io.StringIO((out / "selection.csv").read_text())))
+    assert any(r["pool"] == "D-VAE" and r["metric"] == "mig" and float(r["spearman"]) == pytest.approx(-0.4)
+               for r in selection)
+
+
+def test_missing_and_partial_results_are_listed(tmp_path, capsys):
+    write_result(tmp_path, "ds", "vae", 1, values=all_metrics(0.1))
+    partial = {k: v for k, v in all_metrics(0.1).items() if k != "sap_score"}
+    write_result(tmp_path, "ds", "dvae", 1, values=partial)  # no sap_score, no st_gap
+    write_result(tmp_path, "ds", "dvae", 2, values=all_metrics(0.1), gap=1.0, flat=True, protocol="custom")
+    (tmp_path / "ds_seed9.pkl").write_bytes(b"not evaluated")
+    (tmp_path / "broken.eval.json").write_text("{not json")
+    records, problems = gather(tmp_path)
+    assert len(records) == 3
+    text = "\n".join(problems)
+    assert "ds_seed1.eval.json lacks sap_score, st_gap" in text
+    assert "ds_seed9.pkl has no ds_seed9.eval.json" in text
+    assert "unreadable" in text and "broken.eval.json" in text
+    assert "'custom' protocol" in text
+    flat = read_result(tmp_path / "ds_seed2.eval.json")           # flat layout accepted too
+    assert flat["values"]["st_gap"] == 1.0 and flat["missing"] == []
+    assert tables.main([str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "Missing or partial results (4)" in captured.out and "lacks sap_score" in captured.err
+    assert tables.main([str(tmp_path), "--strict"]) == 1
+    # A missing value is n/a in its cell, not a crash.
+    built = tables.build_tables(records)
+    assert built[0]["cells"]["sap_score"][1]["n"] == 1
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ResultError):
+        gather(tmp_path / "nowhere")
+    assert tables.main([str(tmp_path)]) == 2                      # empty folder
+    assert tables.main([str(tmp_path), "--format", "xls"]) == 2
+
+
+def test_plots_are_written(results, tmp_path):
+    folder, _ = results
+    records, _ = gather(folder)
+    written = tables.plot(records, tmp_path / "plots")
+    names = sorted(p.name for p in written)
+    assert names == ["boxplots_ds.pdf", "boxplots_ds.png", "gap_ds.pdf", "gap_ds.png"]
+    import matplotlib.image
+    image = matplotlib.image.imread(tmp_path / "plots" / "gap_ds.png")
+    assert image.shape[0] > 100 and image.shape[1] > 500
