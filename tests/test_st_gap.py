@@ -53,15 +53,13 @@ def test_matches_reference(data, fields):
     assert out["st_num_batches"] == 5 and out["st_batch_size"] == 16
 
 
-def test_grouping_seed_image_array_and_state_untouched(data):
+def test_seed_image_array_and_state_untouched(data):
     model, ts = _model(data)
     state_before = jax.tree_util.tree_map(np.asarray, ts.state)
     args = (model, ts.params, ts.state, None)
     a = compute_st_gap(*args, data, seed=2, num_batches=4, batch_size=8, batches_per_call=4)
-    b = compute_st_gap(*args, data, seed=2, num_batches=4, batch_size=8, batches_per_call=3)  # 3 + 1 padded
     c = compute_st_gap(*args, data, seed=3, num_batches=4, batch_size=8, batches_per_call=4)
-    assert a["st_loss_soft"] == pytest.approx(b["st_loss_soft"], rel=1e-6)
-    assert a["st_loss_hard"] == pytest.approx(b["st_loss_hard"], rel=1e-6)
+    # (grouping into calls, with a padded last call, is checked against the reference above)
     assert a["st_loss_soft"] != c["st_loss_soft"]
     from_array = compute_st_gap(*args, data.images, seed=2, num_batches=4, batch_size=8,
                                 batches_per_call=4, pixel_scale=1.0)
