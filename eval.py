@@ -1,0 +1,398 @@
+"""Evaluate checkpoints with the paper's protocol and write the results as JSON.
+
+    python eval.py --save_file ./dsprites_procedural_seed42.pkl
+    python eval.py --save_file 'runs/*.pkl' other.pkl --metrics mig,dci,st_gap --seed 42
+
+Per checkpoint: MIG, Modularity, SAP, FactorVAE score, BetaVAE score and DCI, always in that
+order, with ONE numpy RandomState(--seed) passed from each metric to the next (SPEC §4), then
+(discrete models only) the straight-through gap on 1,000 batches of 64 training images drawn
+with jax.random(--seed). A table is printed and `X.pkl`'s results are written, atomically,
+to `X.eval.json` (fields: docs/metrics.md, "eval.py").
+
+For data sets whose observations are plain stored images (not colour / noisy / Scream
+dSprites), every stored image is encoded at most once (metrics/index_cache.py); the numbers
+are identical to the plain path (--no_cache), which encodes every drawn observation.
+
+--fast and --settings change the protocol (smaller samples): for tests and quick looks only;
+the JSON then records `"protocol": "custom"` and the settings used.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+import metrics as metrics_lib
+
+METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap",)
+RESULT_FORMAT = 1
+
+# Reduced settings for smoke tests (--fast): NOT the paper's protocol.
+FAST_SETTINGS = {
+    "mig": {"num_train": 1000},
+    "modularity": {"num_train": 1000, "num_test": 500},
+    "sap": {"num_train": 1000, "num_test": 500},
+    "factor_vae": {"num_train": 200, "num_eval": 100, "num_variance_estimate": 1000},
+    "beta_vae": {"num_train": 200, "num_eval": 100},
+    "dci": {"num_train": 1000, "num_test": 500},
+    "st_gap": {"num_batches": 20},
+}
+
+# Flat result keys of each metric (evaluate_all's, plus the gap's), in table order.
+RESULT_KEYS = {
+    "mig": ["mig"],
+    "modularity": ["modularity"],
+    "sap": ["sap_score"],
+    "factor_vae": ["factor_vae_metric", "factor_vae_train_accuracy", "factor_vae_num_active_dims"],
+    "beta_vae": ["beta_vae_sklearn", "beta_vae_train_accuracy"],
+    "dci": ["dci_disentanglement", "dci_completeness", "dci_informativeness_train",
+            "dci_informativeness_test"],
+    "st_gap": ["st_gap", "st_loss_hard", "st_loss_soft"],
+}
+
+
+class EvalError(ValueError):
+    """Bad input to eval.py; the message is one line."""
+
+
+# -- small helpers --------------------------------------------------------------------------
+def parse_metrics(text: str | None) -> list[str]:
+    """'mig,dci' -> ['mig', 'dci'] (checked); None or 'all' -> every metric plus st_gap."""
+    if text is None or text.strip() == "all":
+        return list(METRIC_CHOICES)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in METRIC_CHOICES]
+    if unknown or not names:
+        raise EvalError(f"unknown metric name(s) {unknown or [text]}; choose from {','.join(METRIC_CHOICES)}")
+    return [n for n in METRIC_CHOICES if n in names]  # the paper's order
+
+
+def expand_save_files(items) -> list[Path]:
+    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped)."""
+    paths: list[Path] = []
+    for item in items:
+        if any(c in item for c in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(item)))
+            if not matches:
+                raise EvalError(f"no file matches {item}")
+            paths.extend(Path(m) for m in matches)
+        else:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise EvalError(f"no checkpoint at {path}")
+            paths.append(path)
+    unique = list(dict.fromkeys(paths))
+    return unique
+
+
+def result_path(checkpoint_path) -> Path:
+    """X.pkl -> X.eval.json (next to the checkpoint)."""
+    path = Path(checkpoint_path)
+    stem = path.name[:-4] if path.name.endswith(".pkl") else path.name
+    return path.with_name(stem + ".eval.json")
+
+
+def _plain(value):
+    """numpy / jax scalars and containers -> JSON-able Python values (NaN -> None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "shape") and np.ndim(value) == 0:
+        return _plain(np.asarray(value).item())
+    return str(value)
+
+
+def write_json_atomic(path, obj) -> Path:
+    """JSON to a temp file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    handle, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as f:
+            json.dump(_plain(obj), f, indent=2, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _merge_settings(fast: bool, overrides: dict | None) -> dict:
+    settings = {k: dict(v) for k, v in (FAST_SETTINGS.items() if fast else ())}
+    for name, values in (overrides or {}).items():
+        if name not in METRIC_CHOICES:
+            raise EvalError(f"--settings: unknown metric {name!r}; choose from {','.join(METRIC_CHOICES)}")
+        if not isinstance(values, dict):
+            raise EvalError(f"--settings: the value for {name!r} must be an object of keyword arguments")
+        settings.setdefault(name, {}).update(values)
+    return settings
+
+
+# Keywords that change speed only, never a number.
+_SPEED_ONLY = {"chunk_size", "n_jobs", "parallel_trees", "batches_per_call"}
+
+
+def is_paper_protocol(settings: dict) -> bool:
+    """Whether `settings` leave every sample size and setting of SPEC §4 as it is."""
+    return all(set(values) <= _SPEED_ONLY for values in settings.values())
+
+
+# -- loading --------------------------------------------------------------------------------
+def load_model(path, data=None, datasets: dict | None = None):
+    """(payload, config, data, model, params, state, params_disc) of the checkpoint at `path`.
+
+    `data` (a GroundTruthData) replaces the data set named in the checkpoint (tests);
+    `datasets` caches loaded data sets by name across checkpoints.
+    """
+    import jax.numpy as jnp
+
+    import configs
+    from data import get_dataset
+    from models import build_model
+    from training import checkpoint
+    from training.loop import restore_train_state
+
+    payload = checkpoint.load_checkpoint(path)
+    if not isinstance(payload.get("config"), dict):
+        raise checkpoint.CheckpointError(f"{path}: not an lddr checkpoint (no config)")
+    config = configs.from_dict(payload["config"], where=str(path))
+    if data is None:
+        datasets = datasets if datasets is not None else {}
+        if config.dataset not in datasets:
+            datasets[config.dataset] = get_dataset(config.dataset)
+        data = datasets[config.dataset]
+    model = build_model(config, data.observation_shape[-1])
+    example = jnp.zeros((1, *data.observation_shape), jnp.float32)
+    ts = restore_train_state(model, example, payload, path)
+    return payload, config, data, model, ts.params, ts.state, ts.params_disc
+
+
+# -- evaluation -----------------------------------------------------------------------------
+def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings: dict | None = None,
+                        fast: bool = False, progress: bool = True, use_cache: bool = True,
+                        write: bool = True, log=print, datasets: dict | None = None,
+                        overlap: bool = True) -> dict:
+    """Evaluate the checkpoint at `path`; returns the result dict (written to X.eval.json).
+
+    `metrics`: names from METRIC_CHOICES (default all); `settings`: {metric: {kwarg: value}}
+    overrides (also `st_gap`: num_batches, batch_size, batches_per_call); `fast`: FAST_SETTINGS.
+    `overlap`: compute the gap in a thread beside the metrics (same numbers; the per-metric
+    times then include the competition for the cores).
+    """
+    from metrics.index_cache import CachedRepresentation, IndexedData, index_settings, supports_index_cache
+    from metrics.st_gap import compute_st_gap
+    from models.representation import make_representation_function
+
+    started = time.perf_counter()
+    names = parse_metrics(",".join(metrics)) if metrics is not None else list(METRIC_CHOICES)
+    settings = _merge_settings(fast, settings)
+    protocol = "paper" if is_paper_protocol(settings) else "custom"
+    payload, config, data, model, params, state, params_disc = load_model(path, data, datasets)
+    load_seconds = time.perf_counter() - started
+
+    represent = make_representation_function(model, params, state)
+    metric_names = [n for n in names if n in metrics_lib.METRIC_NAMES]
+    metric_settings = {k: v for k, v in settings.items() if k in metrics_lib.METRIC_NAMES}
+    cache = None
+    ground_truth, representation_function = data, represent
+    if use_cache and metric_names and supports_index_cache(data):
+        cache = CachedRepresentation(data, represent)
+        ground_truth, representation_function = IndexedData(data), cache
+        metric_settings = index_settings(metric_settings, metric_names)
+
+    results: dict = {}
+    times: dict = {"load": load_seconds}
+    st_gap_note = None
+    run_gap = "st_gap" in names and not config.gaussian
+    if "st_gap" in names and config.gaussian:
+        st_gap_note = "not defined for Gaussian models"
+    gap_box: dict = {}
+
+    def gap_job():
+        start = time.perf_counter()
+        try:
+            gap_box["gap"] = compute_st_gap(model, params, state, params_disc, data, seed=seed,
+                                            progress=progress and not overlap, **settings.get("st_gap", {}))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
+            gap_box["error"] = error
+        gap_box["seconds"] = time.perf_counter() - start
+
+    # The gap draws nothing from the RandomState (nor numpy's global state), so it may run
+    # beside the metrics; on few cores it fills what DCI's tree fitting leaves idle.
+    overlap = overlap and run_gap and bool(metric_names)
+    thread = None
+    if overlap:
+        thread = threading.Thread(target=gap_job, name="st-gap", daemon=True)
+        thread.start()
+    try:
+        random_state = np.random.RandomState(seed)
+        for name in metric_names:  # one at a time, in the paper's order, on one RandomState
+            out = metrics_lib.evaluate_all(ground_truth, representation_function, random_state,
+                                           metrics=[name], progress=progress, settings=metric_settings)
+            times[name] = out.pop(f"time_{name}")
+            results.update(out)
+            log(f"  {name:<11s}" + "  ".join(f"{k} {_fmt(out[k])}" for k in RESULT_KEYS[name])
+                + f"  ({times[name]:.1f} s)")
+    finally:
+        if thread is not None:
+            thread.join()
+    if run_gap:
+        if thread is None:
+            gap_job()
+        if "error" in gap_box:
+            raise gap_box["error"]
+        gap = gap_box["gap"]
+        times["st_gap"] = gap_box["seconds"]
+        results.update({k: gap[k] for k in RESULT_KEYS["st_gap"]})
+        log(f"  {'st_gap':<11s}" + "  ".join(f"{k} {_fmt(gap[k])}" for k in RESULT_KEYS["st_gap"])
+            + f"  ({times['st_gap']:.1f} s{', beside the metrics' if overlap else ''})")
+        settings.setdefault("st_gap", {}).update(num_batches=gap["st_num_batches"], batch_size=gap["st_batch_size"])
+    times["total"] = time.perf_counter() - started
+
+    import jax
+    import sklearn
+    result = {
+        "format_version": RESULT_FORMAT,
+        "checkpoint": str(Path(path)),
+        "dataset": config.dataset,
+        "data": data.describe() if hasattr(data, "describe") else type(data).__name__,
+        "model": config.model_name,
+        "gamma": config.gamma,
+        "seed": config.seed,
+        "step": int(payload.get("step", -1)),
+        "config": config.to_dict(),
+        "eval_seed": seed,
+        "protocol": protocol,
+        "settings": settings,
+        "metrics": names,
+        "results": results,
+        "times": times,
+        "st_gap_overlapped": overlap,
+        "index_cache": ({"used": True, "images_encoded": cache.num_encoded,
+                         "images_stored": cache.num_images, "encode_seconds": cache.encode_seconds}
+                        if cache is not None else {"used": False}),
+        "versions": {"jax": jax.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if st_gap_note:
+        result["st_gap_note"] = st_gap_note
+    if write:
+        result["json"] = str(write_json_atomic(result_path(path), result))
+    return result
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return f"{float(value):.4f}"
+
+
+def format_table(result: dict) -> str:
+    """A readable table of one result dict."""
+    lines = [f"{result['checkpoint']}: {result['model']} on {result['dataset']}, gamma {result['gamma']}, "
+             f"seed {result['seed']}, step {result['step']} (eval seed {result['eval_seed']}, "
+             f"{result['protocol']} protocol)",
+             f"  {'metric':<28s}{'value':>12s}{'time (s)':>10s}"]
+    for name in result["metrics"]:
+        keys = RESULT_KEYS[name]
+        if name == "st_gap" and "st_gap" not in result["results"]:
+            lines.append(f"  {'st_gap':<28s}{'-':>12s}{'':>10s}  ({result.get('st_gap_note', '')})")
+            continue
+        for i, key in enumerate(keys):
+            time_text = f"{result['times'][name]:10.1f}" if i == 0 else ""
+            lines.append(f"  {key:<28s}{_fmt(result['results'][key]):>12s}{time_text}")
+    cache = result["index_cache"]
+    extra = (f"; index cache: {cache['images_encoded']} of {cache['images_stored']} stored images encoded "
+             f"in {cache['encode_seconds']:.1f} s" if cache.get("used") else "")
+    lines.append(f"  {'total':<28s}{'':>12s}{result['times']['total']:10.1f}{extra}")
+    return "\n".join(lines)
+
+
+# -- command line ---------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--save_file", nargs="+", required=True, metavar="PATH",
+                        help="checkpoint(s) (.pkl) or glob pattern(s) (quote them)")
+    parser.add_argument("--metrics", default=None,
+                        help=f"comma-separated subset of {','.join(METRIC_CHOICES)} (default: all)")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="seed of the metrics' numpy RandomState and of the gap's jax.random batches (42)")
+    parser.add_argument("--no_cache", action="store_true",
+                        help="encode every drawn observation (the plain path; same numbers, slower)")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no_overlap", action="store_true",
+                        help="compute the straight-through gap after the metrics, not beside them")
+    parser.add_argument("--fast", action="store_true",
+                        help="reduced sample sizes for smoke tests (NOT the paper's protocol)")
+    parser.add_argument("--settings", default=None, metavar="JSON",
+                        help='per-metric overrides, e.g. \'{"dci": {"num_train": 1000}, "st_gap": {"num_batches": 10}}\' '
+                             "(NOT the paper's protocol; tests and quick looks)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None, data=None) -> int:
+    """Command-line entry; `data` replaces the data set named in the checkpoints (tests)."""
+    args = parse_args(argv)
+    from data import DataError
+    from training.checkpoint import CheckpointError
+    import configs
+    expected = (EvalError, CheckpointError, DataError, configs.ConfigError)
+    try:
+        names = parse_metrics(args.metrics)
+        try:
+            overrides = json.loads(args.settings) if args.settings else None
+        except json.JSONDecodeError as error:
+            raise EvalError(f"--settings is not valid JSON ({error})") from None
+        if overrides is not None and not isinstance(overrides, dict):
+            raise EvalError("--settings must be a JSON object {metric: {keyword: value}}")
+        _merge_settings(args.fast, overrides)  # checked before any work
+        paths = expand_save_files(args.save_file)
+    except expected as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    failures = 0
+    datasets: dict = {}
+    for path in paths:
+        print(f"evaluating {path}")
+        try:
+            result = evaluate_checkpoint(path, data=data, metrics=names, seed=args.seed, settings=overrides,
+                                         fast=args.fast, progress=not args.no_progress,
+                                         use_cache=not args.no_cache, datasets=datasets,
+                                         overlap=not args.no_overlap)
+        except expected as error:
+            print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+            failures += 1
+            continue
+        except TypeError as error:  # bad keyword in --settings
+            print(f"error: {path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        print(format_table(result))
+        print(f"wrote {result['json']}")
+    return 2 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""eval.py: JSON results, all metrics, st_gap only for discrete models, index cache = plain path,
+one-line errors, training MIG = eval MIG."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import eval as ev
+import metrics
+from data.base import GroundTruthData
+from eval_fixtures import make_checkpoint, small_data
+from training.checkpoint import load_checkpoint, save_checkpoint
+from metrics.index_cache import CachedRepresentation, IndexedData, supports_index_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_GAP = {"st_gap": {"num_batches": 3, "batch_size": 16}}
+SIX = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return small_data(tmp_path_factory.mktemp("evaldata"))
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("ckpts")
+    return {"dvae": make_checkpoint(folder, data, perturb=3.0),
+            "vae": make_checkpoint(folder, data, perturb=3.0, gaussian=True)}
+
+
+# Small but non-trivial samples for the cache-vs-plain comparison (the plain path encodes
+# every drawn observation).
+SMALL = {"mig": {"num_train": 500}, "modularity": {"num_train": 500, "num_test": 200},
+         "sap": {"num_train": 500, "num_test": 200},
+         "factor_vae": {"num_train": 40, "num_eval": 30, "num_variance_estimate": 500},
+         "beta_vae": {"num_train": 40, "num_eval": 30},
+         "dci": {"num_train": 300, "num_test": 100, "gbt_random_state": 0}}
+
+
+@pytest.fixture(scope="module")
+def evaluated(checkpoints, data):
+    """evaluate_checkpoint (all six metrics + gap, reduced settings) of both checkpoints."""
+    settings = {**SMALL, **SMALL_GAP}
+    return {name: ev.evaluate_checkpoint(path, data=data, settings=settings, progress=False)
+            for name, path in checkpoints.items()}
+
+
+def test_json_has_everything(evaluated, checkpoints):
+    discrete = json.loads(ev.result_path(checkpoints["dvae"]).read_text())
+    gaussian = json.loads(ev.result_path(checkpoints["vae"]).read_text())
+    assert ev.result_path(checkpoints["dvae"]).name == "dsprites_procedural_seed1.eval.json"
+    for result in (discrete, gaussian):
+        for key in SIX + ["dci_completeness", "dci_informativeness_train", "dci_informativeness_test",
+                          "factor_vae_train_accuracy", "factor_vae_num_active_dims", "beta_vae_train_accuracy"]:
+            assert isinstance(result["results"][key], (int, float)), key
+        for name in metrics.METRIC_NAMES:
+            assert result["times"][name] >= 0
+        assert result["dataset"] == "dsprites_procedural" and result["step"] == 0
+        assert result["seed"] == 1 and result["eval_seed"] == 42 and result["protocol"] == "custom"
+        assert result["settings"]["mig"] == {"num_train": 500}
+    assert discrete["model"] == "dvae" and gaussian["model"] == "vae"
+    assert discrete["results"]["st_gap"] > 0 and "st_loss_hard" in discrete["results"]
+    assert discrete["settings"]["st_gap"] == {"num_batches": 3, "batch_size": 16}
+    # A Gaussian model has no gap at all (not 0).
+    assert not any(k.startswith("st_") for k in gaussian["results"]) and "st_gap" not in gaussian["times"]
+    # Round trip: the file is the returned dict.
+    for name, on_disk in (("dvae", discrete), ("vae", gaussian)):
+        returned = {k: v for k, v in evaluated[name].items() if k != "json"}
+        assert on_disk == json.loads(json.dumps(returned))
+
+
+def test_cache_equals_plain(evaluated, checkpoints, data):
+    cached = evaluated["dvae"]
+    assert cached["index_cache"]["used"] and cached["index_cache"]["images_encoded"] <= data.images.shape[0]
+    plain = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=SMALL, progress=False,
+                                   use_cache=False, write=False, metrics=list(metrics.METRIC_NAMES))
+    assert not plain["index_cache"]["used"]
+    assert {k: v for k, v in cached["results"].items() if not k.startswith("st_")} == plain["results"]
+    # The comparison is not vacuous: the codes vary and FactorVAE has active codes.
+    assert cached["results"]["factor_vae_num_active_dims"] > 0
+    assert cached["results"]["mig"] > 0 and 0 < cached["results"]["beta_vae_sklearn"] < 1
+
+
+def test_main_glob_table(checkpoints, data, capsys):
+    folder = checkpoints["dvae"].parent
+    rc = ev.main(["--save_file", str(folder / "*.pkl"), "--metrics", "mig,st_gap", "--no_progress",
+                  "--settings", json.dumps({"mig": {"num_train": 200}, **SMALL_GAP})], data=data)
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.count("wrote ") == 2 and "st_gap" in out and "not defined for Gaussian models" in out
+    result = json.loads(ev.result_path(checkpoints["dvae"]).read_text())
+    assert result["metrics"] == ["mig", "st_gap"] and set(result["results"]) == {"mig", "st_gap", "st_loss_hard", "st_loss_soft"}
+
+
+def test_indexed_data_same_random_state_calls(data):
+    assert supports_index_cache(data)
+    indexed = IndexedData(data)
+    a, b = np.random.RandomState(5), np.random.RandomState(5)
+    factors, observations = data.sample(50, a)
+    factors_i, indices = indexed.sample(50, b)
+    np.testing.assert_array_equal(factors, factors_i)
+    np.testing.assert_array_equal(observations, data.images[indices].astype(np.float32))
+    assert a.randint(1 << 30) == b.randint(1 << 30)
+    # The cache returns what the representation function returns for the images themselves.
+    calls = []
+    rep = lambda x: (calls.append(len(x)), x.reshape(len(x), -1)[:, :3].sum(-1, keepdims=True) * 2.0)[1]
+    cache = CachedRepresentation(data, rep, encode_batch=100)
+    np.testing.assert_array_equal(cache(indices), rep(observations))
+    np.testing.assert_array_equal(cache(indices[::-1]), rep(observations[::-1]))
+    assert sum(calls[:-2]) == len(np.unique(indices))   # each image once (the last 2 calls: by hand)
+
+
+def test_random_observations_not_cached(data):
+    class Coloured(type(data)):
+        def _observations_from_pixels(self, pixels, random_state):
+            return pixels * random_state.uniform(0.5, 1, [len(pixels), 1, 1, 1])
+    coloured = Coloured.__new__(Coloured)
+    assert not supports_index_cache(coloured)
+    assert not supports_index_cache(object())
+    with pytest.raises(ValueError, match="index cache"):
+        IndexedData(coloured)
+
+
+def test_training_mig_is_eval_mig(checkpoints, data):
+    from training.train_mig import training_mig
+    payload, config, _, model, params, state, params_disc = ev.load_model(checkpoints["dvae"], data)
+
+    class TS:
+        pass
+    ts = TS()
+    ts.params, ts.state = params, state
+    trained = training_mig(model, ts, data)["mig"]
+    evaluated = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"], seed=config.seed,
+                                       progress=False, write=False)
+    assert evaluated["results"]["mig"] == trained and evaluated["protocol"] == "paper"
+    assert list(evaluated["results"]) == ["mig"]
+
+
+def _error_line(capsys, argv, data=None):
+    rc = ev.main(argv, data=data)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_errors_are_one_line(tmp_path, capsys, checkpoints, data, monkeypatch):
+    assert "no checkpoint at" in _error_line(capsys, ["--save_file", str(tmp_path / "missing.pkl")])
+    assert "no file matches" in _error_line(capsys, ["--save_file", str(tmp_path / "*.pkl")])
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"not a pickle at all")
+    assert "junk.pkl" in _error_line(capsys, ["--save_file", str(junk)])
+    assert "unknown metric" in _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--metrics", "mig,irs"])
+    assert "--settings" in _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--settings", "{oops"])
+    # A checkpoint of a data set whose files are missing: the error names the path tried.
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+    payload = load_checkpoint(checkpoints["dvae"])
+    payload["config"] = {**payload["config"], "dataset": "mpi3d_toy"}
+    other = save_checkpoint(tmp_path / "mpi3d_toy_seed1.pkl", payload)
+    err = _error_line(capsys, ["--save_file", str(other), "--metrics", "mig"])
+    assert str(tmp_path / "mpi3d_toy" / "mpi3d_toy.npz") in err
+
+
+def test_command_line_error(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "eval.py"), "--save_file", str(tmp_path / "x.pkl")],
+                         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: no checkpoint at {tmp_path / 'x.pkl'}"
