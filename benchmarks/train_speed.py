@@ -16,13 +16,16 @@ of the rounds is reported, so that load on a shared machine hits all of them ali
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: python benchmarks/train_speed.py
 from configs import Config
 from data import get_dataset
 from models import build_model, gumbel_noise_scale, set_gumbel_state

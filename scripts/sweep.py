@@ -6,8 +6,7 @@
         --slurm_partition gpu --timeout_min 1440 --gpus_per_node 1 --array_parallelism 64
 
 Each run trains (`training.loop.train`, resuming a partial checkpoint) and then evaluates
-(`eval.evaluate_checkpoint` when eval.py is importable, otherwise `scripts/results.py`'s
-fallback with the same JSON layout). A run whose finished checkpoint `{run_name}.pkl` and
+(`eval.evaluate_checkpoint`, the code behind `python eval.py`). A run whose finished checkpoint `{run_name}.pkl` and
 `{run_name}.eval.json` both exist is skipped; one with a finished checkpoint only is
 evaluated; one with a partial checkpoint resumes. Everything goes into the results folder.
 
@@ -203,17 +202,13 @@ def status(run: Run) -> str:
 
 # -- executing ------------------------------------------------------------------------------
 def evaluate(checkpoint, eval_options: dict, data=None, log=print) -> dict:
-    """Evaluate with eval.py's `evaluate_checkpoint` when importable, else the fallback."""
+    """Evaluate with eval.py's `evaluate_checkpoint` (the same code as `python eval.py`)."""
     options = dict(eval_options)
     metrics = options.pop("metrics", None)
     if isinstance(metrics, str):
         metrics = None if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
-    try:
-        import eval as eval_lib  # eval.py at the repository root (the eval branch)
-        entry = eval_lib.evaluate_checkpoint
-    except (ImportError, AttributeError):
-        from scripts.results import fallback_evaluate as entry
-    return entry(checkpoint, data=data, metrics=metrics, seed=options.get("seed", 42),
+    import eval as eval_lib  # eval.py at the repository root
+    return eval_lib.evaluate_checkpoint(checkpoint, data=data, metrics=metrics, seed=options.get("seed", 42),
                  settings=options.get("settings"), fast=options.get("fast", False), progress=False, log=log)
 
 

@@ -23,7 +23,8 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from scripts.results import MODEL_NAMES, load_checkpoint_model
+from eval import load_model
+from scripts.results import MODEL_NAMES
 
 # Names of the latent factors of the dSprites-layout data sets (others: "factor i").
 FACTOR_NAMES = {
@@ -52,7 +53,7 @@ class Loaded:
         from models.networks import Decoder
 
         self.path = Path(path)
-        payload, self.config, self.data, self.model, self.params, self.state, _ = load_checkpoint_model(path, data)
+        payload, self.config, self.data, self.model, self.params, self.state, _ = load_model(path, data)
         self.channels = self.data.observation_shape[-1]
         self.name = self.config.run_name
         self.label = f"{MODEL_NAMES[self.config.model_name]}" + (f" γ={self.config.gamma:g}" if self.config.tc else "")
