@@ -171,7 +171,7 @@ def load_model(path, data=None, datasets: dict | None = None):
     from data import get_dataset
     from models import build_model
     from training import checkpoint
-    from training.loop import restore_train_state
+    from training.loop import restore_parameters
 
     payload = checkpoint.load_checkpoint(path)
     if not isinstance(payload.get("config"), dict):
@@ -184,8 +184,8 @@ def load_model(path, data=None, datasets: dict | None = None):
         data = datasets[config.dataset]
     model = build_model(config, data.observation_shape[-1])
     example = jnp.zeros((1, *data.observation_shape), jnp.float32)
-    ts = restore_train_state(model, example, payload, path)
-    return payload, config, data, model, ts.params, ts.state, ts.params_disc
+    params, state, params_disc = restore_parameters(model, example, payload, path)
+    return payload, config, data, model, params, state, params_disc
 
 
 # -- evaluation -----------------------------------------------------------------------------

@@ -55,18 +55,26 @@ def resume_config(path: str | Path, overrides: dict) -> Config:
     return stored.replace(**overrides)
 
 
+def restore_parameters(model: Model, example_images, payload: dict, path):
+    """(params, state, params_disc) from a checkpoint payload, names and shapes checked
+    against a fresh model; all that evaluation and figures need (no optimiser state)."""
+    params, state, params_disc = model.init(jax.random.PRNGKey(0), example_images)
+    params = _match(params, payload["params"], f"{path} params")
+    state = _match(state, payload["state"], f"{path} state")
+    if params_disc is not None:
+        params_disc = _match(params_disc, payload["params_disc"], f"{path} discriminator params")
+    return params, state, params_disc
+
+
 def restore_train_state(model: Model, example_images, payload: dict, path) -> TrainState:
-    """A TrainState from a checkpoint payload, shapes checked against a fresh model."""
-    template = init_train_state(model, example_images)
-    what = f"{path}"
-    params = _match(template.params, payload["params"], what + " params")
-    state = _match(template.state, payload["state"], what + " state")
-    opt_state = checkpoint.restore_tree(template.opt_state, payload["opt_state"], what + " optimiser state")
-    params_disc = opt_state_disc = None
-    if template.params_disc is not None:
-        params_disc = _match(template.params_disc, payload["params_disc"], what + " discriminator params")
-        opt_state_disc = checkpoint.restore_tree(template.opt_state_disc, payload["opt_state_disc"],
-                                                 what + " discriminator optimiser state")
+    """A TrainState (parameters and optimiser states) from a checkpoint payload."""
+    params, state, params_disc = restore_parameters(model, example_images, payload, path)
+    vae_opt, disc_opt = optimizers(model.config)
+    opt_state = checkpoint.restore_tree(vae_opt.init(params), payload["opt_state"], f"{path} optimiser state")
+    opt_state_disc = None
+    if params_disc is not None:
+        opt_state_disc = checkpoint.restore_tree(disc_opt.init(params_disc), payload["opt_state_disc"],
+                                                 f"{path} discriminator optimiser state")
     return TrainState(step=jnp.asarray(payload["step"], jnp.int32), params=params, state=state,
                       opt_state=opt_state, params_disc=params_disc, opt_state_disc=opt_state_disc,
                       rng=jnp.asarray(payload["rng"], jnp.uint32))
