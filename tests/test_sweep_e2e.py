@@ -42,11 +42,8 @@ def test_documented_sequence(tmp_path):
     assert "4 train" in run("scripts/sweep.py", str(config), "--results", str(results), "--dry_run", env=env)
     run("scripts/sweep.py", str(config), "--results", str(results), "--train_only", env=env)
     assert len(list(results.glob("*.pkl"))) == 4
-    if (ROOT / "eval.py").is_file():     # eval.py (eval branch) once merged
-        run("eval.py", "--save_file", str(results / "*.pkl"), "--fast", "--no_progress",
-            "--settings", json.dumps({"st_gap": {"num_batches": 2}}), env=env)
-    else:                                 # the sweep evaluates with scripts/results.py's fallback
-        run("scripts/sweep.py", str(config), "--results", str(results), env=env)
+    run("eval.py", "--save_file", str(results / "*.pkl"), "--fast", "--no_progress",
+        "--settings", json.dumps({"st_gap": {"num_batches": 2}}), env=env)
     assert len(list(results.glob("*.eval.json"))) == 4
     assert "0 train, 0 resume, 0 eval, 4 done" in run("scripts/sweep.py", str(config), "--results", str(results),
                                                       "--dry_run", env=env)
