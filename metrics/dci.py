@@ -35,16 +35,9 @@ def compute_dci(ground_truth_data, representation_function, random_state,
                 num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
                 progress: bool = False, n_jobs: int | None = None, gbt_random_state=None,
                 parallel_trees: bool = True, chunk_size: int = utils.DEFAULT_CHUNK_SIZE) -> dict:
-    bar = utils.progress_bar(progress, num_train + num_test, "DCI")
-    try:
-        mus_train, ys_train = utils.generate_batch_factor_code(
-            ground_truth_data, representation_function, num_train, random_state, batch_size,
-            chunk_size=chunk_size, bar=bar)
-        mus_test, ys_test = utils.generate_batch_factor_code(
-            ground_truth_data, representation_function, num_test, random_state, batch_size,
-            chunk_size=chunk_size, bar=bar)
-    finally:
-        bar.close()
+    mus_train, ys_train, mus_test, ys_test = utils.generate_train_test_codes(
+        ground_truth_data, representation_function, num_train, num_test, random_state, batch_size,
+        progress, "DCI", chunk_size=chunk_size)
     return dci_from_codes(mus_train, ys_train, mus_test, ys_test, n_jobs=n_jobs,
                           gbt_random_state=gbt_random_state, parallel_trees=parallel_trees)
 

@@ -27,16 +27,9 @@ def compute_sap(ground_truth_data, representation_function, random_state,
                 num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
                 progress: bool = False, n_jobs: int | None = None,
                 chunk_size: int = utils.DEFAULT_CHUNK_SIZE) -> dict:
-    bar = utils.progress_bar(progress, num_train + num_test, "SAP")
-    try:
-        mus, ys = utils.generate_batch_factor_code(
-            ground_truth_data, representation_function, num_train, random_state, batch_size,
-            chunk_size=chunk_size, bar=bar)
-        mus_test, ys_test = utils.generate_batch_factor_code(
-            ground_truth_data, representation_function, num_test, random_state, batch_size,
-            chunk_size=chunk_size, bar=bar)
-    finally:
-        bar.close()
+    mus, ys, mus_test, ys_test = utils.generate_train_test_codes(
+        ground_truth_data, representation_function, num_train, num_test, random_state, batch_size,
+        progress, "SAP", chunk_size=chunk_size)
     matrix = score_matrix(mus, ys, mus_test, ys_test, n_jobs=n_jobs)
     return {"SAP_score": avg_diff_top_two(matrix)}
 

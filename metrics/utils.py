@@ -158,6 +158,22 @@ def generate_batch_factor_code(ground_truth_data, representation_function, num_p
     return np.transpose(mus), np.transpose(ys)
 
 
+def generate_train_test_codes(ground_truth_data, representation_function, num_train: int, num_test: int,
+                              random_state: np.random.RandomState, batch_size: int, progress: bool,
+                              desc: str, chunk_size: int = DEFAULT_CHUNK_SIZE):
+    """(mus_train, ys_train, mus_test, ys_test): train points, then test points, as the
+    reference draws them (each via `generate_batch_factor_code`), under one progress bar."""
+    bar = progress_bar(progress, num_train + num_test, desc)
+    try:
+        train = generate_batch_factor_code(ground_truth_data, representation_function, num_train,
+                                           random_state, batch_size, chunk_size=chunk_size, bar=bar)
+        test = generate_batch_factor_code(ground_truth_data, representation_function, num_test,
+                                          random_state, batch_size, chunk_size=chunk_size, bar=bar)
+    finally:
+        bar.close()
+    return (*train, *test)
+
+
 def skip_batch_factor_code(ground_truth_data, num_points: int,
                            random_state: np.random.RandomState, batch_size: int, bar=None) -> None:
     """Make the `random_state` calls of `generate_batch_factor_code` without representing.

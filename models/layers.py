@@ -179,8 +179,8 @@ def conv2d_transpose_fast(x, w, stride):
 
 # -- Haiku modules ----------------------------------------------------------------------------
 
-class Conv2D(hk.Module):
-    """hk.Conv2D (NHWC, padding SAME, with bias) with a selectable implementation."""
+class _Convolution(hk.Module):
+    """Shared constructor of the two layers: hk's arguments plus `impl` (auto / xla / fast)."""
 
     def __init__(self, output_channels: int, kernel_shape, stride=1, padding: str = "SAME",
                  impl: str = "auto", name: str | None = None):
@@ -191,6 +191,10 @@ class Conv2D(hk.Module):
         self.kernel_shape = _pair(kernel_shape)
         self.stride = _pair(stride)
         self.impl = resolve_impl(impl)
+
+
+class Conv2D(_Convolution):
+    """hk.Conv2D (NHWC, padding SAME, with bias) with a selectable implementation."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
         w_shape = self.kernel_shape + (x.shape[-1], self.output_channels)
@@ -205,18 +209,8 @@ class Conv2D(hk.Module):
         return out + b
 
 
-class Conv2DTranspose(hk.Module):
+class Conv2DTranspose(_Convolution):
     """hk.Conv2DTranspose (NHWC, padding SAME, with bias) with a selectable implementation."""
-
-    def __init__(self, output_channels: int, kernel_shape, stride=1, padding: str = "SAME",
-                 impl: str = "auto", name: str | None = None):
-        super().__init__(name=name)
-        if padding != "SAME":
-            raise ValueError("only padding SAME is implemented")
-        self.output_channels = output_channels
-        self.kernel_shape = _pair(kernel_shape)
-        self.stride = _pair(stride)
-        self.impl = resolve_impl(impl)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         c = x.shape[-1]
