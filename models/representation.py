@@ -4,7 +4,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from models.model import Model
+from models.model import Model, build_model
 
 
 def make_representation_function(model: Model, params, state, batch_size: int = 1024):
@@ -13,6 +13,11 @@ def make_representation_function(model: Model, params, state, batch_size: int = 
     Batches are padded to `batch_size` so one compiled shape serves every call; the
     read-out is deterministic, so batching does not change any value.
     """
+    if model.config.conv_impl == "auto":
+        # The read-out is forward-only: XLA's own convolutions run the encoder ~5x faster on the
+        # CPU (0.063 vs 0.31 ms/image at batch 1024) than the fast layers, whose gain is in the
+        # backward pass. Both have the same parameters, so they are interchangeable here.
+        model = build_model(model.config.replace(conv_impl="xla"), model.num_channels)
     encode = jax.jit(lambda images: model.encode.apply(params, state, images)[0])
 
     def representation_function(observations: np.ndarray) -> np.ndarray:
