@@ -1,6 +1,6 @@
 """Reading (and, without eval.py, writing) the per-checkpoint result files `X.eval.json`.
 
-The layout is eval.py's (eval branch): top-level `dataset`, `model`, `gamma`, `seed`, `step`,
+The layout is eval.py's: top-level `dataset`, `model`, `gamma`, `seed`, `step`,
 `protocol`, and the metric values under `results` (`mig`, `modularity`, `sap_score`,
 `factor_vae_metric`, `beta_vae_sklearn`, `dci_disentanglement`, sub-scores, `st_gap` for
 discrete models). `read_result` is the one place that knows it; a flat file (metric values at
