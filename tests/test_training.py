@@ -124,3 +124,18 @@ def test_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys)
     represent = make_representation_function(build_model(config, 1), ts.params, ts.state)
     expected = compute_mig(tiny_data, represent, np.random.RandomState(config.seed))["discrete_mig"]
     assert lines[-1].endswith(f"mig {expected:.4f}")
+
+
+def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
+    from models import build_model
+    from training.step import init_train_state
+    config = tiny_config.replace(tc=True, gamma=10.0)
+    initial = init_train_state(build_model(config, 1), jnp.zeros((8, 64, 64, 1))).params_disc
+    same = train(config, data=tiny_data, progress=False)
+    second = train(config.replace(discriminator_second_batch=True, save_path=config.save_path + "/second"),
+                   data=tiny_data, progress=False)
+    changed = [not np.array_equal(a, b) for a, b in zip(leaves(initial), leaves(same.params_disc))]
+    assert all(changed)                               # every discriminator layer was updated
+    # With a second batch the discriminator sees other samples, so it ends elsewhere.
+    assert any(not np.allclose(a, b) for a, b in zip(leaves(same.params_disc), leaves(second.params_disc)))
+    assert all(np.isfinite(x).all() for x in leaves(second.params_disc))
