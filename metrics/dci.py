@@ -78,25 +78,21 @@ def importance_gbt(x_train, y_train, x_test, y_test, n_jobs=None, gbt_random_sta
             float(np.mean([r[2] for r in results])))
 
 
-def disentanglement_per_code(importance: np.ndarray) -> np.ndarray:
-    return 1. - scipy.stats.entropy(importance.T + 1e-11, base=importance.shape[1])
+def _weighted_specificity(importance: np.ndarray) -> float:
+    """Rows of `importance` [rows, columns]: sum over rows of (1 - entropy of the row, base =
+    number of columns) weighted by the row's share of the total importance."""
+    per_row = 1. - scipy.stats.entropy(importance.T + 1e-11, base=importance.shape[1])
+    if importance.sum() == 0.:
+        importance = np.ones_like(importance)
+    row_weight = importance.sum(axis=1) / importance.sum()
+    return float(np.sum(per_row * row_weight))
 
 
 def disentanglement(importance: np.ndarray) -> float:
-    per_code = disentanglement_per_code(importance)
-    if importance.sum() == 0.:
-        importance = np.ones_like(importance)
-    code_importance = importance.sum(axis=1) / importance.sum()
-    return float(np.sum(per_code * code_importance))
-
-
-def completeness_per_factor(importance: np.ndarray) -> np.ndarray:
-    return 1. - scipy.stats.entropy(importance + 1e-11, base=importance.shape[0])
+    """importance [codes, factors]: each code should matter for one factor."""
+    return _weighted_specificity(importance)
 
 
 def completeness(importance: np.ndarray) -> float:
-    per_factor = completeness_per_factor(importance)
-    if importance.sum() == 0.:
-        importance = np.ones_like(importance)
-    factor_importance = importance.sum(axis=0) / importance.sum()
-    return float(np.sum(per_factor * factor_importance))
+    """importance [codes, factors]: each factor should be captured by one code."""
+    return _weighted_specificity(importance.T)

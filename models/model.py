@@ -47,7 +47,8 @@ class Model(NamedTuple):
 
     def init(self, rng: jax.Array, images: jax.Array):
         """(params, state, params_disc) for an example batch."""
-        init_key, disc_key, sample_key = jax.random.split(rng, 3)
+        # Three keys (the third is unused), so a seed keeps giving the same parameters.
+        init_key, disc_key, _ = jax.random.split(rng, 3)
         params, state = self.forward.init(init_key, images)
         params_disc = None
         if self.discriminator is not None:

@@ -38,7 +38,7 @@ def checkpoint_payload(config: Config, ts: TrainState) -> dict:
         "params_disc": checkpoint.to_numpy(ts.params_disc),
         "state_disc": {},
         "opt_state_disc": checkpoint.flatten_leaves(ts.opt_state_disc) if ts.opt_state_disc is not None else None,
-        "rng": np.asarray(jax.random.key_data(ts.rng) if jnp.issubdtype(ts.rng.dtype, jax.dtypes.prng_key) else ts.rng),
+        "rng": np.asarray(ts.rng),   # a raw uint32 key (jax.random.PRNGKey)
     }
 
 
