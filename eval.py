@@ -150,7 +150,8 @@ def _merge_settings(fast: bool, overrides: dict | None) -> dict:
 
 
 # Keywords that change speed only, never a number.
-_SPEED_ONLY = {"chunk_size", "n_jobs", "parallel_trees", "batches_per_call"}
+# (DCI's `booster` changes only how equally good splits are chosen, as sklearn's own runs do.)
+_SPEED_ONLY = {"chunk_size", "n_jobs", "booster", "batches_per_call"}
 
 
 def is_paper_protocol(settings: dict) -> bool:
@@ -192,14 +193,17 @@ def load_model(path, data=None, datasets: dict | None = None):
 def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings: dict | None = None,
                         fast: bool = False, progress: bool = True, use_cache: bool = True,
                         write: bool = True, log=print, datasets: dict | None = None,
-                        overlap: bool = True) -> dict:
+                        overlap: bool = True, early_dci: bool = True) -> dict:
     """Evaluate the checkpoint at `path`; returns the result dict (written to X.eval.json).
 
     `metrics`: names from METRIC_CHOICES (default all); `settings`: {metric: {kwarg: value}}
     overrides (also `st_gap`: num_batches, batch_size, batches_per_call); `fast`: FAST_SETTINGS.
     `overlap`: compute the gap in a thread beside the metrics (same numbers; the per-metric
-    times then include the competition for the cores).
+    times then include the competition for the cores). `early_dci`: with the index cache,
+    start DCI's boosters at once on its planned draws (metrics/early_dci.py; same numbers, and
+    used only if the RandomState reaches DCI exactly as planned).
     """
+    from metrics.early_dci import EarlyDci, plan_dci
     from metrics.index_cache import CachedRepresentation, IndexedData, index_settings, supports_index_cache
     from metrics.st_gap import compute_st_gap
     from models.representation import make_representation_function
@@ -245,12 +249,26 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
     if overlap:
         thread = threading.Thread(target=gap_job, name="st-gap", daemon=True)
         thread.start()
+    dci_early_used = False
     try:
         random_state = np.random.RandomState(seed)
+        early = None
+        if early_dci and cache is not None and "dci" in metric_names:
+            start = time.perf_counter()
+            plan = plan_dci(ground_truth, random_state, [n for n in metric_names if n != "dci"],
+                            metric_settings, config.num_latents)
+            early = EarlyDci(plan, representation_function, metric_settings.get("dci")).start()
+            times["dci_plan"] = time.perf_counter() - start
         for name in metric_names:  # one at a time, in the paper's order, on one RandomState
-            out = metrics_lib.evaluate_all(ground_truth, representation_function, random_state,
-                                           metrics=[name], progress=progress, settings=metric_settings)
-            times[name] = out.pop(f"time_{name}")
+            early_result = early.result(random_state) if (name == "dci" and early is not None) else None
+            if early_result is not None:
+                out = metrics_lib.flat_results("dci", early_result)
+                times["dci"] = early.seconds  # its own run, beside the metrics before it
+                dci_early_used = True
+            else:
+                out = metrics_lib.evaluate_all(ground_truth, representation_function, random_state,
+                                               metrics=[name], progress=progress, settings=metric_settings)
+                times[name] = out.pop(f"time_{name}")
             results.update(out)
             log(f"  {name:<11s}" + "  ".join(f"{k} {_fmt(out[k])}" for k in RESULT_KEYS[name])
                 + f"  ({times[name]:.1f} s)")
@@ -289,6 +307,7 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
         "results": results,
         "times": times,
         "st_gap_overlapped": overlap,
+        "dci_early": dci_early_used,
         "index_cache": ({"used": True, "images_encoded": cache.num_encoded,
                          "images_stored": cache.num_images, "encode_seconds": cache.encode_seconds}
                         if cache is not None else {"used": False}),

@@ -73,11 +73,15 @@ def evaluate_all(ground_truth_data, representation_function, random_state,
         result = _COMPUTE[name](ground_truth_data, representation_function, random_state,
                                 progress=progress, **settings.get(name, {}))
         out[f"time_{name}"] = time.perf_counter() - start
-        for key, flat in _FLAT_KEYS[name].items():
-            out[flat] = result[key]
+        out.update(flat_results(name, result))
     return out
 
 
-__all__ = ["METRIC_NAMES", "evaluate_all", "compute_mig", "compute_modularity", "compute_sap",
+def flat_results(name: str, result: dict) -> dict:
+    """`compute_<name>`'s result dict -> `evaluate_all`'s flat keys (e.g. `dci_disentanglement`)."""
+    return {flat: result[key] for key, flat in _FLAT_KEYS[name].items()}
+
+
+__all__ = ["METRIC_NAMES", "evaluate_all", "flat_results", "compute_mig", "compute_modularity", "compute_sap",
            "compute_factor_vae", "compute_beta_vae", "compute_dci", "mig", "modularity", "sap",
            "factor_vae", "beta_vae", "dci", "utils"]

@@ -23,6 +23,7 @@ once instead of ~4 times each, and no float image array is ever gathered.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -96,6 +97,7 @@ class CachedRepresentation:
         self.table: np.ndarray | None = None
         self.num_encoded = 0
         self.encode_seconds = 0.0
+        self._lock = threading.Lock()  # one filler at a time (eval.py asks from two threads)
 
     def _encode(self, indices: np.ndarray) -> None:
         start = time.perf_counter()
@@ -111,21 +113,18 @@ class CachedRepresentation:
         self.num_encoded += len(indices)
         self.encode_seconds += time.perf_counter() - start
 
-    def fill_all(self) -> None:
-        """Represent every stored image not yet in the table."""
-        self._encode(np.flatnonzero(~self.filled))
-
     def __call__(self, indices) -> np.ndarray:
         indices = np.asarray(indices)
         if not np.issubdtype(indices.dtype, np.integer) or indices.ndim != 1:
             raise TypeError(f"CachedRepresentation takes storage indices [n] (int), got "
                             f"{indices.dtype} {indices.shape}: use it with IndexedData")
-        missing = np.unique(indices[~self.filled[indices]])
-        if len(missing):
-            self._encode(missing)
-        if self.table is None:  # nothing asked for yet
-            self._encode(np.arange(min(1, self.num_images)))
-        return self.table[indices]
+        with self._lock:
+            missing = np.unique(indices[~self.filled[indices]])
+            if len(missing):
+                self._encode(missing)
+            if self.table is None:  # nothing asked for yet
+                self._encode(np.arange(min(1, self.num_images)))
+            return self.table[indices]
 
 
 # Metric settings for the index path: observations are 8-byte indices, so chunks can be large

@@ -82,31 +82,44 @@ def _phase_conv(x, w, taps_h, taps_w, out_h: int, out_w: int, tap_matrix):
     sum over the phase's (offset d, tap a) pairs of x[i + dh, j + dw] @ tap_matrix(w, ah, aw).
 
     All phases come out of ONE stride-1 XLA convolution whose kernel [nh, nw, C, sh*sw*O] holds
-    each phase's taps at their offsets (zeros elsewhere): no zero-dilated input, no strided
-    kernel, and its gradients are again stride-1 convolutions, which XLA:CPU runs fast.
+    each phase's taps: no zero-dilated input, no strided kernel, and its gradients are again
+    stride-1 convolutions, which XLA:CPU runs fast. A phase's taps sit in the kernel relative
+    to the phase's own first offset, and its outputs are read from the convolution shifted by
+    that offset; so phases whose offsets differ (a 4x4 stride-2 transposed conv: {-1, 0} and
+    {0, 1}) share a 2x2 kernel instead of a 3x3 one that is more than half zeros.
     Returns [B, out_h * sh, out_w * sw, O].
     """
     sh, sw = len(taps_h), len(taps_w)
-    lo_h = min(d for phase in taps_h for d, _ in phase)
-    lo_w = min(d for phase in taps_w for d, _ in phase)
-    nh = max(d for phase in taps_h for d, _ in phase) - lo_h + 1
-    nw = max(d for phase in taps_w for d, _ in phase) - lo_w + 1
+    first_h = [min(d for d, _ in phase) for phase in taps_h]
+    first_w = [min(d for d, _ in phase) for phase in taps_w]
+    nh = max(max(d for d, _ in phase) - f + 1 for phase, f in zip(taps_h, first_h))
+    nw = max(max(d for d, _ in phase) - f + 1 for phase, f in zip(taps_w, first_w))
     index = np.zeros((nh, nw, sh, sw, 2), np.int32)
     mask = np.zeros((nh, nw, sh, sw), np.float32)
     for rh, phase_h in enumerate(taps_h):
         for dh, ah in phase_h:
             for rw, phase_w in enumerate(taps_w):
                 for dw, aw in phase_w:
-                    index[dh - lo_h, dw - lo_w, rh, rw] = (ah, aw)
-                    mask[dh - lo_h, dw - lo_w, rh, rw] = 1.0
+                    index[dh - first_h[rh], dw - first_w[rw], rh, rw] = (ah, aw)
+                    mask[dh - first_h[rh], dw - first_w[rw], rh, rw] = 1.0
     m = tap_matrix(w)                                                 # [kh, kw, C, O]
     c, o = m.shape[2:]
     kernel = m[index[..., 0], index[..., 1]] * mask[..., None, None]  # [nh, nw, sh, sw, C, O]
     kernel = kernel.transpose(0, 1, 4, 2, 3, 5).reshape(nh, nw, c, sh * sw * o)
+    # y[p] = sum_u x[p + lo + u] kernel[u]; phase r's output i is y[i + first_r - lo].
+    lo_h, lo_w = min(first_h), min(first_w)
+    shift_h = [f - lo_h for f in first_h]
+    shift_w = [f - lo_w for f in first_w]
+    ext_h, ext_w = out_h + max(shift_h), out_w + max(shift_w)
     h, wd = x.shape[1:3]
-    pads = ((-lo_h, out_h + nh - 1 - h + lo_h), (-lo_w, out_w + nw - 1 - wd + lo_w))
+    pads = ((-lo_h, ext_h + nh - 1 - h + lo_h), (-lo_w, ext_w + nw - 1 - wd + lo_w))
     y = lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=_DN)
-    return _depth_to_space(y, sh, sw, o)
+    if max(shift_h) == 0 and max(shift_w) == 0:
+        return _depth_to_space(y, sh, sw, o)
+    y = y.reshape(*y.shape[:3], sh, sw, o)
+    rows = [jnp.stack([y[:, shift_h[rh]:shift_h[rh] + out_h, shift_w[rw]:shift_w[rw] + out_w, rh, rw]
+                       for rw in range(sw)], axis=3) for rh in range(sh)]  # [B, out_h, out_w, sw, O]
+    return jnp.stack(rows, axis=2).reshape(y.shape[0], out_h * sh, out_w * sw, o)
 
 
 def _conv_adjoint_taps(k: int, s: int, d_max: int):

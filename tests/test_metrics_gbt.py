@@ -1,24 +1,113 @@
-"""The parallel-stage booster is sklearn's GradientBoostingClassifier, tree for tree."""
+"""The presorted booster is sklearn's GradientBoostingClassifier up to equally good splits."""
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.tree import DecisionTreeRegressor
 
-from metrics.gbt import ParallelGradientBoostingClassifier
+from metrics import dci
+from metrics.presorted_gbt import PresortedGradientBoostingClassifier, _fit_trees
 
 
-@pytest.mark.parametrize("num_classes", [2, 5])
-def test_same_model_as_sklearn(num_classes):
+def level_order(tree, depth):
+    """sklearn Tree -> (feature, threshold) per slot 2^d - 1 + j; a leaf passes its samples left."""
+    feature, threshold = np.full(2 ** depth - 1, -1), np.full(2 ** depth - 1, np.inf)
+
+    def walk(node, d, j):
+        if d == depth:
+            return
+        if tree.children_left[node] == -1:
+            walk(node, d + 1, 2 * j)
+            return
+        feature[2 ** d - 1 + j], threshold[2 ** d - 1 + j] = tree.feature[node], tree.threshold[node]
+        walk(tree.children_left[node], d + 1, 2 * j)
+        walk(tree.children_right[node], d + 1, 2 * j + 1)
+
+    walk(0, 0, 0)
+    return feature, threshold
+
+
+def same_partition(a, b):
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_trees_are_sklearns():
+    """Against DecisionTreeRegressor on continuous targets, with tied feature values (rounded
+    features) and without: the same partition of the samples always; where sklearn's tree does
+    not depend on its seed (no two equally good splits), the same tree and importances."""
+    rs = np.random.RandomState(1)
+    exact = 0
+    for trial in range(12):
+        n, num_features, depth = [50, 300, 1000][trial % 3], 1 + trial % 5, 1 + trial % 4
+        x = rs.randn(n, num_features).astype(np.float32)
+        if trial % 2:
+            x = np.round(x, 1)
+        targets = rs.randn(3, n) + x[:, 0] * (trial % 3)
+        values = np.ascontiguousarray(x.T)
+        ours = _fit_trees(values, np.argsort(values, axis=1, kind="stable"), targets, depth,
+                          np.random.RandomState(0))
+        for t in range(3):
+            fits = [DecisionTreeRegressor(max_depth=depth, random_state=seed).fit(x, targets[t])
+                    for seed in range(4)]
+            assert same_partition(fits[0].apply(x), ours["leaf"][t])
+            trees = [level_order(f.tree_, depth) for f in fits]
+            if all(np.array_equal(a[0], trees[0][0]) and np.array_equal(a[1], trees[0][1]) for a in trees):
+                exact += 1
+                np.testing.assert_array_equal(ours["feature"][t], trees[0][0])
+                np.testing.assert_array_equal(ours["threshold"][t], trees[0][1])
+                np.testing.assert_allclose(ours["importance"][t],
+                                           fits[0].tree_.compute_feature_importances(normalize=False),
+                                           rtol=1e-10, atol=1e-14)
+    assert exact >= 20  # most trees here have no ties, so the exact comparison ran
+
+
+@pytest.mark.parametrize("num_classes", [2, 3, 6])
+def test_booster_is_sklearns_without_ties(num_classes):
+    """Stumps on continuous features rarely meet two equally good splits: then the whole
+    model - initial prediction, Newton leaf values, importances, predictions - is sklearn's."""
+    rs = np.random.RandomState(num_classes)
+    x = rs.randn(400, 4).astype(np.float32)
+    y = (x[:, 0] * 3 + x[:, 1] + rs.randn(400)).round().astype(int) % num_classes
+    x_test = rs.randn(200, 4).astype(np.float32)
+    ref = GradientBoostingClassifier(n_estimators=10, max_depth=1, random_state=0).fit(x, y)
+    ours = PresortedGradientBoostingClassifier(n_estimators=10, max_depth=1).fit(x, y)
+    np.testing.assert_allclose(ours.decision_function(x), ref.decision_function(x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.decision_function(x_test), ref.decision_function(x_test), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.feature_importances_, ref.feature_importances_, rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(ours.predict(x_test), ref.predict(x_test))
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    # The training predictions kept from the fit are those of the fitted model.
+    np.testing.assert_array_equal(ours.train_raw_.squeeze(), ours.decision_function(x))
+
+
+def test_single_class_is_an_error():
+    with pytest.raises(ValueError, match="single class"):
+        PresortedGradientBoostingClassifier().fit(np.zeros((5, 2)), np.ones(5))
+
+
+def test_dci_close_to_sklearns():
+    """On codes like a trained model's (saturated, rounded, noise dimensions) DCI with the
+    presorted booster stays within the spread of sklearn's own runs (global seeds) plus 0.02."""
     rs = np.random.RandomState(0)
-    x = np.round(rs.randn(300, 4), 1)  # rounded: many tied splits, so seeds matter
-    y = (x[:, 0] * 2 + x[:, 1] + 0.5 * rs.randn(300) > 0).astype(int) if num_classes == 2 \
-        else rs.randint(num_classes, size=300)
-    x_test = np.round(rs.randn(100, 4), 1)
-    seed_a, seed_b = np.random.RandomState(5), np.random.RandomState(5)
-    ref = GradientBoostingClassifier(n_estimators=20, random_state=seed_a).fit(x, y)
-    par = ParallelGradientBoostingClassifier(n_estimators=20, random_state=seed_b).fit(x, y)
-    np.testing.assert_array_equal(ref.feature_importances_, par.feature_importances_)
-    np.testing.assert_array_equal(ref.decision_function(x_test), par.decision_function(x_test))
-    assert seed_a.randint(1 << 30) == seed_b.randint(1 << 30)
-    # Seeds matter here, so the comparison can fail: another seed gives another model.
-    other = GradientBoostingClassifier(n_estimators=20, random_state=6).fit(x, y)
-    assert not np.array_equal(other.feature_importances_, par.feature_importances_)
+    sizes = (3, 4, 6)
+
+    def codes(n):
+        ys = np.stack([rs.randint(s, size=n) for s in sizes])
+        f = (ys / (np.array(sizes)[:, None] - 1)).T
+        c = np.concatenate([np.tanh(3 * f - 1.5 + 0.1 * rs.randn(n, 3)), f[:, :2] @ rs.randn(2, 2),
+                            rs.randn(n, 2)], axis=1)
+        c[:, 0] = np.round(c[:, 0] * 7) / 7  # repeated values, as saturated codes have
+        return c.T.astype(np.float32), ys
+
+    (x_train, y_train), (x_test, y_test) = codes(400), codes(200)
+    ours = dci.dci_from_codes(x_train, y_train, x_test, y_test)
+    theirs = []
+    for seed in range(3):
+        np.random.seed(seed)
+        theirs.append(dci.dci_from_codes(x_train, y_train, x_test, y_test, booster="sklearn"))
+    for key, value in ours.items():
+        low, high = min(t[key] for t in theirs), max(t[key] for t in theirs)
+        assert low - 0.02 <= value <= high + 0.02, (key, value, low, high)
+    assert 0.3 < ours["disentanglement"] < 1  # a non-trivial score
+    # Deterministic: the tie breaker has a fixed seed.
+    assert dci.dci_from_codes(x_train, y_train, x_test, y_test) == ours

@@ -58,7 +58,8 @@ def resume_config(path: str | Path, overrides: dict) -> Config:
 def restore_parameters(model: Model, example_images, payload: dict, path):
     """(params, state, params_disc) from a checkpoint payload, names and shapes checked
     against a fresh model; all that evaluation and figures need (no optimiser state)."""
-    params, state, params_disc = model.init(jax.random.PRNGKey(0), example_images)
+    # Shapes only (jax.eval_shape): running the initialisers op by op takes seconds on the CPU.
+    params, state, params_disc = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x), example_images)
     params = _match(params, payload["params"], f"{path} params")
     state = _match(state, payload["state"], f"{path} state")
     if params_disc is not None:
@@ -91,10 +92,10 @@ def _match(template: dict, stored: dict, what: str):
         if isinstance(value, dict):
             out[key] = _match(value, stored[key], f"{what}/{key}")
         else:
-            if np.shape(value) != np.shape(stored[key]):
+            if tuple(value.shape) != np.shape(stored[key]):
                 raise checkpoint.CheckpointError(
-                    f"{what}/{key}: shape {np.shape(stored[key])}, the model expects {np.shape(value)}")
-            out[key] = jnp.asarray(stored[key], dtype=jnp.asarray(value).dtype)
+                    f"{what}/{key}: shape {np.shape(stored[key])}, the model expects {tuple(value.shape)}")
+            out[key] = jnp.asarray(stored[key], dtype=value.dtype)
     return out
 
 
