@@ -47,6 +47,7 @@ def main(argv=None) -> int:
         path = config.checkpoint_path()
         print(f"trained {path} ({args.train_steps} steps) in {time.perf_counter() - start:.0f} s")
 
+    ev.keep_freed_memory()  # as eval.py's main does
     names = ev.parse_metrics(args.metrics)
     settings = json.loads(args.settings) if args.settings else {}
     print(f"cpu cores: {os.cpu_count()}; metrics: {','.join(names)}; "

@@ -59,12 +59,13 @@ def dci_from_codes(mus_train, ys_train, mus_test, ys_test, n_jobs=None,
 
 def _fit_one(x_train, y_train, x_test, y_test, seed, booster="presorted"):
     if booster == "presorted":
-        model = PresortedGradientBoostingClassifier()
+        model = PresortedGradientBoostingClassifier().fit(x_train, y_train)
+        train_predictions = model.predict_training()  # = model.predict(x_train), already known
     else:
-        model = ensemble.GradientBoostingClassifier(random_state=seed)
-    model.fit(x_train, y_train)
+        model = ensemble.GradientBoostingClassifier(random_state=seed).fit(x_train, y_train)
+        train_predictions = model.predict(x_train)
     return (np.abs(model.feature_importances_),
-            float(np.mean(model.predict(x_train) == y_train)),
+            float(np.mean(train_predictions == y_train)),
             float(np.mean(model.predict(x_test) == y_test)))
 
 

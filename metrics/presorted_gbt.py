@@ -114,23 +114,28 @@ class PresortedGradientBoostingClassifier:
     # -- prediction ---------------------------------------------------------------------------
     def decision_function(self, X):
         """X [n, F] -> raw predictions [n, classes] ([n] for two classes)."""
-        values = np.asarray(X, dtype=np.float32).astype(np.float64)
-        num_stages, num_trees, _ = self.feature_.shape
-        node = np.zeros((num_stages, num_trees, len(values)), dtype=np.intp)
-        for depth in range(self.max_depth):
-            slot = node + (2 ** depth - 1)
-            feature = np.take_along_axis(self.feature_, slot.reshape(num_stages, num_trees, -1), 2)
-            threshold = np.take_along_axis(self.threshold_, slot, 2)
-            x = values.T[np.maximum(feature, 0), np.arange(len(values))]
-            node = 2 * node + (x > threshold)          # leaves pass left: threshold +inf
-        raw = np.tile(self.init_, (len(values), 1))
-        leaf_value = np.take_along_axis(self.leaf_value_, node, 2)  # [stages, trees, n]
-        for stage in range(num_stages):  # in stage order, as sklearn's predict_stages
-            raw += self.learning_rate * leaf_value[stage].T
+        values = np.ascontiguousarray(np.asarray(X, dtype=np.float32).T)  # [F, n]
+        n = values.shape[1]
+        columns = np.arange(n)
+        raw = np.tile(self.init_, (n, 1))
+        for stage in range(len(self.feature_)):  # in stage order, as sklearn's predict_stages
+            node = np.zeros((self.feature_.shape[1], n), dtype=np.intp)
+            for depth in range(self.max_depth):
+                slot = node + (2 ** depth - 1)
+                feature = np.maximum(np.take_along_axis(self.feature_[stage], slot, 1), 0)
+                threshold = np.take_along_axis(self.threshold_[stage], slot, 1)
+                node = 2 * node + (values[feature, columns] > threshold)  # leaves pass left: +inf
+            raw += self.learning_rate * np.take_along_axis(self.leaf_value_[stage], node, 1).T
         return raw if self.multiclass_ else raw[:, 0]
 
     def predict(self, X):
-        raw = self.decision_function(X)
+        return self._labels(self.decision_function(X))
+
+    def predict_training(self):
+        """predict(X) of the training X, from the raw predictions kept during the fit."""
+        return self._labels(self.train_raw_ if self.multiclass_ else self.train_raw_[:, 0])
+
+    def _labels(self, raw):
         encoded = np.argmax(raw, axis=1) if raw.ndim == 2 else (raw >= 0).astype(int)
         return self.classes_[encoded]
 

@@ -13,10 +13,10 @@ draws the `batch_size` storage indices, the observation key is handed to the dat
 `to_observations` (colour / noise / background variants), exactly as in training. Hence the
 batches do not depend on how they are grouped into calls.
 
-Speed: `batches_per_call` batches go through one jitted call; the per-batch loss is `vmap`ped
-over the batches (one large convolution per layer; no XLA while loop, which on the CPU makes
-convolutions several times slower), and the soft and hard losses are computed in the same
-call (XLA shares the encoder between them).
+Speed: `batches_per_call` batches go through one jitted call (their losses `vmap`ped); the
+soft and hard losses are computed in the same call, so XLA computes the encoder once for both.
+One batch per call is fastest on the CPU (measured: 63 ms a batch, against 70 ms for two and
+75 ms for eight per call: the activations of one batch stay in the cache).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _batch_losses(model, to_observations, params, soft_state, hard_state, params
 
 
 def compute_st_gap(model, params, state, params_disc, data, seed=0, num_batches: int = 1000,
-                   batch_size: int = 64, batches_per_call: int = 8, pixel_scale=None,
+                   batch_size: int = 64, batches_per_call: int = 1, pixel_scale=None,
                    progress: bool = False) -> dict:
     """{'st_gap', 'st_loss_hard', 'st_loss_soft', 'st_num_batches', 'st_batch_size'}.
 

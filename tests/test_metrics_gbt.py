@@ -78,6 +78,7 @@ def test_booster_is_sklearns_without_ties(num_classes):
     np.testing.assert_array_equal(ours.classes_, ref.classes_)
     # The training predictions kept from the fit are those of the fitted model.
     np.testing.assert_array_equal(ours.train_raw_.squeeze(), ours.decision_function(x))
+    np.testing.assert_array_equal(ours.predict_training(), ours.predict(x))
 
 
 def test_single_class_is_an_error():
@@ -104,7 +105,7 @@ def test_dci_close_to_sklearns():
     theirs = []
     for seed in range(3):
         np.random.seed(seed)
-        theirs.append(dci.dci_from_codes(x_train, y_train, x_test, y_test, booster="sklearn"))
+        theirs.append(dci.dci_from_codes(x_train, y_train, x_test, y_test, booster="sklearn", n_jobs=1))
     for key, value in ours.items():
         low, high = min(t[key] for t in theirs), max(t[key] for t in theirs)
         assert low - 0.02 <= value <= high + 0.02, (key, value, low, high)
