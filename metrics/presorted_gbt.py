@@ -21,13 +21,18 @@ The model is sklearn's, rule for rule:
 - importances: per tree, the weighted impurity decrease of each split summed per feature and
   divided by the number of samples; averaged over the trees whose root was split; normalised.
 
-What differs is only the order of floating-point additions (sums are cumulative sums here,
-running updates in sklearn) and how exact ties are broken: between split positions the first
-wins in both; between features sklearn tries them in a random order (a seed per tree drawn from
-numpy's global random state, as DCI passes no `random_state`), so its choice among equally good
-features is random run to run, while here the lowest feature index wins. When no two splits are
-equally good the trees are sklearn's; tests/test_metrics_gbt.py compares predictions and
-importances with sklearn's and bounds DCI's difference where ties occur.
+What differs is the order of floating-point additions (the left sums are cumulative sums from
+each node's first sample, as sklearn's running sums mostly are; node totals are summed in
+sample order, sklearn's order at the root) and the draw that breaks exact ties between
+features: sklearn tries the features in a random order (a seed per tree from numpy's global
+random state, as DCI passes no `random_state`) and keeps the first of the best, i.e. a uniformly
+random one of them, run to run; here a RandomState(`random_state`) picks one uniformly, so a fit
+is reproducible. Between split positions of one feature the first wins in both. Exact ties are
+common in boosting (the residuals take few distinct values, so isolating one sample or another
+can gain exactly the same), and which of equal candidates wins can also hinge on rounding, so
+the trees are sklearn's only up to such choices: tests/test_metrics_gbt.py checks that they
+always partition the samples as sklearn's do, equal sklearn's where its tree does not depend
+on its seed, and that DCI stays within the spread of sklearn's own runs.
 """
 from __future__ import annotations
 
@@ -44,7 +49,8 @@ class PresortedGradientBoostingClassifier:
 
     After `fit(X [n, F], y [n])`: `classes_`, `feature_importances_` [F], `predict(X)`,
     `decision_function(X)`; `train_raw_` [n, trees per stage] holds the training samples' raw
-    predictions (equal to `decision_function` on the training X).
+    predictions (equal to `decision_function` on the training X), `predict_training()` their
+    labels. `random_state` seeds the choice among equally good features.
     """
 
     def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
@@ -67,7 +73,6 @@ class PresortedGradientBoostingClassifier:
                              f"needs at least 2")
         self.num_features_ = X.shape[1]
         self.multiclass_ = num_classes > 2
-        trees_per_stage = num_classes if self.multiclass_ else 1
         targets = (labels[:, None] == np.arange(num_classes)[None]) if self.multiclass_ \
             else (labels[:, None] == 1)
         targets = targets.astype(np.float64)                              # [n, trees]
@@ -166,11 +171,12 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker):
 
     `values` [F, n]: the float32 features; `order` [F, n]: each feature's sample indices sorted
     by value; `tie_breaker`: a RandomState that picks among equally good features, as sklearn's
-    random feature order does. Returns `feature` and
-    `threshold` [T, 2^depth - 1] (node j at depth d is slot 2^d - 1 + j, its children are
-    2j, 2j + 1 one level down; a leaf has feature -1 and threshold +inf, so it passes its
-    samples to its left child), `leaf` [T, n] (the depth-`max_depth` node each sample ends in)
-    and `importance` [T, F] (sklearn's unnormalised importances of each tree).
+    random feature order does.
+
+    Returns `feature` and `threshold` [T, 2^depth - 1] (node j at depth d is slot 2^d - 1 + j,
+    its children are 2j, 2j + 1 one level down; a leaf has feature -1 and threshold +inf, so it
+    passes its samples to its left child), `leaf` [T, n] (the depth-`max_depth` node each
+    sample ends in) and `importance` [T, F] (sklearn's unnormalised importances of each tree).
     """
     num_trees, n = targets.shape
     num_features = values.shape[0]
