@@ -16,8 +16,8 @@ run either.
 
 Boosters (`booster=`):
 - `"presorted"` (default): `metrics.presorted_gbt`, sklearn's model grown on features sorted
-  once, about 5x less work than sklearn's own trees; equally good splits are chosen by the lowest
-  feature index (and rounding) instead of sklearn's random order.
+  once, about 5x less work than sklearn's own trees; among equally good features it picks one
+  at random as sklearn's random order does, but from a fixed seed, so DCI is reproducible.
 - `"sklearn"`: `sklearn.ensemble.GradientBoostingClassifier()` itself; `gbt_random_state` seeds
   it to make a run reproducible (a deviation from the reference: one seed for every factor).
 tests/test_metrics_dci.py bounds the difference between runs of sklearn's booster and between
@@ -75,8 +75,8 @@ def importance_gbt(x_train, y_train, x_test, y_test, n_jobs=None, gbt_random_sta
     if booster not in BOOSTERS:
         raise ValueError(f"booster must be one of {BOOSTERS}, got {booster!r}")
     if booster == "presorted" and gbt_random_state is not None:
-        raise ValueError("gbt_random_state seeds sklearn's booster; the presorted one has no "
-                         "randomness (use booster='sklearn')")
+        raise ValueError("gbt_random_state seeds sklearn's booster; the presorted one is "
+                         "deterministic already (use booster='sklearn')")
     num_factors, num_codes = y_train.shape[0], x_train.shape[0]
     if n_jobs is None:
         n_jobs = -1
