@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from metrics import dci, utils
+from metrics import dci, evaluate_all, utils
 
 # The metrics that run before DCI, in the paper's order (metrics.METRIC_NAMES without DCI).
 _BEFORE_DCI = ("mig", "modularity", "sap", "factor_vae", "beta_vae")
@@ -59,8 +59,6 @@ def plan_dci(indexed_data, random_state, metrics_before, settings: dict, num_cod
     `indexed_data`: an IndexedData; `metrics_before`: the selected metrics that precede DCI;
     `settings`: {metric: kwargs} as given to the real run (the sample sizes must match).
     """
-    from metrics import evaluate_all  # here: metrics/__init__ imports this module's siblings
-
     unknown = [m for m in metrics_before if m not in _BEFORE_DCI]
     if unknown:
         raise ValueError(f"metrics {unknown} do not run before DCI")
