@@ -215,6 +215,7 @@ def evaluate(checkpoint, eval_options: dict, data=None, log=print) -> dict:
 def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
     """Train (or resume) and evaluate one run; returns {'run', 'status', 'seconds', 'eval_json'}."""
     from training.loop import train
+    from training.train_mig import training_mig
 
     started = time.perf_counter()
     before = status(run)
@@ -223,7 +224,8 @@ def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
     if before in ("train", "resume"):
         resume = run.checkpoint if before == "resume" else None
         log(f"[{run.name}] {'resuming' if resume else 'training'} {run.describe()} to step {run.config.steps}")
-        train(run.config, data=data, resume=resume, progress=False, log=log)
+        train(run.config, data=data, resume=resume, progress=False, log=log,
+              evaluate=training_mig if run.config.eval_every else None)
     if train_only:
         return {"run": run.name, "status": before, "seconds": time.perf_counter() - started, "eval_json": None}
     log(f"[{run.name}] evaluating {run.checkpoint}")

@@ -16,6 +16,7 @@ from configs import Config
 from data import GroundTruthData, get_dataset
 from models import Model, build_model
 from training import checkpoint
+from training.run_log import RunLog, log_path
 from training.step import TrainState, init_train_state, optimizers, train_steps
 
 # Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
@@ -112,7 +113,7 @@ def _next_boundary(step: int, config: Config) -> int:
 
 
 def train(config: Config, data: GroundTruthData | None = None, resume: str | Path | None = None,
-          progress: bool = True, evaluate: Callable | None = None, log: Callable = print,
+          progress: bool = True, evaluate: Callable | None = None, log: Callable | None = None,
           until: int | None = None) -> TrainState:
     """Train `config` to `config.steps` updates; returns the final TrainState.
 
@@ -121,6 +122,8 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     its own checkpoint. `until` stops early at that step, after writing a checkpoint, as an
     interrupted run would (the schedule still runs to `config.steps`).
     `evaluate(model, train_state, data) -> dict` is called every `eval_every` steps (training MIG).
+    Log and evaluation lines go to `log` (default: printed above the progress bar); every
+    member also appends them to its `{run_name}.log.jsonl` (`training.run_log`).
     """
     from training import seeds as multi
 
@@ -137,11 +140,14 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         members = [config]
         if resume is not None:
             ts = restore_train_state(model, example, checkpoint.load_checkpoint(resume), resume)
-            log(f"resumed {resume} at step {int(ts.step)}")
+            (log or print)(f"resumed {resume} at step {int(ts.step)}")
         else:
             ts = init_train_state(model, example)
         steps_fn, member_state = train_steps, lambda ts, i: ts
     images = jax.device_put(data.images)
+    step = first_step = int(np.max(ts.step))
+    run_logs = [RunLog(log_path(m.checkpoint_path()), resume_step=step if resume is not None else None)
+                for m in members]
 
     def save():
         for i, member in enumerate(members):
@@ -150,39 +156,52 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     def label(i):
         return f" seed {members[i].seed}" if config.seeds else ""
 
-    step = first_step = int(np.max(ts.step))
-    window: list[dict] = []
+    window: list[tuple[dict, int]] = []
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    write = log if log is not None else bar.write
     started = time.perf_counter()
     last = config.steps if until is None else min(until, config.steps)
-    while step < last:
-        chunk = min(_next_boundary(step, config), last) - step
-        ts, terms = steps_fn(model, data, images, ts, chunk)
-        # Per-member means over the chunk: [members] (terms are [steps] or [steps, seeds]).
-        means = {k: np.asarray(v, np.float64).reshape(chunk, -1).mean(axis=0) for k, v in jax.device_get(terms).items()}
-        if not all(np.isfinite(v).all() for v in means.values()):
-            bar.close()
-            raise TrainingDiverged(
-                f"non-finite loss between steps {step} and {step + chunk} "
-                f"({ {k: v.tolist() for k, v in means.items()} }); stopped, the last good checkpoint "
-                f"(if any) is at {members[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else ""))
-        step += chunk
-        window.append((means, chunk))
-        bar.update(chunk)
-        bar.set_postfix({k: f"{means[k].mean():.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
-        if config.log_every and step % config.log_every == 0:
-            total = sum(n for _, n in window)
-            averaged = {k: sum(m[k] * n for m, n in window) / total for k in window[0][0]}
-            rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
-            for i in range(len(members)):
-                bar.write(f"step {step}{label(i)}: " + " ".join(f"{k} {v[i]:.4f}" for k, v in averaged.items())
+    try:
+        while step < last:
+            chunk = min(_next_boundary(step, config), last) - step
+            ts, terms = steps_fn(model, data, images, ts, chunk)
+            # Per-member values over the chunk: [members] (terms are [steps] or [steps, seeds]).
+            per_step = {k: np.asarray(v, np.float64).reshape(chunk, -1) for k, v in jax.device_get(terms).items()}
+            means = {k: v.mean(axis=0) for k, v in per_step.items()}
+            if not all(np.isfinite(v).all() for v in means.values()):
+                raise TrainingDiverged(
+                    f"non-finite loss between steps {step} and {step + chunk} "
+                    f"({ {k: v.tolist() for k, v in means.items()} }); stopped, the last good checkpoint "
+                    f"(if any) is at {members[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else ""))
+            step += chunk
+            window.append((means, chunk))
+            bar.update(chunk)
+            bar.set_postfix({k: f"{means[k].mean():.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
+            if config.log_every and step % config.log_every == 0:
+                rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
+                averaged = _window_average(window, per_step["noise_scale"][-1])
+                for i in range(len(members)):
+                    values = {k: v[i] for k, v in averaged.items()}
+                    write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
                           + f" ({rate:.1f} steps/s)")
-            window = []
-        if evaluate is not None and config.eval_every and step % config.eval_every == 0:
-            for i, member in enumerate(members):
-                scores = evaluate(model._replace(config=member), member_state(ts, i), data)
-                bar.write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-        if (config.save_every and step % config.save_every == 0) or step == last:
-            save()
-    bar.close()
+                    run_logs[i].append("train", step, {"steps_per_s": rate, **values})
+                window = []
+            if evaluate is not None and config.eval_every and step % config.eval_every == 0:
+                for i, member in enumerate(members):
+                    scores = evaluate(model._replace(config=member), member_state(ts, i), data)
+                    write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+                    run_logs[i].append("eval", step, scores)
+            if (config.save_every and step % config.save_every == 0) or step == last:
+                save()
+    finally:
+        bar.close()
     return ts
+
+
+def _window_average(window: list[tuple[dict, int]], noise_scale) -> dict:
+    """Step-weighted means of the terms since the last log line; the noise scale is the one of
+    the last step (a schedule value, not a loss)."""
+    total = sum(n for _, n in window)
+    averaged = {k: sum(m[k] * n for m, n in window) / total for k in window[0][0]}
+    averaged["noise_scale"] = noise_scale
+    return averaged
