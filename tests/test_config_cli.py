@@ -45,10 +45,16 @@ def test_config_file_then_flags(tmp_path):
 
 
 def test_shipped_config_files_load():
-    run_configs = [p for p in configs.CONFIG_DIR.glob("*.toml") if not p.name.startswith("sweep_")]
-    assert len(run_configs) >= 3
-    for path in run_configs:   # sweep_*.toml are scripts/sweep.py's (tested in test_sweep.py)
-        configs.from_dict(configs.load_file(path), where=str(path))
+    from scripts import sweep
+    files = {p: configs.load_file(p) for p in configs.CONFIG_DIR.glob("*.toml")}
+    # A file with a `models` list is a sweep (scripts/sweep.py); every other one is a run config.
+    sweeps = [p for p, values in files.items() if "models" in values]
+    run_configs = [p for p in files if p not in sweeps]
+    assert len(run_configs) >= 3 and len(sweeps) >= 3
+    for path in run_configs:
+        configs.from_dict(files[path], where=str(path))
+    for path in sweeps:
+        assert sweep.expand(sweep.load_sweep(path), "results")
 
 
 @pytest.mark.parametrize("text, message", [
