@@ -10,8 +10,13 @@ Spearman rank correlation (scipy) of the gap with each metric, and the metric va
 run the gap selects (smallest gap) against the median and the best run.
 Missing or partial results are listed at the end (and on stderr), never silently dropped.
 
-Writes (with --out): tables.md, tables.csv, selection.csv, tables.tex; with --plots,
-boxplots_<dataset>.png/.pdf and gap_<dataset>.png/.pdf.
+Then, per metric, each discrete model against its Gaussian counterpart (D-VAE vs VAE,
+FactorDVAE vs FactorVAE over all gammas): the difference of medians with a bootstrap 95 %
+interval and a two-sided Mann-Whitney U p-value (scipy).
+
+Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, tables.tex; with
+--plots, boxplots_<dataset>, gap_<dataset> and (from the runs' *.log.jsonl) curves_<dataset>,
+each as .png and .pdf.
 """
 from __future__ import annotations
 
@@ -74,6 +79,48 @@ def build_tables(records: list[dict]) -> list[dict]:
     return tables
 
 
+# The pairs the paper compares: each Gaussian model against its discrete counterpart.
+PAIRS = (("vae", "dvae"), ("factor_vae", "factor_dvae"))
+
+
+def compare(baseline, candidate, num_resamples: int = 10_000, seed: int = 0) -> dict | None:
+    """Candidate vs baseline runs of one metric: the difference of medians (candidate minus
+    baseline) with a percentile bootstrap 95 % interval (each group resampled with replacement,
+    `num_resamples` times, seeded), and the two-sided Mann-Whitney U test (scipy; exact for small
+    groups without ties). None when either group is empty."""
+    from scipy.stats import mannwhitneyu
+    a = np.asarray([v for v in baseline if v is not None], float)
+    b = np.asarray([v for v in candidate if v is not None], float)
+    if a.size == 0 or b.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    resampled = (np.median(rng.choice(b, (num_resamples, b.size)), axis=1)
+                 - np.median(rng.choice(a, (num_resamples, a.size)), axis=1))
+    low, high = np.percentile(resampled, [2.5, 97.5])
+    test = mannwhitneyu(b, a, alternative="two-sided")
+    return {"n_baseline": int(a.size), "n_candidate": int(b.size),
+            "baseline_median": float(np.median(a)), "candidate_median": float(np.median(b)),
+            "difference": float(np.median(b) - np.median(a)), "ci_low": float(low), "ci_high": float(high),
+            "u_statistic": float(test.statistic), "p_value": float(test.pvalue)}
+
+
+def comparisons(records: list[dict]) -> list[dict]:
+    """Per data set, pair (VAE/D-VAE, FactorVAE/FactorDVAE over all gammas) and metric: `compare`."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for baseline, candidate in PAIRS:
+            runs = {m: [r for r in records if r["dataset"] == dataset and r["model"] == m] for m in (baseline, candidate)}
+            if not all(runs.values()):
+                continue
+            for metric in METRICS:
+                stats = compare([r["values"].get(metric) for r in runs[baseline]],
+                                [r["values"].get(metric) for r in runs[candidate]])
+                if stats is not None:
+                    out.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
+                                "metric": metric, **stats})
+    return out
+
+
 def spearman(x, y) -> tuple[float, float]:
     """scipy's Spearman rank correlation (rho, p); NaN when undefined (n < 2 or constant)."""
     from scipy.stats import spearmanr
@@ -120,7 +167,7 @@ def _num(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def to_markdown(tables, selection, problems, digits=2) -> str:
+def to_markdown(tables, selection, problems, digits=2, differences=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
     for table in tables:
         lines += [f"### {table['dataset']}: {table['title']}", ""]
@@ -132,6 +179,7 @@ def to_markdown(tables, selection, problems, digits=2) -> str:
         for metric, cells in table["cells"].items():
             lines.append("| " + " | ".join([METRICS[metric]] + [cell_text(c, digits) for c in cells]) + " |")
         lines.append("")
+    lines += differences_markdown(differences, digits)
     if selection:
         lines += ["### Unsupervised model selection with the straight-through gap", "",
                   "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score); "
@@ -145,6 +193,23 @@ def to_markdown(tables, selection, problems, digits=2) -> str:
         lines.append("")
     lines += problems_text(problems)
     return "\n".join(lines)
+
+
+def differences_markdown(differences, digits=2) -> list[str]:
+    if not differences:
+        return []
+    lines = ["### Differences of medians (discrete minus Gaussian)", "",
+             "Bootstrap 95 % interval of the difference of medians (10,000 resamples, seed 0); "
+             "two-sided Mann–Whitney U test.", "",
+             "| data set | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p |",
+             "|---|---|---|---|---|---|---|"]
+    for d in differences:
+        lines.append(f"| {d['dataset']} | {METRICS[d['metric']]} | "
+                     f"{MODEL_NAMES[d['baseline']]} {_num(d['baseline_median'], digits)} ({d['n_baseline']}) | "
+                     f"{MODEL_NAMES[d['candidate']]} {_num(d['candidate_median'], digits)} ({d['n_candidate']}) | "
+                     f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
+                     f"{d['u_statistic']:g} | {_num(d['p_value'], 3)} |")
+    return lines + [""]
 
 
 def problems_text(problems) -> list[str]:
@@ -172,6 +237,17 @@ def selection_csv(selection) -> str:
     writer.writerow(keys)
     for s in selection:
         writer.writerow([s[k] if not isinstance(s[k], float) else f"{s[k]:.6g}" for k in keys])
+    return buffer.getvalue()
+
+
+def differences_csv(differences) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    keys = ["dataset", "baseline", "candidate", "metric", "n_baseline", "n_candidate", "baseline_median",
+            "candidate_median", "difference", "ci_low", "ci_high", "u_statistic", "p_value"]
+    writer.writerow(keys)
+    for d in differences:
+        writer.writerow([d[k] if not isinstance(d[k], float) else f"{d[k]:.6g}" for k in keys])
     return buffer.getvalue()
 
 
@@ -294,7 +370,8 @@ def main(argv=None) -> int:
         return 2
     tables = build_tables(records)
     selection = model_selection(records)
-    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits),
+    differences = comparisons(records)
+    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences),
              "csv": lambda: to_csv(tables),
              "tex": lambda: to_latex(tables, selection, args.digits)}
     out = Path(args.out) if args.out else None
@@ -306,6 +383,7 @@ def main(argv=None) -> int:
             (out / f"tables.{fmt}").write_text(text if text.endswith("\n") else text + "\n")
             if fmt == "csv":
                 (out / "selection.csv").write_text(selection_csv(selection))
+                (out / "differences.csv").write_text(differences_csv(differences))
         else:
             print(text)
             if fmt == "csv":
@@ -313,7 +391,9 @@ def main(argv=None) -> int:
     if out:
         print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{' and selection.csv' if 'csv' in formats else ''} to {out}")
     if args.plots:
-        for path in plot(records, out or Path(args.results_dir) / "plots"):
+        from scripts.curves import plot_curves
+        figures = out or Path(args.results_dir) / "plots"
+        for path in plot(records, figures) + plot_curves(args.results_dir, figures):
             print(f"wrote {path}")
     if problems:
         print(f"{len(problems)} missing or partial result(s):", file=sys.stderr)

@@ -2,6 +2,7 @@
 
     python scripts/visualize.py --save_file results/smoke/dsprites_procedural_seed1.pkl
     python scripts/visualize.py --save_file dvae.pkl --compare vae.pkl --out figures --factor 4
+    python scripts/visualize.py --curves docs/study          # training curves of a results folder
 
 Writes PNG and PDF (matplotlib, Agg) to --out (default: `figures/` next to the checkpoint):
 - {run}_traversals: one row per latent. D-VAE: the decoder input z_n is set to the codebook
@@ -217,7 +218,10 @@ def visualize(save_file, out=None, compare=None, data=None, steps=10, num_images
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--save_file", required=True, help="checkpoint (.pkl)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--save_file", help="checkpoint (.pkl)")
+    what.add_argument("--curves", metavar="RESULTS_DIR",
+                      help="training curves of every run log under a results folder (scripts/curves.py)")
     parser.add_argument("--out", default=None, help="output folder (default: figures/ next to the checkpoint)")
     parser.add_argument("--compare", default=None, help="a second checkpoint on the same data set (scatter)")
     parser.add_argument("--steps", type=int, default=10, help="traversal columns")
@@ -234,6 +238,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.curves:
+        from scripts import curves
+        return curves.main([args.curves] + (["--out", args.out] if args.out else []))
     from data import DataError
     from training.checkpoint import CheckpointError
     latents = None

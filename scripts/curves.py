@@ -1,0 +1,125 @@
+"""Training curves of a results folder, from the runs' `{run}.log.jsonl` (training/run_log.py).
+
+    python scripts/curves.py docs/study --out docs/study/figures
+    python scripts/visualize.py --curves docs/study          # the same figures
+
+Per data set, one figure: each logged quantity (recon, KL, ELBO, TC and discriminator loss
+where present, the noise scale, training MIG) against the step; per model the median over seeds
+and the 25-75 % band. A step counts the runs that reached it, so a run still in progress
+widens nothing it has not logged yet. Writes curves_<dataset>.png/.pdf.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from scripts.results import MODEL_NAMES
+from training.run_log import read_log
+
+# `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
+_NAME = re.compile(r"^(?P<dataset>.+?)(?P<gauss>_gauss)?(?:_factor(?P<gamma>[0-9.]+))?_seed(?P<seed>-?\d+)\.log\.jsonl$")
+PANELS = [("train", "recon", "reconstruction (nats)"), ("train", "kl", "KL (nats)"), ("train", "elbo", "ELBO loss"),
+          ("train", "tc", "TC estimate"), ("train", "disc_loss", "discriminator loss"),
+          ("train", "noise_scale", "Gumbel noise scale"), ("eval", "mig", "training MIG")]
+COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
+
+
+def parse_run_name(path: Path) -> dict | None:
+    """{dataset, model, gamma, seed} from a log file's name, or None when it is not one."""
+    match = _NAME.match(path.name)
+    if match is None:
+        return None
+    tc = match["gamma"] is not None
+    model = ("factor_" if tc else "") + ("vae" if match["gauss"] else "dvae")
+    return {"dataset": match["dataset"], "model": model, "gamma": float(match["gamma"]) if tc else None,
+            "seed": int(match["seed"])}
+
+
+def gather_logs(results_dir) -> list[dict]:
+    """Every run log under `results_dir`: [{dataset, model, gamma, seed, path, records}]."""
+    runs = []
+    for path in sorted(Path(results_dir).rglob("*.log.jsonl")):
+        run = parse_run_name(path)
+        if run is not None:
+            runs.append({**run, "path": str(path), "records": read_log(path)})
+    return runs
+
+
+def band(runs: list[dict], kind: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps [T], percentiles [3, T]: 25th, median, 75th over the runs that logged each step)."""
+    by_step: dict[int, list[float]] = {}
+    for run in runs:
+        for record in run["records"]:
+            if record.get("kind") == kind and key in record:
+                by_step.setdefault(int(record["step"]), []).append(float(record[key]))
+    steps = np.array(sorted(by_step), dtype=int)
+    if steps.size == 0:
+        return steps, np.zeros((3, 0))
+    return steps, np.array([np.percentile(by_step[s], [25, 50, 75]) for s in steps]).T
+
+
+def plot_curves(results_dir, out_dir) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = gather_logs(results_dir)
+    out_dir = Path(out_dir)
+    written = []
+    for dataset in sorted({r["dataset"] for r in runs}):
+        groups = {}
+        for run in (r for r in runs if r["dataset"] == dataset):
+            label = MODEL_NAMES[run["model"]] + (f" γ={run['gamma']:g}" if run["gamma"] is not None else "")
+            groups.setdefault((run["model"], label), []).append(run)
+        panels = [p for p in PANELS if any(band(g, p[0], p[1])[0].size for g in groups.values())]
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
+        for ax, (kind, key, title) in zip(axes[0], panels):
+            for (model, label), group in sorted(groups.items()):
+                steps, (p25, median, p75) = band(group, kind, key)
+                if steps.size:
+                    ax.plot(steps, median, color=COLOURS[model], label=f"{label} (n={len(group)})",
+                            marker="o" if kind == "eval" else None, markersize=3)
+                    ax.fill_between(steps, p25, p75, color=COLOURS[model], alpha=0.25, linewidth=0)
+            if key in ("recon", "elbo", "kl"):
+                ax.set_yscale("log")
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("step", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle(f"{dataset}: training curves, median and 25–75 % over seeds", fontsize=10)
+        fig.tight_layout()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in (".png", ".pdf"):
+            path = out_dir / f"curves_{dataset}{suffix}"
+            fig.savefig(path, dpi=100)
+            written.append(path)
+        plt.close(fig)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results_dir", help="folder searched recursively for *.log.jsonl")
+    parser.add_argument("--out", default=None, help="output folder (default: RESULTS_DIR/plots)")
+    args = parser.parse_args(argv)
+    if not Path(args.results_dir).is_dir():
+        print(f"error: no results folder {args.results_dir}", file=sys.stderr)
+        return 2
+    written = plot_curves(args.results_dir, args.out or Path(args.results_dir) / "plots")
+    if not written:
+        print(f"error: no *.log.jsonl run logs under {args.results_dir}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
