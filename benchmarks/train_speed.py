@@ -32,7 +32,7 @@ from models import build_model, gumbel_noise_scale, set_gumbel_state
 from models import losses
 from models.networks import permute_dims
 from training.seeds import init_stacked, multi_train_steps
-from training.step import init_train_state, optimizers, train_steps
+from training.step import images_on_device, init_train_state, optimizers, train_steps
 
 MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
           "factor_dvae": dict(tc=True, gamma=30.0)}
@@ -115,7 +115,7 @@ def main():
     steps = chunk * (2 if args.quick else 3)
 
     data = get_dataset("dsprites_procedural")
-    images = jax.device_put(data.images)
+    images = images_on_device(data)
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s), jax {jax.__version__}; "
           f"batch 64, {steps} steps per round, {rounds} rounds, scan chunk {chunk}")
     ratios = {}

@@ -12,17 +12,23 @@ results=docs/study
 python=${PYTHON:-python}
 
 commit() {
-    # Retry: the folder is shared with whoever else commits in this checkout.
+    # Retry: the checkout is shared with whoever else commits in it.
+    local files
+    files=$(ls "$results"/*.log.jsonl "$results"/*.eval.json 2>/dev/null)
+    [ -n "$files" ] || return 0
     for _ in 1 2 3 4 5; do
-        git add -- "$results"/*.log.jsonl "$results"/*.eval.json 2>/dev/null
-        if git diff --cached --quiet -- "$results"; then return 0; fi
-        git commit -q -m "study: $1" -- "$results" && return 0
+        # shellcheck disable=SC2086  # file names have no spaces
+        git add -- $files && { git diff --cached --quiet -- "$results" || git commit -q -m "study: $1" -- "$results"; } && return 0
         sleep 5
     done
     echo "could not commit $results" >&2
 }
 
-for seed in 1 2 3 4 5; do
-    "$python" scripts/sweep.py "$config" --only "_seed$seed" "$@"
-    commit "seed $seed ($*)"
+# Up to three passes: a run killed mid-way (e.g. out of memory) resumes from its last
+# checkpoint in the next pass; a pass over finished runs does nothing.
+for pass in 1 2 3; do
+    for seed in 1 2 3 4 5; do
+        "$python" scripts/sweep.py "$config" --only "_seed$seed" "$@"
+        commit "seed $seed, pass $pass ($*)"
+    done
 done

@@ -8,7 +8,7 @@ import pytest
 from models import build_model
 from training.loop import train
 from training.run_log import log_path, read_log
-from training.step import init_train_state, train_steps
+from training.step import images_on_device, init_train_state, train_steps
 
 
 class Killed(Exception):
@@ -28,7 +28,7 @@ def test_records_hold_the_steps_own_terms(tiny_data, tiny_config):
     # of steps_per_dispatch = 2, as the loop makes them).
     model = build_model(config, 1)
     ts = init_train_state(model, jnp.zeros((config.batch_size, 64, 64, 1)))
-    images = jax.device_put(tiny_data.images)
+    images = images_on_device(tiny_data)
     ts, first = train_steps(model, tiny_data, images, ts, 2)
     _, second = train_steps(model, tiny_data, images, ts, 2)
     terms = {k: np.concatenate([np.asarray(first[k]), np.asarray(second[k])]) for k in first}

@@ -139,3 +139,26 @@ def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
     # With a second batch the discriminator sees other samples, so it ends elsewhere.
     assert any(not np.allclose(a, b) for a, b in zip(leaves(same.params_disc), leaves(second.params_disc)))
     assert all(np.isfinite(x).all() for x in leaves(second.params_disc))
+
+
+def test_one_copy_of_the_images_on_the_cpu(tiny_data):
+    from types import SimpleNamespace
+
+    from training.step import images_on_device
+    # XLA shares host memory that is 64-byte aligned; numpy's allocations often are not.
+    raw = np.empty(tiny_data.images.nbytes + 64, np.uint8)
+    start = (-raw.ctypes.data) % 64
+    aligned = raw[start:start + tiny_data.images.nbytes].reshape(tiny_data.images.shape)
+    aligned[...] = tiny_data.images
+    read_only = tiny_data.images.copy()
+    read_only.flags.writeable = False                        # e.g. a memory map: not exportable
+    for images in (aligned, tiny_data.images[1:].copy()[:-1], aligned[:, ::-1], read_only):
+        data = SimpleNamespace(images=images)
+        expected = np.array(images)
+        on_device = images_on_device(data)
+        assert images_on_device(data) is on_device            # made once per data set
+        np.testing.assert_array_equal(np.asarray(on_device), expected)
+        np.testing.assert_array_equal(data.images, expected)
+        if jax.default_backend() == "cpu":                   # the host side reads the device copy
+            assert data.images.ctypes.data == on_device.unsafe_buffer_pointer()
+    assert images_on_device(SimpleNamespace(images=aligned)).unsafe_buffer_pointer() == aligned.ctypes.data

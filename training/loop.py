@@ -17,7 +17,7 @@ from data import GroundTruthData, get_dataset
 from models import Model, build_model
 from training import checkpoint
 from training.run_log import RunLog, log_path
-from training.step import TrainState, init_train_state, optimizers, train_steps
+from training.step import TrainState, images_on_device, init_train_state, optimizers, train_steps
 
 # Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
 IDENTITY_FIELDS = ("dataset", "gaussian", "tc", "gamma", "num_latents", "num_categories", "hidden_size")
@@ -144,7 +144,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         else:
             ts = init_train_state(model, example)
         steps_fn, member_state = train_steps, lambda ts, i: ts
-    images = jax.device_put(data.images)
+    images = images_on_device(data)
     step = first_step = int(np.max(ts.step))
     run_logs = [RunLog(log_path(m.checkpoint_path()), resume_step=step if resume is not None else None)
                 for m in members]
