@@ -58,16 +58,24 @@ def authors_config(dataset="dsprites_procedural", gaussian=False, tc=False, gamm
     return Box(config, frozen_box=True)
 
 
-def _forward(images, config):
+def _encode(images, config):
     x = images
     for i, (channels, kernel) in enumerate([(32, 4), (32, 4), (64, 2), (64, 2)]):
         x = jax.nn.relu(hk.Conv2D(channels, kernel, 2, name=f"enc_conv{i}")(x))
-    x = jax.nn.relu(hk.Linear(config.model.hidden, name="enc_mlp")(x.reshape(x.shape[0], -1)))
+    return jax.nn.relu(hk.Linear(config.model.hidden, name="enc_mlp")(x.reshape(x.shape[0], -1)))
+
+
+def _codebook(config):
+    N, K = config.model.N, config.model.K
+    return hk.get_parameter("embed", [N, K, 1], init=hk.initializers.Constant(jnp.linspace(-1.0, 1.0, K)[:, None]))
+
+
+def _forward(images, config):
+    x = _encode(images, config)
     N = config.model.N
     if config.run.discrete:
-        K = config.model.K
-        logits = hk.Linear(N * K, name="enc_attn_key")(x).reshape(-1, N, K)
-        embed = hk.get_parameter("embed", [N, K, 1], init=hk.initializers.Constant(jnp.linspace(-1.0, 1.0, K)[:, None]))
+        logits = hk.Linear(N * config.model.K, name="enc_attn_key")(x).reshape(-1, N, config.model.K)
+        embed = _codebook(config)
         scale = hk.get_state("scale", [], init=hk.initializers.Constant(config.discrete.scale.init))
         hk.get_state("lambda", [], init=hk.initializers.Constant(1.0))
         hk.get_state("hard", [], jnp.float32, init=hk.initializers.Constant(False))
@@ -83,23 +91,58 @@ def _forward(images, config):
     return hk.Conv2DTranspose(config.dataset.num_channels, 4, 2, name="dec_deconv3")(z), z
 
 
+def _representation(images, config):
+    """Their read-out: the noise-free expectation over the codebook, or the Gaussian mean."""
+    x = _encode(images, config)
+    N = config.model.N
+    if not config.run.discrete:
+        return hk.Linear(N, name="enc_means")(x)
+    logits = hk.Linear(N * config.model.K, name="enc_attn_key")(x).reshape(-1, N, config.model.K)
+    return jnp.einsum("bnk,nkd->bnd", jax.nn.softmax(logits), _codebook(config)).reshape(-1, N)
+
+
+def authors_representation(params: dict, config: Box, images) -> np.ndarray:
+    """The authors' read-out of `images` with their parameter names (`~/embed`)."""
+    represent = hk.without_apply_rng(hk.transform(_representation))
+    return np.asarray(represent.apply(params, jnp.asarray(images, jnp.float32), config))
+
+
+def read_with_pickle(path):
+    """The file read by plain pickle, as the authors' own eval.py reads it (tests only: our file)."""
+    main = sys.modules["__main__"]
+    had, before = hasattr(main, "TrainState"), getattr(main, "TrainState", None)
+    main.TrainState = TrainState
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    finally:
+        if had:
+            main.TrainState = before
+        else:
+            del main.TrainState
+
+
 def _discriminator(z):
     return hk.nets.MLP([1000] * 6 + [2], activation=jax.nn.leaky_relu, name="discriminator")(z)
 
 
-def _train_a_little(optimizer, params, opt_state, key, steps, frozen=()):
+def _initial(transformed_init, *args, seed: int):
+    """Parameters and state with the names and shapes Haiku gives `transformed_init` (traced
+    only: initialising op by op on a busy CPU takes minutes), filled from a seeded RandomState;
+    constant initialisers (the codebook, the Gumbel state) keep their values."""
+    shapes = jax.eval_shape(transformed_init, jax.random.PRNGKey(0), *args)
+    rs = np.random.RandomState(seed)
+    fill = lambda leaf: jnp.asarray(0.05 * rs.standard_normal(leaf.shape), leaf.dtype)
+    return jax.tree_util.tree_map(fill, shapes)
+
+
+def _train_a_little(optimizer, params, opt_state, seed, steps, frozen=()):
     """`steps` Adam updates with random gradients (zero for `frozen` modules, as the
     codebook's stop_gradient gives), so the moments and the count are not the initial ones."""
-    return jax.jit(lambda p, o, k: _updates(optimizer, p, o, k, steps, frozen))(params, opt_state, key)
-
-
-def _updates(optimizer, params, opt_state, key, steps, frozen):
+    rs = np.random.RandomState(seed)
     for _ in range(steps):
-        key, sub = jax.random.split(key)
-        leaves, treedef = jax.tree_util.tree_flatten(params)
-        noise = [0.01 * jax.random.normal(k, leaf.shape) for k, leaf in zip(jax.random.split(sub, len(leaves)), leaves)]
-        grads = jax.tree_util.tree_unflatten(treedef, noise)
-        grads = {m: (jax.tree_util.tree_map(jnp.zeros_like, v) if m in frozen else v) for m, v in grads.items()}
+        grads = {m: {n: jnp.asarray(0.0 if m in frozen else 0.01 * rs.standard_normal(v.shape), v.dtype)
+                     for n, v in module.items()} for m, module in params.items()}
         updates, opt_state = optimizer.update(grads, opt_state)
         params = optax.apply_updates(params, updates)
     return params, opt_state
@@ -125,19 +168,22 @@ def write_authors_checkpoint(folder, step_num=3, **config_fields) -> Path:
     rng = jax.random.PRNGKey(config.run.seed)
     rng, key = jax.random.split(rng)
     images = jnp.zeros((1, 64, 64, config.dataset.num_channels), jnp.float32)
-    params, state = jax.jit(lambda k, x: forward.init(k, x, config))(key, images)
+    params, state = _initial(lambda k, x: forward.init(k, x, config), images, seed=config.run.seed)
+    if config.run.discrete:
+        K = config.model.K
+        params["~"]["embed"] = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, K)[:, None], (config.model.N, K, 1))
+        state["~"] = {"scale": jnp.float32(config.discrete.scale.init), "lambda": jnp.float32(1.0),
+                      "hard": jnp.float32(False)}
     optimizer = optax.adam(learning_rate=config.loss.lr)
-    params, opt_state = _train_a_little(optimizer, params, optimizer.init(params), jax.random.PRNGKey(7),
-                                        step_num, frozen=("~",))
+    params, opt_state = _train_a_little(optimizer, params, optimizer.init(params), 7, step_num, frozen=("~",))
     params_disc = opt_state_disc = None
     if config.loss.tc:
-        z = jnp.zeros((1, config.model.N), jnp.float32)
         discriminator = hk.without_apply_rng(hk.transform(_discriminator))
-        params_disc = jax.jit(discriminator.init)(jax.random.split(key)[1], z)
+        params_disc = _initial(discriminator.init, jnp.zeros((1, config.model.N), jnp.float32), seed=8)
         optimizer_disc = optax.adam(learning_rate=config.discriminator.optimizer.lr,
                                     b1=config.discriminator.optimizer.b1, b2=config.discriminator.optimizer.b2)
         params_disc, opt_state_disc = _train_a_little(optimizer_disc, params_disc, optimizer_disc.init(params_disc),
-                                                      jax.random.PRNGKey(8), step_num)
+                                                      9, step_num)
     if config.run.discrete:
         state["~"]["scale"] = jnp.float32(cosine_scale(step_num, config.discrete.scale.init,
                                                        config.discrete.scale.final, config.run.num_train_steps))

@@ -218,10 +218,12 @@ def to_payload(raw: dict, where: str) -> dict:
     """The authors' checkpoint dict -> this project's payload (format_version included)."""
     from training.checkpoint import FORMAT_VERSION
 
+    ts: TrainStateRecord = raw["train_state"]
+    if not isinstance(ts.params, dict):
+        raise AuthorsFormatError(f"{where}: params is not a parameter dict")
     missing = sorted({"step_num", "train_state", "rng", "config"} - set(raw))
     if missing:
         raise AuthorsFormatError(f"{where}: the authors' checkpoint lacks {missing}")
-    ts: TrainStateRecord = raw["train_state"]
     config = to_config(raw["config"], where)
     step = raw["step_num"]
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
@@ -233,8 +235,6 @@ def to_payload(raw: dict, where: str) -> dict:
     if tc != config.tc:
         raise AuthorsFormatError(f"{where}: config says tc={config.tc} but the discriminator is "
                                  f"{'present' if tc else 'missing'}")
-    if not isinstance(ts.params, dict):
-        raise AuthorsFormatError(f"{where}: params is not a parameter dict")
     return {
         "format_version": FORMAT_VERSION,
         "source": SOURCE,
