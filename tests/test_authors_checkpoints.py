@@ -106,7 +106,7 @@ def test_read_out_is_the_authors(files, kind, tiny_data):
     params, state, _ = restore_parameters(model, jnp.zeros((1, 64, 64, 1)), payload, "x")
     theirs = read_with_pickle(files[kind])
     expected = authors_representation(theirs["train_state"].params, theirs["config"], images)
-    np.testing.assert_allclose(make_representation_function(model, params, state)(images), expected, atol=2e-6)
+    np.testing.assert_allclose(make_representation_function(model, params, state)(images), expected, rtol=0, atol=1e-6)  # measured: 3.7e-8 (float32 rounding)
 
 
 def test_convert_writes_this_projects_format_with_the_seed(files, tmp_path, capsys):
