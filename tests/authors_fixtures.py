@@ -161,8 +161,9 @@ def authors_name(config: Box) -> str:
     return f"{config.dataset.dataset_name}{gauss}{factor}.pkl"
 
 
-def write_authors_checkpoint(folder, step_num=3, **config_fields) -> Path:
-    """An authors'-format checkpoint after `step_num` (random-gradient) updates."""
+def write_authors_checkpoint(folder, step_num=3, protocol=None, **config_fields) -> Path:
+    """An authors'-format checkpoint after `step_num` (random-gradient) updates; `protocol`
+    None is pickle's default (4), as their `pickle.dump(status, f)` used."""
     config = authors_config(**config_fields)
     forward = hk.transform_with_state(_forward)
     rng = jax.random.PRNGKey(config.run.seed)
@@ -198,7 +199,7 @@ def write_authors_checkpoint(folder, step_num=3, **config_fields) -> Path:
     main.TrainState = TrainState
     try:
         with open(path, "wb") as f:
-            pickle.dump(status, f)
+            pickle.dump(status, f, protocol=protocol)
     finally:
         if had:
             main.TrainState = before

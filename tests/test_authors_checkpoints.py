@@ -95,6 +95,27 @@ def test_mapping_to_this_projects_payload(files, kind):
                 np.testing.assert_array_equal(restored.opt_state_disc[0].nu[module][name], value)
 
 
+def test_numpy_1_names_are_read_the_same(files, tmp_path):
+    """Files written with numpy 1.x name numpy.core.multiarray; protocol 3 spells globals as
+    text lines, so the numpy 2 name can be swapped for the numpy 1 one byte for byte."""
+    path = write_authors_checkpoint(tmp_path, protocol=3)
+    blob = path.read_bytes()
+    assert b"cnumpy._core.multiarray\n_reconstruct\n" in blob
+    path.write_bytes(blob.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
+    old, new = load_checkpoint(path), load_checkpoint(files["dvae"])
+    assert old["config"] == new["config"] and old["step"] == new["step"]
+    for a, b in zip(jax.tree_util.tree_leaves((old["params"], old["state"], old["opt_state"], old["rng"])),
+                    jax.tree_util.tree_leaves((new["params"], new["state"], new["opt_state"], new["rng"]))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gumbel_state_written_back_as_plain_numbers():
+    """Their loop stores the annealed scale after each step; a plain float is accepted."""
+    state = authors_format._gumbel_state({"~": {"scale": 0.75, "lambda": np.float32(1.0), "hard": np.float32(1.0)}}, "x")
+    assert state["codebook"]["scale"].dtype == np.float32 and float(state["codebook"]["scale"]) == 0.75
+    assert state["codebook"]["hard"].dtype == np.bool_ and bool(state["codebook"]["hard"])
+
+
 @pytest.mark.parametrize("kind", ["dvae", "factor_vae"])
 def test_read_out_is_the_authors(files, kind, tiny_data):
     """Our encoder on their parameters gives their read-out (softmax expectation / mean)."""
