@@ -129,7 +129,7 @@ def _discriminator(z):
 def _initial(transformed_init, *args, seed: int):
     """Parameters and state with the names and shapes Haiku gives `transformed_init` (traced
     only: initialising op by op on a busy CPU takes minutes), filled from a seeded RandomState;
-    constant initialisers (the codebook, the Gumbel state) keep their values."""
+    the caller sets what their constant initialisers give (the codebook, the Gumbel state)."""
     shapes = jax.eval_shape(transformed_init, jax.random.PRNGKey(0), *args)
     rs = np.random.RandomState(seed)
     fill = lambda leaf: jnp.asarray(0.05 * rs.standard_normal(leaf.shape), leaf.dtype)
@@ -167,7 +167,7 @@ def write_authors_checkpoint(folder, step_num=3, protocol=None, **config_fields)
     config = authors_config(**config_fields)
     forward = hk.transform_with_state(_forward)
     rng = jax.random.PRNGKey(config.run.seed)
-    rng, key = jax.random.split(rng)
+    rng, _ = jax.random.split(rng)   # their initialisation key
     images = jnp.zeros((1, 64, 64, config.dataset.num_channels), jnp.float32)
     params, state = _initial(lambda k, x: forward.init(k, x, config), images, seed=config.run.seed)
     if config.run.discrete:

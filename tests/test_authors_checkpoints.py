@@ -3,6 +3,7 @@ resumed and converted (training/authors_format.py, training/convert.py)."""
 import json
 import pickle
 import struct
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,14 +12,14 @@ import pytest
 
 import eval as ev
 import run
-from authors_fixtures import (authors_config, authors_representation, cosine_scale, read_with_pickle,
+from authors_fixtures import (TrainState, authors_representation, cosine_scale, read_with_pickle,
                               write_authors_checkpoint)
 from models import build_model
 from models.representation import make_representation_function
 from scripts import sweep, tables, visualize
 from training import authors_format, checkpoint, convert
 from training.checkpoint import CheckpointError, load_checkpoint
-from training.loop import resume_config, restore_train_state, train
+from training.loop import restore_parameters, restore_train_state, resume_config, train
 
 SMALL = {"mig": {"num_train": 300}, "modularity": {"num_train": 300, "num_test": 100},
          "sap": {"num_train": 300, "num_test": 100},
@@ -123,7 +124,6 @@ def test_read_out_is_the_authors(files, kind, tiny_data):
     config = resume_config(files[kind], {})
     model = build_model(config, 1)
     images = tiny_data.images[::37].astype(np.float32)
-    from training.loop import restore_parameters
     params, state, _ = restore_parameters(model, jnp.zeros((1, 64, 64, 1)), payload, "x")
     theirs = read_with_pickle(files[kind])
     expected = authors_representation(theirs["train_state"].params, theirs["config"], images)
@@ -283,8 +283,6 @@ def test_incomplete_authors_config_is_one_line(tmp_path):
     path = write_authors_checkpoint(tmp_path)
     raw = read_with_pickle(path)
     raw["config"] = {k: v for k, v in raw["config"].items() if k != "model"}
-    from authors_fixtures import TrainState
-    import sys
     main = sys.modules["__main__"]
     main.TrainState = TrainState
     try:
