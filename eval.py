@@ -293,6 +293,7 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
     result = {
         "format_version": RESULT_FORMAT,
         "checkpoint": str(Path(path)),
+        "source": payload.get("source", "lddr"),   # "authors": written by the authors' run.py
         "dataset": config.dataset,
         "data": data.describe() if hasattr(data, "describe") else type(data).__name__,
         "model": config.model_name,

@@ -1,0 +1,255 @@
+"""Checkpoints written by the authors' release (SPEC §2), read without running their code.
+
+Their run.py pickles `{"step_num", "train_state", "rng", "config"}` where `train_state` is a
+NamedTuple defined in their script (`__main__.TrainState`: params, params_disc, state,
+opt_state, opt_state_disc), arrays are jax arrays, optimiser states are optax's
+(`ScaleByAdamState`, `EmptyState` in tuples) and `config` is a frozen `box.Box`.
+
+`GLOBALS` maps exactly the globals such a file names to inert stand-ins that rebuild plain
+data (tuples, dicts, numpy arrays); nothing from `__main__`, box, optax or jax is imported or
+called on the file's say-so. `to_payload` turns what the stand-ins rebuilt into this
+project's checkpoint payload (training/checkpoint.py): the codebook `~/embed` becomes
+`codebook/embed`, the Gumbel state `~` {scale, lambda, hard (float32)} becomes `codebook`
+{scale, lambda, hard (bool)}, the Box becomes a `configs.Config`, and the Adam states become
+the flat list of leaves this project stores (same order as its own optax state).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+import configs
+
+SOURCE = "authors"          # payload["source"] of a checkpoint read from (or converted from) their file
+CODEBOOK = "codebook"       # this project's name of the module holding `embed` and the Gumbel state
+AUTHORS_CODEBOOK = "~"      # theirs: created at the top level of the Haiku function
+
+
+class AuthorsFormatError(ValueError):
+    """The file names the authors' classes but its content is not what their run.py writes."""
+
+
+def _refuse_build(self, state):
+    raise AuthorsFormatError(f"unexpected pickle state for {type(self).__name__}")
+
+
+# -- inert stand-ins -------------------------------------------------------------------------
+# Each defines __setstate__ so that a BUILD opcode aimed at it (or at the class object itself,
+# where the unbound method is called with the wrong arguments) fails instead of setting
+# attributes on this module's objects.
+class TrainStateRecord(NamedTuple):
+    """Stand-in for the authors' `__main__.TrainState`."""
+    params: Any
+    params_disc: Any
+    state: Any
+    opt_state: Any
+    opt_state_disc: Any
+    __setstate__ = _refuse_build
+
+
+class AdamStateRecord(NamedTuple):
+    """Stand-in for optax's `ScaleByAdamState`."""
+    count: Any
+    mu: Any
+    nu: Any
+    __setstate__ = _refuse_build
+
+
+class EmptyStateRecord(NamedTuple):
+    """Stand-in for optax's `EmptyState`."""
+    __setstate__ = _refuse_build
+
+
+class BoxRecord(dict):
+    """Stand-in for `box.box.Box`: a plain dict. Box pickles as dict items plus a BUILD of
+    its `_box_config` options, which are dropped here."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, dict):
+            raise AuthorsFormatError("unexpected pickle state for a Box")
+
+
+class _JaxArrayRebuilder:
+    """Stand-in for `jax._src.array._reconstruct_array(fun, args, arr_state, aval_state)`:
+    rebuilds the numpy value only, and only through numpy's own `_reconstruct`."""
+    __slots__ = ()
+
+    def __call__(self, fun, args, arr_state, aval_state):
+        if not any(fun is f for f in _NUMPY_RECONSTRUCT) or not isinstance(args, tuple) or len(args) != 3 or args[0] is not np.ndarray:
+            raise AuthorsFormatError("a jax array that is not rebuilt by numpy's _reconstruct")
+        if not isinstance(aval_state, dict):
+            raise AuthorsFormatError("a jax array with an unexpected abstract-value state")
+        value = fun(*args)
+        value.__setstate__(arr_state)
+        if value.dtype.hasobject:
+            raise AuthorsFormatError("a jax array of Python objects")
+        return value
+
+    __setstate__ = _refuse_build
+
+
+_NUMPY_RECONSTRUCT = (np._core.multiarray._reconstruct,)
+
+# (module, name) as the authors' files name them -> the object the unpickler uses instead.
+GLOBALS = {
+    ("__main__", "TrainState"): TrainStateRecord,
+    ("box.box", "Box"): BoxRecord,
+    ("optax._src.transform", "ScaleByAdamState"): AdamStateRecord,
+    ("optax._src.base", "EmptyState"): EmptyStateRecord,
+    ("jax._src.array", "_reconstruct_array"): _JaxArrayRebuilder(),
+}
+
+
+# -- recognising and mapping ---------------------------------------------------------------
+def is_authors_file(raw) -> bool:
+    """Whether an unpickled object is the authors' checkpoint dict."""
+    return isinstance(raw, dict) and isinstance(raw.get("train_state"), TrainStateRecord)
+
+
+def _section(config: dict, *keys, where: str, required: bool = True):
+    value = config
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            if not required:
+                return None
+            raise AuthorsFormatError(f"{where}: config has no {'.'.join(keys)}")
+        value = value[key]
+    return value
+
+
+def to_config(box: dict, where: str = "config") -> configs.Config:
+    """The authors' config Box (sections run, model, loss, dataset, discrete, discriminator)
+    -> a Config. Sections their run.py deletes (`discrete` for Gaussian models,
+    `discriminator` without --tc) fall back to this project's defaults."""
+    if not isinstance(box, dict):
+        raise AuthorsFormatError(f"{where}: config is not a Box")
+    get = lambda *keys, required=True: _section(box, *keys, where=where, required=required)
+    discrete = get("run", "discrete")
+    tc = get("loss", "tc")
+    values = {
+        "dataset": get("dataset", "dataset_name"),
+        "gaussian": not discrete,
+        "num_latents": get("model", "N"),
+        "hidden_size": get("model", "hidden"),
+        "tc": tc,
+        "learning_rate": get("loss", "lr"),
+        "batch_size": get("run", "batch_size"),
+        "steps": get("run", "num_train_steps"),
+        "log_every": get("run", "log_every", required=False),
+        "eval_every": get("run", "eval_every", required=False),
+        "save_every": get("run", "save_every", required=False),
+        "seed": get("run", "seed", required=False),
+        "save_path": get("run", "save_path", required=False),
+    }
+    if discrete:
+        values.update(num_categories=get("model", "K"), noise_scale_init=get("discrete", "scale", "init"),
+                      noise_scale_final=get("discrete", "scale", "final"))
+    if tc:
+        layers = get("discriminator", "num_layers")
+        if layers != 6:
+            raise AuthorsFormatError(f"{where}: discriminator with {layers} hidden layers; this project's has 6")
+        values.update(gamma=get("discriminator", "gamma"),
+                      discriminator_learning_rate=get("discriminator", "optimizer", "lr"),
+                      discriminator_b1=get("discriminator", "optimizer", "b1"),
+                      discriminator_b2=get("discriminator", "optimizer", "b2"))
+    resolution = get("dataset", "decode_res", required=False)
+    if resolution is not None and tuple(resolution) != (64, 64):
+        raise AuthorsFormatError(f"{where}: images of {tuple(resolution)} pixels; this project's models take 64x64")
+    values = {k: v for k, v in values.items() if v is not None}
+    try:
+        return configs.from_dict(values, where=f"{where} (authors' config)")
+    except configs.ConfigError as error:
+        raise AuthorsFormatError(str(error)) from None
+
+
+def _plain_tree(tree, where: str):
+    """Nested dicts of numpy arrays -> the same with str keys; anything else is refused."""
+    if isinstance(tree, dict):
+        return {str(k): _plain_tree(v, f"{where}/{k}") for k, v in tree.items()}
+    if isinstance(tree, np.ndarray) and not tree.dtype.hasobject:
+        return tree
+    raise AuthorsFormatError(f"{where}: expected nested dicts of arrays, found {type(tree).__name__}")
+
+
+def _rename_codebook(tree: dict) -> dict:
+    """Top-level `~` (the authors' codebook module) -> `codebook`; deeper `~` are Haiku's own."""
+    return {(CODEBOOK if k == AUTHORS_CODEBOOK else k): v for k, v in tree.items()}
+
+
+def _gumbel_state(state, where: str) -> dict:
+    """Their state `~` {scale, lambda, hard float32} -> ours `codebook` {..., hard bool}.
+    Their loop writes the annealed scale back after every step, so it may be a plain number."""
+    if not isinstance(state, dict):
+        raise AuthorsFormatError(f"{where}: expected a dict, found {type(state).__name__}")
+    state = _rename_codebook(state)
+    if isinstance(state.get(CODEBOOK), dict):
+        codebook = {str(k): (np.asarray(v, np.float32) if isinstance(v, (int, float, np.number)) else v)
+                    for k, v in state[CODEBOOK].items()}
+        if isinstance(codebook.get("hard"), np.ndarray):
+            codebook["hard"] = np.asarray(codebook["hard"] != 0, np.bool_)
+        state = {**state, CODEBOOK: codebook}
+    return _plain_tree(state, where)
+
+
+def _optimizer_leaves(opt_state, where: str) -> list:
+    """Their optax state (tuples of ScaleByAdamState / EmptyState) -> this project's stored
+    leaves: count, then mu and nu in sorted parameter-name order (as jax flattens dicts),
+    after renaming their codebook so the order is this project's."""
+    if isinstance(opt_state, AdamStateRecord):
+        count = opt_state.count
+        if not (isinstance(count, np.ndarray) and count.shape == () and count.dtype.kind in "iu"):
+            raise AuthorsFormatError(f"{where}: Adam step count is not an integer array")
+        leaves = [count]
+        for name, moments in (("mu", opt_state.mu), ("nu", opt_state.nu)):
+            if not isinstance(moments, dict):
+                raise AuthorsFormatError(f"{where}/{name}: expected a parameter dict")
+            leaves += jax.tree_util.tree_leaves(_rename_codebook(_plain_tree(moments, f"{where}/{name}")))
+        return leaves
+    if isinstance(opt_state, EmptyStateRecord):
+        return []
+    if isinstance(opt_state, tuple) and type(opt_state) is tuple:
+        return [leaf for i, part in enumerate(opt_state) for leaf in _optimizer_leaves(part, f"{where}[{i}]")]
+    raise AuthorsFormatError(f"{where}: expected optax Adam states in tuples, found {type(opt_state).__name__}")
+
+
+def to_payload(raw: dict, where: str) -> dict:
+    """The authors' checkpoint dict -> this project's payload (format_version included)."""
+    from training.checkpoint import FORMAT_VERSION
+
+    ts: TrainStateRecord = raw["train_state"]
+    if not isinstance(ts.params, dict):
+        raise AuthorsFormatError(f"{where}: params is not a parameter dict")
+    missing = sorted({"step_num", "train_state", "rng", "config"} - set(raw))
+    if missing:
+        raise AuthorsFormatError(f"{where}: the authors' checkpoint lacks {missing}")
+    config = to_config(raw["config"], where)
+    step = raw["step_num"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise AuthorsFormatError(f"{where}: step_num must be a non-negative integer, got {step!r}")
+    rng = raw["rng"]
+    if not (isinstance(rng, np.ndarray) and rng.shape == (2,) and rng.dtype == np.uint32):
+        raise AuthorsFormatError(f"{where}: rng must be a raw jax key (uint32 [2])")
+    tc = ts.params_disc is not None
+    if tc != config.tc:
+        raise AuthorsFormatError(f"{where}: config says tc={config.tc} but the discriminator is "
+                                 f"{'present' if tc else 'missing'}")
+    return {
+        "format_version": FORMAT_VERSION,
+        "source": SOURCE,
+        "model": config.model_name,
+        "dataset": config.dataset,
+        "step": step,
+        "config": config.to_dict(),
+        "params": _rename_codebook(_plain_tree(ts.params, f"{where} params")),
+        "state": _gumbel_state(ts.state if ts.state is not None else {}, f"{where} state"),
+        "opt_state": _optimizer_leaves(ts.opt_state, f"{where} opt_state"),
+        "params_disc": _plain_tree(ts.params_disc, f"{where} params_disc") if tc else None,
+        "state_disc": {},
+        "opt_state_disc": _optimizer_leaves(ts.opt_state_disc, f"{where} opt_state_disc") if tc else None,
+        "rng": rng,
+        # Their run.py always stores the seed; a file without one gets the default seed, which
+        # training.convert then keeps out of the output name.
+        "seed_known": _section(raw["config"], "run", "seed", where=where, required=False) is not None,
+    }

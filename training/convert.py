@@ -1,0 +1,60 @@
+"""Convert a checkpoint written by the authors' run.py into this project's format.
+
+    python -m training.convert mpi3d_toy_factor30.0.pkl              # -> mpi3d_toy_factor30.0_seed42.pkl
+    python -m training.convert mpi3d_toy_factor30.0.pkl out/run.pkl
+
+Every tool here (eval.py, scripts/visualize.py, run.py --resume, ...) already reads the
+authors' files directly; converting gives a file that needs no stand-ins to load and carries
+the seed in its name (the authors' names have none, so their seeds overwrite each other).
+The file is read with the restricted unpickler (nothing in it is executed) and written
+atomically; the converted payload keeps "source": "authors" and the original path.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import configs
+from training import authors_format
+from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+def default_output(source: Path, payload: dict) -> Path:
+    """Next to the source, named as this project names runs (`{stem}_seed{seed}.pkl`);
+    `{stem}_converted.pkl` when the authors' config holds no seed."""
+    config = configs.from_dict(payload["config"])
+    if payload.get("seed_known", True):
+        return source.with_name(config.checkpoint_path().name)
+    return source.with_name(source.stem + "_converted.pkl")
+
+
+def convert(source, output=None) -> Path:
+    """Read the authors' checkpoint at `source`, write this project's; returns the new path."""
+    source = Path(source)
+    payload = load_checkpoint(source)
+    if payload.get("source") != authors_format.SOURCE or "converted_from" in payload:
+        raise CheckpointError(f"{source}: not a checkpoint of the authors' code (nothing to convert)")
+    output = Path(output) if output is not None else default_output(source, payload)
+    if output.resolve() == source.resolve():
+        raise CheckpointError(f"{output}: the output would overwrite the authors' file; give another name")
+    payload = {k: v for k, v in payload.items() if k not in ("format_version", "seed_known")}
+    return save_checkpoint(output, {**payload, "converted_from": str(source)})
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", help="the authors' checkpoint (.pkl)")
+    parser.add_argument("output", nargs="?", help="where to write (default: next to it, with the seed in the name)")
+    args = parser.parse_args(argv)
+    try:
+        path = convert(args.source, args.output)
+    except (CheckpointError, configs.ConfigError) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
