@@ -3,7 +3,8 @@
     python run.py                                   # D-VAE on the built-in dsprites_procedural
     python run.py --dataset mpi3d_toy --gaussian --tc --gamma 30 --seed 42 --save_path ./
     python run.py --config factor_dvae.toml --gamma 40 --steps 1000
-    python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl --steps 400000
+    python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl
+    python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl --steps 400000 --allow_schedule_change
     python run.py --seeds 1,2,3,4                   # four seeds at once (vmap), one checkpoint each
 """
 from __future__ import annotations
@@ -20,6 +21,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     configs.add_arguments(parser)
     parser.add_argument("--resume", help="checkpoint (.pkl) to continue from")
+    parser.add_argument("--allow_schedule_change", action="store_true",
+                        help="with --resume: accept a changed steps / noise-scale endpoints / learning rate / "
+                             "batch size (the change is recorded in the checkpoint's config_history)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar (log lines only)")
     return parser.parse_args(argv)
 
@@ -31,7 +35,7 @@ def config_from_args(args: argparse.Namespace) -> configs.Config:
         given = {k: getattr(args, k) for k in configs.FIELD_TYPES if getattr(args, k, None) is not None}
         if args.config:
             given = {**configs.load_file(args.config), **given}
-        return resume_config(args.resume, given)
+        return resume_config(args.resume, given, where=args.config or "command line")
     return configs.from_args(args)
 
 
@@ -46,7 +50,8 @@ def main(argv=None) -> int:
         print(f"training {config.model_name} on {config.dataset} (seeds {config.seed_list}, {config.steps} steps) "
               f"-> {', '.join(map(str, outputs))}")
         train(config, resume=args.resume, progress=not args.no_progress,
-              evaluate=training_mig if config.eval_every else None)
+              evaluate=training_mig if config.eval_every else None,
+              allow_schedule_change=args.allow_schedule_change)
     except (configs.ConfigError, DataError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

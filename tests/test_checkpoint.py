@@ -101,3 +101,34 @@ def test_resume_refuses_mismatched_shapes(tiny_data, tiny_config, tmp_path):
     bad = save_checkpoint(tmp_path / "bad" / "x.pkl", {k: v for k, v in payload.items() if k != "format_version"})
     with pytest.raises(CheckpointError, match="enc_mlp/w: shape"):
         train(tiny_config, data=tiny_data, progress=False, resume=bad)
+
+
+def test_resume_checks_config_values_like_a_fresh_run(tiny_data, tiny_config, tmp_path, capsys):
+    import run
+    train(tiny_config, data=tiny_data, progress=False, until=4)
+    path = str(tiny_config.checkpoint_path())
+    bad = tmp_path / "bad.toml"
+    for text, message in [('steps = "many"\n', "steps must be int"), ('gama = 3\n', "unknown key")]:
+        bad.write_text(text)
+        assert run.main(["--resume", path, "--config", str(bad)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_resume_refuses_a_schedule_change_unless_allowed(tiny_data, tiny_config, capsys):
+    import run
+    from training.loop import schedule_changes
+    train(tiny_config, data=tiny_data, progress=False, until=4)
+    path = str(tiny_config.checkpoint_path())
+    for flags in (["--steps", "12"], ["--init", "0.7"], ["--batch_size", "4"], ["--learning_rate", "0.001"]):
+        assert run.main(["--resume", path, "--no_progress", *flags]) == 2
+        err = capsys.readouterr().err
+        assert "--allow_schedule_change" in err and flags[0].lstrip("-").replace("init", "noise_scale_init") in err
+    assert load_checkpoint(path)["step"] == 4                       # nothing was trained over
+    # Bookkeeping may change freely; a meant change is recorded.
+    args = run.parse_args(["--resume", path, "--log_every", "2", "--steps", "10", "--allow_schedule_change"])
+    config = run.config_from_args(args)
+    train(config, data=tiny_data, progress=False, resume=path, allow_schedule_change=args.allow_schedule_change)
+    payload = load_checkpoint(path)
+    assert payload["step"] == 10 and payload["config"]["steps"] == 10
+    assert payload["config_history"] == [{"step": 4, "changed": {"steps": [8, 10]}}]
+    assert schedule_changes(tiny_config, tiny_config.replace(log_every=2, save_path="x")) == {}

@@ -21,13 +21,19 @@ from training.step import TrainState, images_on_device, init_train_state, optimi
 
 # Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
 IDENTITY_FIELDS = ("dataset", "gaussian", "tc", "gamma", "num_latents", "num_categories", "hidden_size")
+# Fields that shape the optimisation: changed on resume, they change the run from there on (the
+# Gumbel noise schedule is computed from `steps` and its endpoints). Refused unless the user
+# says so (`--allow_schedule_change`); then the change is recorded in `config_history`.
+SCHEDULE_FIELDS = ("steps", "noise_scale_init", "noise_scale_final", "temperature", "learning_rate",
+                   "batch_size", "discriminator_learning_rate", "discriminator_b1", "discriminator_b2",
+                   "discriminator_second_batch")
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is left in place."""
 
 
-def checkpoint_payload(config: Config, ts: TrainState) -> dict:
+def checkpoint_payload(config: Config, ts: TrainState, config_history: list | None = None) -> dict:
     return {
         "model": config.model_name,
         "dataset": config.dataset,
@@ -40,20 +46,41 @@ def checkpoint_payload(config: Config, ts: TrainState) -> dict:
         "state_disc": {},
         "opt_state_disc": checkpoint.flatten_leaves(ts.opt_state_disc) if ts.opt_state_disc is not None else None,
         "rng": np.asarray(ts.rng),   # a raw uint32 key (jax.random.PRNGKey)
+        # [{"step", "changed": {field: [old, new]}}]: schedule changes made on resume.
+        "config_history": list(config_history or []),
     }
 
 
-def resume_config(path: str | Path, overrides: dict) -> Config:
-    """The checkpoint's config updated by explicitly given flags; identity changes refused."""
+def resume_config(path: str | Path, overrides: dict, where: str = "command line") -> Config:
+    """The checkpoint's config updated by explicitly given values (keys and types checked as for
+    a fresh run); identity changes refused. Schedule changes are checked by `train`."""
     payload = checkpoint.load_checkpoint(path)
     stored = configs.from_dict(payload["config"], where=str(path))
-    changed = {k: v for k, v in overrides.items() if k in IDENTITY_FIELDS and getattr(stored, k) != v}
+    wanted = configs.from_dict({**payload["config"], **overrides}, where=where)
+    changed = [k for k in IDENTITY_FIELDS if getattr(stored, k) != getattr(wanted, k)]
     if changed:
-        wanted = stored.replace(**changed)
         raise checkpoint.CheckpointError(
             f"{path} is a {stored.model_name} on {stored.dataset} (gamma {stored.gamma}), but the command "
-            f"asks for a {wanted.model_name} on {wanted.dataset} (gamma {wanted.gamma}): changed {sorted(changed)}")
-    return stored.replace(**overrides)
+            f"asks for a {wanted.model_name} on {wanted.dataset} (gamma {wanted.gamma}): changed {changed}")
+    return wanted
+
+
+def schedule_changes(stored: Config, config: Config) -> dict:
+    """{field: [stored value, new value]} for the SCHEDULE_FIELDS that differ."""
+    return {k: [getattr(stored, k), getattr(config, k)] for k in SCHEDULE_FIELDS
+            if getattr(stored, k) != getattr(config, k)}
+
+
+def _resumed_history(payload: dict, config: Config, path, allow_schedule_change: bool) -> list:
+    """The checkpoint's config history, plus this resume's schedule changes (refused unless allowed)."""
+    changes = schedule_changes(configs.from_dict(payload["config"], where=str(path)), config)
+    if changes and not allow_schedule_change:
+        described = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
+        raise configs.ConfigError(
+            f"{path}: resuming with {described} would change the run from step {payload['step']} on (the noise "
+            f"schedule is computed from steps and its endpoints); pass --allow_schedule_change if you mean it")
+    history = list(payload.get("config_history", []))
+    return history + ([{"step": int(payload["step"]), "changed": changes}] if changes else [])
 
 
 def restore_parameters(model: Model, example_images, payload: dict, path):
@@ -114,7 +141,7 @@ def _next_boundary(step: int, config: Config) -> int:
 
 def train(config: Config, data: GroundTruthData | None = None, resume: str | Path | None = None,
           progress: bool = True, evaluate: Callable | None = None, log: Callable | None = None,
-          until: int | None = None) -> TrainState:
+          until: int | None = None, allow_schedule_change: bool = False) -> TrainState:
     """Train `config` to `config.steps` updates; returns the final TrainState.
 
     With `config.seeds` ("1,2,3") every seed trains in the same dispatches (see
@@ -122,11 +149,16 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     its own checkpoint. `until` stops early at that step, after writing a checkpoint, as an
     interrupted run would (the schedule still runs to `config.steps`).
     `evaluate(model, train_state, data) -> dict` is called every `eval_every` steps (training MIG).
+    Resuming with a SCHEDULE_FIELDS value changed is refused unless `allow_schedule_change`.
     Log and evaluation lines go to `log` (default: printed above the progress bar); every
     member also appends them to its `{run_name}.log.jsonl` (`training.run_log`).
     """
     from training import seeds as multi
 
+    history: list = []
+    if resume is not None:  # checked before anything is loaded or trained
+        payload = checkpoint.load_checkpoint(resume)
+        history = _resumed_history(payload, config, resume, allow_schedule_change)
     data = data if data is not None else get_dataset(config.dataset)
     model = build_model(config, data.observation_shape[-1])
     example = jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32)
@@ -139,7 +171,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     else:
         members = [config]
         if resume is not None:
-            ts = restore_train_state(model, example, checkpoint.load_checkpoint(resume), resume)
+            ts = restore_train_state(model, example, payload, resume)
             (log or print)(f"resumed {resume} at step {int(ts.step)}")
         else:
             ts = init_train_state(model, example)
@@ -151,7 +183,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
 
     def save():
         for i, member in enumerate(members):
-            checkpoint.save_checkpoint(member.checkpoint_path(), checkpoint_payload(member, member_state(ts, i)))
+            checkpoint.save_checkpoint(member.checkpoint_path(), checkpoint_payload(member, member_state(ts, i), history))
 
     def label(i):
         return f" seed {members[i].seed}" if config.seeds else ""
