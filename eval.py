@@ -24,7 +24,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import metrics as metrics_lib
+from data.atomic import atomic_write
 
 METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap",)
 RESULT_FORMAT = 1
@@ -122,19 +122,11 @@ def _plain(value):
 
 
 def write_json_atomic(path, obj) -> Path:
-    """JSON to a temp file in the same folder, fsync, then rename over `path`."""
+    """`obj` as JSON (numpy values made plain, NaN as null) to `path`, atomically."""
     path = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(_plain(obj), f, indent=2, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as f:
+        json.dump(_plain(obj), f, indent=2, allow_nan=False)
+        f.write("\n")
     return path
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from data.atomic import atomic_write
 from data.base import FactorSpace, GroundTruthData
 
 IMAGE_SIZE = 64
@@ -101,14 +103,14 @@ class ProceduralDSprites(GroundTruthData):
                 images = np.unpackbits(bits, axis=-1, count=IMAGE_SIZE)
                 if images.shape == (num_images, IMAGE_SIZE, IMAGE_SIZE):
                     return images[..., None]
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged cache is redrawn below
+                problem = f"holds {images.shape[0]} images, expected {num_images}"
+            except (OSError, ValueError, KeyError, EOFError) as error:
+                problem = f"is unreadable ({type(error).__name__}: {' '.join(str(error).split())})"
+            print(f"dsprites_procedural: the cache {path} {problem}; drawing the images again", file=sys.stderr)
         start = time.perf_counter()
         images = self.draw()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez_compressed(partial, bits=np.packbits(images[..., 0], axis=-1))
-        os.replace(partial, path)  # atomic: a reader never sees half a cache
+        with atomic_write(path, "wb") as f:
+            np.savez_compressed(f, bits=np.packbits(images[..., 0], axis=-1))
         if verbose:
             print(f"dsprites_procedural: drew {num_images} images in "
                   f"{time.perf_counter() - start:.1f}s, cached at {path}")

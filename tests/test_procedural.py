@@ -81,12 +81,20 @@ def test_deterministic_and_cached(tmp_path, tiny_data):
     np.testing.assert_array_equal(first.images, tiny_data.images)
 
 
-def test_damaged_cache_is_redrawn(tmp_path):
+def test_damaged_cache_is_redrawn_with_one_logged_line(tmp_path, capsys):
+    import os
+    os.umask(0o022)
     first = ProceduralDSprites(num_scales=2, num_orientations=4, num_positions=4, cache_dir=tmp_path, verbose=False)
     path = next(tmp_path.glob("*.npz"))
-    path.write_bytes(b"garbage")
-    again = ProceduralDSprites(num_scales=2, num_orientations=4, num_positions=4, cache_dir=tmp_path, verbose=False)
-    np.testing.assert_array_equal(first.images, again.images)
+    assert path.stat().st_mode & 0o777 == 0o644                  # an ordinary file, readable by others
+    for damage in (b"garbage", b""):
+        path.write_bytes(damage)
+        again = ProceduralDSprites(num_scales=2, num_orientations=4, num_positions=4, cache_dir=tmp_path,
+                                   verbose=False)
+        np.testing.assert_array_equal(first.images, again.images)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unreadable" in err and "drawing the images again" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]    # no temp file left behind
 
 
 def test_equal_random_states_give_equal_samples(tiny_data):

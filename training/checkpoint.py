@@ -13,14 +13,13 @@ payload (training/authors_format.py), so every tool reads both through this one 
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from data.atomic import atomic_write
 from training import authors_format
 
 FORMAT_VERSION = 1
@@ -58,23 +57,10 @@ def restore_tree(template, leaves: list, what: str):
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> Path:
-    """Pickle `payload` to `path` atomically: a temp file in the same folder, then rename."""
+    """Pickle `payload` to `path` atomically (data/atomic.py)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format_version": FORMAT_VERSION, **payload}
-    handle, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        pickle.dump({"format_version": FORMAT_VERSION, **payload}, f, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
 

@@ -15,10 +15,10 @@ logged step, whatever was appended between the checkpoint and the kill.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
+
+from data.atomic import atomic_write
 
 
 def log_path(checkpoint_path: str | Path) -> Path:
@@ -53,16 +53,8 @@ class RunLog:
         self._started = time.perf_counter()
 
     def _rewrite(self, records: list[dict]) -> None:
-        # Through a temp file and a rename, so a kill here leaves the old log, not half of it.
-        handle, temp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in records)
-            os.chmod(temp, 0o644)
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path, "w") as f:   # a kill here leaves the old log, not half of it
+            f.writelines(json.dumps(r) + "\n" for r in records)
 
     def append(self, kind: str, step: int, values: dict) -> dict:
         record = {"kind": kind, "step": int(step), "time": round(time.time(), 3),
