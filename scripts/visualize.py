@@ -247,8 +247,9 @@ def main(argv=None) -> int:
     if args.latents:
         try:
             latents = tuple(int(v) for v in args.latents.split(","))
-            assert len(latents) == 2
-        except (ValueError, AssertionError):
+        except ValueError:
+            latents = ()
+        if len(latents) != 2:  # an explicit check: `assert` vanishes under python -O
             print(f"error: --latents needs two comma-separated indices, got {args.latents!r}", file=sys.stderr)
             return 2
     try:

@@ -25,3 +25,26 @@ def test_seeds_match_single_runs(tmp_path):
             np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
     # The seeds really differ.
     assert not np.allclose(multi.params["enc_mlp"]["w"][0], multi.params["enc_mlp"]["w"][1])
+
+
+def test_vmap_path_equals_the_unrolled_path(tmp_path):
+    """The accelerator path (vmap over seeds), forced on the CPU, against the CPU path."""
+    import jax.numpy as jnp
+
+    from models import build_model
+    from training.seeds import init_stacked, multi_train_steps
+    from training.step import images_on_device
+    data = ProceduralDSprites(num_scales=2, num_orientations=4, num_positions=4, cache_dir=tmp_path, verbose=False)
+    config = Config(steps=4, batch_size=8, num_categories=8, hidden_size=32, tc=True, gamma=5.0, conv_impl="xla")
+    model = build_model(config, 1)
+    images = images_on_device(data)
+    results = {}
+    for vmap in (True, False):
+        ts = init_stacked(model, jnp.zeros((8, 64, 64, 1)), [1, 2])
+        results[vmap] = multi_train_steps(model, data, images, ts, 2, vmap)
+    (vmapped, vterms), (unrolled, uterms) = results[True], results[False]
+    assert vterms["loss"].shape == (2, 2)                                 # [steps, seeds]
+    np.testing.assert_allclose(vterms["loss"], uterms["loss"], rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves((vmapped.params, vmapped.params_disc)),
+                    jax.tree_util.tree_leaves((unrolled.params, unrolled.params_disc))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

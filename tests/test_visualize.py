@@ -72,3 +72,14 @@ def test_cli_errors(tmp_path, capsys):
     assert visualize.main(["--save_file", str(tmp_path / "missing.pkl")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     assert visualize.main(["--save_file", "x.pkl", "--latents", "1"]) == 2
+    assert visualize.main(["--save_file", "x.pkl", "--latents", "1,2,3"]) == 2
+
+
+def test_latents_checked_under_python_O(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-O", str(root / "scripts" / "visualize.py"), "--save_file", "x.pkl",
+                           "--latents", "1,2,3"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "--latents needs two" in done.stderr

@@ -36,16 +36,19 @@ def unstack(ts: TrainState, i: int) -> TrainState:
     return jax.tree_util.tree_map(lambda leaf: leaf[i], ts)
 
 
-@partial(jax.jit, static_argnums=(0, 1, 4), donate_argnums=(3,))
-def multi_train_steps(model: Model, data, images, ts: TrainState, steps: int):
+@partial(jax.jit, static_argnums=(0, 1, 4, 5), donate_argnums=(3,))
+def multi_train_steps(model: Model, data, images, ts: TrainState, steps: int, vmap: bool | None = None):
     """`steps` updates of every seed in one dispatch; terms come back as [steps, seeds].
 
     On accelerators the step is `jax.vmap`ped over the seed axis. On the CPU, vmap turns every
     convolution into a grouped convolution that XLA:CPU runs about 5x slower than the seeds
     one by one, so there the seeds' steps are unrolled side by side in the same program.
+    `vmap` forces one or the other (tests run the accelerator path on the CPU).
     """
     num_seeds = ts.step.shape[0]
-    if jax.default_backend() == "cpu":
+    if vmap is None:
+        vmap = jax.default_backend() != "cpu"
+    if not vmap:
         def step(stacked):
             results = [train_step(model, data, images, unstack(stacked, i)) for i in range(num_seeds)]
             return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *results)
