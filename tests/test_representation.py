@@ -1,0 +1,47 @@
+"""The jitted read-out: every model's numbers equal a plain compile bit for bit, and the CPU
+compile options that make the Gaussian read-out fast are accepted by the pinned jaxlib."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import Config
+from models import build_model
+from models.representation import CPU_COMPILER_OPTIONS, compile_encoder, make_representation_function
+
+MODELS = {"vae": dict(gaussian=True), "dvae": {}, "factor_vae": dict(gaussian=True, tc=True, gamma=10.0),
+          "factor_dvae": dict(tc=True, gamma=10.0)}
+
+
+def random_model(overrides, seed=0):
+    model = build_model(Config(conv_impl="xla", **overrides), 1)
+    params, state, _ = model.init(jax.random.PRNGKey(seed), jnp.zeros((2, 64, 64, 1)))
+    # Non-zero biases, as in a trained model (zero biases let XLA drop the adds).
+    keys = iter(jax.random.split(jax.random.PRNGKey(seed + 1), 64))
+    params = jax.tree_util.tree_map(lambda p: p + 0.05 * jax.random.normal(next(keys), p.shape), params)
+    return model, params, state
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_read_out_equals_a_plain_compile(name):
+    model, params, state = random_model(MODELS[name])
+    images = np.random.RandomState(1).randint(0, 2, (300, 64, 64, 1)).astype(np.float32)
+    plain = jax.jit(lambda x: model.encode.apply(params, state, x)[0])
+    expected = np.concatenate([np.asarray(plain(images[i:i + 128])) for i in range(0, 300, 128)])
+    got = make_representation_function(model, params, state, batch_size=128)(images)
+    assert got.shape == (300, 10)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU compile options")
+def test_cpu_options_are_accepted_and_fuse_the_gaussian_encoder():
+    model, params, state = random_model(MODELS["vae"])
+    shape = jax.ShapeDtypeStruct((64, 64, 64, 1), jnp.float32)
+    lowered = jax.jit(lambda x: model.encode.apply(params, state, x)[0]).lower(shape)
+    tuned = lowered.compile(compiler_options=CPU_COMPILER_OPTIONS).as_text()   # raises if unknown
+    default = lowered.compile().as_text()
+    # The default compile leaves the bias adds and ReLUs as separate loop fusions between
+    # single-op YNNPACK calls; the tuned one fuses them into the YNNPACK subgraph.
+    assert tuned.count("kind=kLoop") < default.count("kind=kLoop")
+    used = compile_encoder(model, params, state, 64).as_text()
+    assert used.count("kind=kLoop") == tuned.count("kind=kLoop")     # the read-out compiles this way
