@@ -71,7 +71,7 @@ def check_label_order(labels: np.ndarray, factor_sizes, path) -> None:
 class Shapes3D(GroundTruthData):
     """Shapes3D: images uint8 [480000, 64, 64, 3], factors [10, 10, 10, 8, 4, 15]."""
 
-    pixel_scale = 1.0 / 255.0
+    pixel_divisor = 255.0
 
     def __init__(self, factor_sizes=FACTOR_SIZES, root=None, check_labels=True):
         self.name = "shapes3d"

@@ -5,7 +5,7 @@ from PIL import Image
 
 from data import get_dataset
 from data.base import DataError
-from data.dsprites import DSPRITES_FILE, SCREAM_FILE
+from data.dsprites import DSPRITES_FILE, SCREAM_FILE, _thumbnail_like_pillow6
 
 SIZES = [1, 3, 2, 4, 2, 2]          # colour, shape, scale, orientation, x, y
 N = int(np.prod(SIZES))
@@ -98,7 +98,7 @@ def test_color_dsprites_replay(root):
     colors = rs2.uniform(0.5, 1, [30, 1, 1, 3])
     want = imgs[c_index(all_factors)][..., None].astype(np.float64) * colors
     assert obs.shape == (30, 64, 64, 3) and obs.dtype == np.float32
-    np.testing.assert_allclose(obs, want, rtol=1e-6)
+    np.testing.assert_array_equal(obs, want.astype(np.float32))
     assert rs.rand() == rs2.rand()
     lit = obs[np.repeat(imgs[c_index(all_factors)][..., None], 3, 3) == 1]
     assert lit.min() >= 0.5 and lit.max() <= 1.0
@@ -112,7 +112,7 @@ def test_noisy_dsprites_replay(root):
     rs2, _, all_factors = replay(5, 20, [1, 2, 3, 4, 5], SIZES)
     noise = rs2.uniform(0, 1, [20, 64, 64, 3])
     want = np.minimum(imgs[c_index(all_factors)][..., None] + noise, 1.0)
-    np.testing.assert_allclose(obs, want, rtol=1e-6)
+    np.testing.assert_array_equal(obs, want.astype(np.float32))
     assert rs.rand() == rs2.rand()
 
 
@@ -132,7 +132,7 @@ def test_scream_background_size_and_replay(root):
         c = rs2.randint(0, 205 - 64)
         background = (ds.scream[r:r + 64, c:c + 64] + rs2.uniform(0, 1, size=3)) / 2
         want = np.where(sprites[i][..., None] == 1, 1 - background, background)
-        np.testing.assert_allclose(obs[i], want, rtol=1e-6)
+        np.testing.assert_array_equal(obs[i], want.astype(np.float32))
     assert rs.rand() == rs2.rand()
 
 
@@ -253,6 +253,17 @@ def test_to_observations_works_under_jit(root, name):
     eager = np.asarray(ds.to_observations(key, pixels))
     jitted = np.asarray(jax.jit(ds.to_observations)(key, pixels))
     assert eager.shape == (8, *ds.observation_shape) and eager.dtype == np.float32
-    np.testing.assert_allclose(jitted, eager, atol=1e-6)
+    np.testing.assert_array_equal(jitted, eager)
     assert 0.0 <= eager.min() and eager.max() <= 1.0
     assert name in ds.describe()
+
+
+def test_scream_background_is_the_recipe(root):
+    """disentanglement_lib: `np.array(scream) * 1. / 255.` of the thumbnail (float64)."""
+    write_dsprites(root)
+    write_scream(root, size=(700, 548))
+    ds = get_dataset("scream_dsprites")
+    with Image.open(root / SCREAM_FILE) as image:
+        thumb = _thumbnail_like_pillow6(image, (350, 274))
+        want = np.array(thumb.convert("RGB")) * 1. / 255.
+    np.testing.assert_array_equal(ds.scream, want)
