@@ -21,6 +21,11 @@ The inputs follow the metric protocol of SPEC §4 on a synthetic ground truth:
 - BetaVAE: per point `index = rs.randint(F)`, two batches of 64 factor vectors sharing
   factor `index`, feature = mean |code1 - code2|; 10,000 train then 5,000 eval points;
   `LogisticRegression(solver="newton-cg", random_state=rs)` with 1.2.2's defaults.
+- DCI's booster: `GradientBoostingClassifier(random_state=s)` at its defaults (100 stages,
+  depth 3, friedman_mse) for s = 0, 1, 2 on small continuous data (`make_gbt_data`); every
+  tree in fitting order up to the first one on which the seeds disagree is recorded (split
+  features, thresholds, leaf values per level-order slot), with the raw predictions after
+  the last complete recorded stage.
 """
 from __future__ import annotations
 
@@ -44,6 +49,9 @@ BETA_VAE_CASES = [
     ("beta_e", 1, (6, 6, 2, 3, 3, 40, 40), 10, 0.8),
 ]
 GLOBAL_SEEDS = (0, 12345)
+# (name, samples, features, classes)
+GBT_CASES = [("gbt_a", 300, 2, 2), ("gbt_b", 500, 3, 2), ("gbt_c", 2000, 5, 2),
+             ("gbt_d", 1000, 4, 3)]
 
 
 def _codes(factors, sizes, mix, noise, rs):
@@ -102,6 +110,60 @@ def make_beta_vae_points(seed, sizes, num_codes, noise, num_train=10000, num_eva
     return train_x, train_y, eval_x, eval_y, rs
 
 
+def make_gbt_data(n, num_features, num_classes):
+    """(x float32 [n, F], y int [n]): a noisy linear signal, thresholded or binned."""
+    rs = np.random.RandomState(n + num_classes)
+    x = rs.randn(n, num_features).astype(np.float32)
+    signal = x[:, 0] * 2 + x[:, 1] + rs.randn(n)
+    if num_classes == 2:
+        return x, (signal > 0).astype(int)
+    return x, signal.round().astype(int) % num_classes
+
+
+def tree_slots(tree, depth=3):
+    """sklearn Tree -> (feature, threshold) per level-order slot 2^d - 1 + j (a leaf above the
+    last level passes its samples to its left slot) and the leaf value reached per last-level
+    slot."""
+    feature, threshold = np.full(2 ** depth - 1, -1), np.full(2 ** depth - 1, np.inf)
+    value = np.full(2 ** depth, np.nan)
+
+    def walk(node, d, j):
+        if d == depth:
+            value[j] = tree.value[node].ravel()[0]
+        elif tree.children_left[node] == -1:
+            walk(node, d + 1, 2 * j)
+        else:
+            feature[2 ** d - 1 + j], threshold[2 ** d - 1 + j] = tree.feature[node], tree.threshold[node]
+            walk(tree.children_left[node], d + 1, 2 * j)
+            walk(tree.children_right[node], d + 1, 2 * j + 1)
+
+    walk(0, 0, 0)
+    return feature, threshold, value
+
+
+def gbt_reference(x, y):
+    from sklearn.ensemble import GradientBoostingClassifier
+    fits = [GradientBoostingClassifier(random_state=seed).fit(x, y) for seed in range(3)]
+    num_stages, per_stage = fits[0].estimators_.shape
+    trees = []
+    for stage in range(num_stages):
+        for k in range(per_stage):
+            slots = [tree_slots(f.estimators_[stage, k].tree_) for f in fits]
+            if not all(np.array_equal(a[0], slots[0][0]) and np.array_equal(a[1], slots[0][1])
+                       for a in slots):
+                break
+            feature, threshold, value = slots[0]
+            trees.append({"stage": stage, "tree": k, "feature": feature.tolist(),
+                          "threshold": [float(t) if np.isfinite(t) else None for t in threshold],
+                          "value": [float(v) if np.isfinite(v) else None for v in value]})
+        else:
+            continue
+        break
+    stages = len(trees) // per_stage
+    raw = (list(fits[0].staged_decision_function(x))[stages - 1].tolist() if stages else None)
+    return {"trees": trees, "complete_stages": stages, "staged_raw": raw}
+
+
 def sap_reference(mus, ys, mus_test, ys_test):
     from sklearn import svm
     matrix = np.zeros((mus.shape[0], ys.shape[0]))
@@ -149,6 +211,12 @@ def main():
         out["beta_vae"][name] = {"seed": seed, "sizes": list(sizes), "num_codes": num_codes,
                                  "noise": noise, **result}
         print(name, result["train_accuracy"], result["eval_accuracy"], result["n_iter"])
+    out["gbt"] = {}
+    for name, n, num_features, num_classes in GBT_CASES:
+        result = gbt_reference(*make_gbt_data(n, num_features, num_classes))
+        out["gbt"][name] = {"n": n, "num_features": num_features, "num_classes": num_classes,
+                            **result}
+        print(name, len(result["trees"]), "seed-independent trees")
     path = Path(__file__).with_name("sklearn_1_2_2.json")
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(out, indent=1) + "\n")
