@@ -219,7 +219,7 @@ def main():
         print(name, len(result["trees"]), "seed-independent trees")
     path = Path(__file__).with_name("sklearn_1_2_2.json")
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.write_text(json.dumps(out) + "\n")
     tmp.replace(path)
     print(f"wrote {path}")
 
