@@ -305,6 +305,7 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
                          "images_stored": cache.num_images, "encode_seconds": cache.encode_seconds}
                         if cache is not None else {"used": False}),
         "versions": {"jax": jax.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__},
+        "solvers": metrics_lib.solver_settings(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if st_gap_note:

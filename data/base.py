@@ -17,6 +17,33 @@ from pathlib import Path
 import numpy as np
 
 
+def scale_pixels(pixels, divisor: float = 255.0) -> np.ndarray:
+    """float32 `pixels / divisor`, equal to the reference's float64 `x / 255` cast to float32.
+
+    For integers |x| < 2**24 one float32 division is that number: both are the correctly
+    rounded quotient (a float64 rounding before the float32 one cannot change it, since
+    53 >= 2 * 24 + 2). Multiplying by float32(1 / 255) instead is one ulp off for 126 of the
+    256 byte values.
+    """
+    return np.asarray(pixels).astype(np.float32) / np.float32(divisor)
+
+
+def pixel_table(low: int, high: int, divisor: float = 255.0) -> np.ndarray:
+    """float32 [high - low + 1]: `scale_pixels` of every stored value low..high."""
+    return scale_pixels(np.arange(low, high + 1), divisor)
+
+
+def device_scale(pixels, divisor: float = 255.0, low: int = 0, high: int = 255):
+    """jax: integer pixels (values low..high) -> float32 `pixels / divisor`, as `scale_pixels`.
+
+    A table lookup, not a division: XLA rewrites division by a constant into multiplication by
+    its reciprocal, which is the one-ulp-off computation `scale_pixels` avoids.
+    """
+    import jax.numpy as jnp
+    table = jnp.asarray(pixel_table(low, high, divisor))
+    return table[pixels.astype(jnp.int32) - low]
+
+
 class DataError(ValueError):
     """A data set could not be loaded; the message is one line that says what and where."""
 
@@ -89,15 +116,17 @@ class FactorSpace:
 class GroundTruthData:
     """Base class: a finite set of images indexed by discrete factors.
 
-    Subclasses set `name`, `factor_space`, `images` (uint8 [num_images, 64, 64, C]) and
-    `pixel_scale` (1.0 for 0/1 images, 1/255 for 0..255 images), and may override
+    Subclasses set `name`, `factor_space`, `images` (uint8 [num_images, 64, 64, C]; smallNORB
+    int16) and `pixel_divisor` (1 for 0/1 images, 255 for 0..255 images: observation =
+    stored value / pixel_divisor; `pixel_range` gives the stored values' bounds), and may override
     `_index_of` (file order that is not C order) and the two observation hooks.
     """
 
     name: str = "ground_truth_data"
     factor_space: FactorSpace
     images: np.ndarray
-    pixel_scale: float = 1.0 / 255.0
+    pixel_divisor: float = 255.0
+    pixel_range: tuple[int, int] = (0, 255)
 
     # -- disentanglement_lib interface -------------------------------------------------
     @property
@@ -137,7 +166,7 @@ class GroundTruthData:
                                   random_state: np.random.RandomState) -> np.ndarray:
         """Host-side: uint8 [num, 64, 64, C] -> float32 observations (may draw from random_state)."""
         del random_state
-        return pixels.astype(np.float32) * np.float32(self.pixel_scale)
+        return scale_pixels(pixels, self.pixel_divisor)
 
     def to_observations(self, key, pixels):
         """Device-side (jax, inside the jitted training step): uint8 [batch, 64, 64, C] -> float32.
@@ -145,9 +174,8 @@ class GroundTruthData:
         Overridden by data sets whose observations are randomised per sample (colour, noise,
         background); `key` is a `jax.random` key used only by those.
         """
-        import jax.numpy as jnp
         del key
-        return pixels.astype(jnp.float32) * jnp.float32(self.pixel_scale)
+        return device_scale(pixels, self.pixel_divisor, *self.pixel_range)
 
     def describe(self) -> str:
         return (f"{self.name}: {self.images.shape[0]} images of {self.observation_shape}, "

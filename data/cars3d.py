@@ -57,7 +57,7 @@ class Cars3D(GroundTruthData):
     the number of `.mat` files must equal the object count.
     """
 
-    pixel_scale = 1.0 / 255.0
+    pixel_divisor = 255.0
 
     def __init__(self, factor_sizes=FACTOR_SIZES, root=None):
         self.name = "cars3d"

@@ -4,9 +4,12 @@
     python -m data.download --all
     python -m data.download --list
 
-Every file goes first to `<file>.part`: an interrupted transfer is resumed with an HTTP
-Range request on the next run, and only a file whose size (and SHA-256, where one is on
-record in SOURCES) checks out is renamed to its final name. Archives are unpacked the same
+Every file goes first to its own partial file, `<file>.<source>.part` (two sources with the
+same destination, like the two mpi3d_toy releases, never share one): an interrupted transfer
+is resumed with an HTTP Range request on the next run, accepted only if the server's
+Content-Range starts where the partial file ends (a 416 "range not satisfiable" only if the
+partial file already has the full size the server reports), and only a file whose size (and
+SHA-256, where one is on record in SOURCES) checks out is renamed to its final name. Archives are unpacked the same
 way (to a `.part` name, then renamed), so nothing that looks complete is ever half-written.
 """
 from __future__ import annotations
@@ -16,6 +19,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import re
 import shutil
 import socket
 import sys
@@ -144,55 +148,99 @@ def _open(url: str, offset: int, timeout: float):
     return urllib.request.urlopen(request, timeout=timeout)
 
 
-def download_file(url: str, dest, sha256: str | None = None, *, progress: bool = True,
-                  timeout: float = 60.0) -> Path:
-    """Download `url` to `dest` via `dest.part`, resuming a partial `.part`; return `dest`.
+class _Restart(Exception):
+    """The partial file cannot be resumed; the message says why."""
 
-    The `.part` file is renamed to `dest` only after the transfer is complete (Content-Length
-    reached) and, if `sha256` is given, the digest matches. On a mismatch the `.part` file is
-    deleted (resuming it could never succeed). Errors are `DataError`s of one line.
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")
+
+
+def _content_range(header):
+    """`bytes A-B/T` -> (A, B, T); `*` parts are None; None if the header is absent or malformed."""
+    match = _CONTENT_RANGE.fullmatch((header or "").strip())
+    if not match:
+        return None
+    start, end, total = match.groups()
+    return (int(start) if start else None, int(end) if end else None,
+            int(total) if total != "*" else None)
+
+
+def _transfer(url, part, offset, name, progress, timeout):
+    """Append the rest of `url` from byte `offset` to `part`; returns the full size if known."""
+    try:
+        response = _open(url, offset, timeout)
+    except urllib.error.HTTPError as err:
+        if err.code != 416 or not offset:
+            raise
+        # 416: the range starts at or past the end. Complete only if the server's total is
+        # exactly what is already here.
+        reported = _content_range(err.headers.get("Content-Range"))
+        total = reported[2] if reported else None
+        if total != offset:
+            raise _Restart(f"the server refused a resume at byte {offset} (416) and reports "
+                           f"{'no' if total is None else total} total size") from None
+        return total
+    with response:
+        length = response.headers.get("Content-Length")
+        if offset and response.status == 206:
+            start, end, total = _content_range(response.headers.get("Content-Range")) or (
+                None, None, None)
+            if start != offset:
+                raise _Restart(f"asked for bytes {offset}-, the server sent Content-Range "
+                               f"{response.headers.get('Content-Range')!r}")
+            if total is None and length is not None:
+                total = offset + int(length)
+        else:
+            offset = 0      # no resume asked for, or the server ignored Range: from scratch
+            total = int(length) if length is not None else None
+        with open(part, "ab" if offset else "wb") as out, tqdm(
+                total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=name, disable=not progress, file=sys.stderr) as bar:
+            while True:
+                try:
+                    block = response.read(CHUNK)
+                except http.client.IncompleteRead as err:
+                    out.write(err.partial)
+                    bar.update(len(err.partial))
+                    break
+                if not block:
+                    break
+                out.write(block)
+                bar.update(len(block))
+    return total
+
+
+def download_file(url: str, dest, sha256: str | None = None, *, progress: bool = True,
+                  timeout: float = 60.0, part=None) -> Path:
+    """Download `url` to `dest` via `part` (default `dest.part`), resuming it; return `dest`.
+
+    The partial file is renamed to `dest` only after the transfer is complete (the size the
+    server reports reached) and, if `sha256` is given, the digest matches. On a mismatch it is
+    deleted (resuming it could never succeed); a partial file the server cannot resume
+    consistently (416 with another size, 206 from another byte) is restarted from scratch.
+    Errors are `DataError`s of one line.
     """
     dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
+    part = Path(part) if part is not None else dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    offset = part.stat().st_size if part.exists() else 0
     total = None
-    try:
+    for attempt in range(2):
+        offset = part.stat().st_size if part.exists() else 0
         try:
-            response = _open(url, offset, timeout)
-        except urllib.error.HTTPError as err:
-            if err.code != 416 or not offset:
-                raise
-            # 416: the range starts at or past the end, i.e. the .part file is complete.
-            response = None
-        if response is not None:
-            with response:
-                if offset and response.status != 206:
-                    offset = 0      # the server ignored Range: start again from scratch
-                length = response.headers.get("Content-Length")
-                total = offset + int(length) if length is not None else None
-                mode = "ab" if offset else "wb"
-                with open(part, mode) as out, tqdm(
-                        total=total, initial=offset, unit="B", unit_scale=True,
-                        unit_divisor=1024, desc=dest.name, disable=not progress,
-                        file=sys.stderr) as bar:
-                    while True:
-                        try:
-                            block = response.read(CHUNK)
-                        except http.client.IncompleteRead as err:
-                            out.write(err.partial)
-                            bar.update(len(err.partial))
-                            break
-                        if not block:
-                            break
-                        out.write(block)
-                        bar.update(len(block))
-    except (urllib.error.URLError, http.client.HTTPException, socket.timeout,
-            ConnectionError, TimeoutError) as err:
-        reason = getattr(err, "reason", None) or err
-        have = part.stat().st_size if part.exists() else 0
-        kept = f"{have} bytes kept in {part}, run again to resume" if have else "nothing saved"
-        raise DataError(f"download of {url} failed ({one_line(reason)}); {kept}") from None
+            total = _transfer(url, part, offset, dest.name, progress, timeout)
+            break
+        except _Restart as why:
+            print(f"{part}: {why}; downloading {url} from the start", file=sys.stderr, flush=True)
+            part.unlink()
+        except (urllib.error.URLError, http.client.HTTPException, socket.timeout,
+                ConnectionError, TimeoutError) as err:
+            reason = getattr(err, "reason", None) or err
+            have = part.stat().st_size if part.exists() else 0
+            kept = f"{have} bytes kept in {part}, run again to resume" if have else "nothing saved"
+            raise DataError(f"download of {url} failed ({one_line(reason)}); {kept}") from None
+    else:
+        raise DataError(f"download of {url}: the server did not resume consistently twice; "
+                        f"try again later")
     have = part.stat().st_size
     if total is not None and have != total:
         raise DataError(f"download of {url} stopped at {have} of {total} bytes; the partial "
@@ -207,6 +255,12 @@ def download_file(url: str, dest, sha256: str | None = None, *, progress: bool =
               f"data/download.py)", flush=True)
     os.replace(part, dest)
     return dest
+
+
+def part_path(key: str, root: Path) -> Path:
+    """The partial download of SOURCES[key]: named after the source, so each resumes its own."""
+    archive = root / SOURCES[key].dest
+    return archive.with_name(f"{archive.name}.{key}.part")
 
 
 def gunzip(archive: Path, target: Path) -> None:
@@ -257,7 +311,8 @@ def fetch_source(key: str, root: Path, *, progress: bool = True) -> Path:
         return target
     archive = root / source.dest
     if not archive.exists():
-        download_file(source.url, archive, source.sha256, progress=progress)
+        download_file(source.url, archive, source.sha256, progress=progress,
+                      part=part_path(key, root))
     if source.unpack == "gunzip":
         gunzip(archive, target)
     elif source.unpack == "cars":

@@ -59,9 +59,9 @@ def load_dsprites_file(root=None):
 
 
 class DSprites(GroundTruthData):
-    """dSprites: black/white sprites, images [n, 64, 64, 1] uint8 of 0/1 (pixel_scale 1)."""
+    """dSprites: black/white sprites, images [n, 64, 64, 1] uint8 of 0/1 (pixel_divisor 1)."""
 
-    pixel_scale = 1.0
+    pixel_divisor = 1.0
     channels = 1
 
     def __init__(self, latent_factor_indices=FULL_LATENTS, name="dsprites_full", root=None):

@@ -45,7 +45,7 @@ def release_of(num_images: int, path) -> tuple[tuple[int, ...], str]:
 class MPI3D(GroundTruthData):
     """MPI3D: images uint8 [460800 or 1036800, 64, 64, 3], 7 latent factors."""
 
-    pixel_scale = 1.0 / 255.0
+    pixel_divisor = 255.0
 
     def __init__(self, variant="mpi3d_toy", factor_sizes=None, root=None, mmap=True):
         if variant not in VARIANTS:

@@ -64,7 +64,7 @@ class ProceduralDSprites(GroundTruthData):
     """
 
     name = "dsprites_procedural"
-    pixel_scale = 1.0  # images are 0/1, like the DeepMind file
+    pixel_divisor = 1.0  # images are 0/1, like the DeepMind file
 
     def __init__(self, num_scales: int = 6, num_orientations: int = 40, num_positions: int = 32,
                  sprite_size: float = 20.0, margin: int = 10, cache_dir: str | Path | None = None,

@@ -1,10 +1,15 @@
 """Shapes3D (Burgess & Kim 2018): disentanglement_lib's npz or the public `3dshapes.h5`.
 
-Files under `$DISENTANGLEMENT_LIB_DATA/3dshapes/`, the first one found is used:
+Files under `$DISENTANGLEMENT_LIB_DATA/3dshapes/`, the first one that loads is used:
   `look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz`
-      (what disentanglement_lib expects; never published) keys `images`, `labels`
+      (what disentanglement_lib expects; never published) keys `images`, `labels`, in
+      either layout: disentanglement_lib's, with the six factor axes leading
+      (images [10, 10, 10, 8, 4, 15, 64, 64, 3], labels [10, 10, 10, 8, 4, 15, 6]; it
+      reshapes them to [480000, ...]), or flat (images [480000, 64, 64, 3], labels [480000, 6])
   `3dshapes.h5` (the public release) datasets `images` uint8 [480000, 64, 64, 3],
       `labels` float64 [480000, 6]
+An npz that is refused (wrong keys, dtype or shape, unreadable) falls back to the h5 if there
+is one, saying why; without an h5 its error is raised.
 Factors (C order): floor hue 10, wall hue 10, object hue 10, scale 8, shape 4,
 orientation 15, all latent. Images stay uint8 (5.9 GB; as float32 they would need 24 GB).
 """
@@ -68,33 +73,58 @@ def check_label_order(labels: np.ndarray, factor_sizes, path) -> None:
                         f"{list(sizes)}; pass check_labels=False to load anyway")
 
 
+def read_npz_layouts(path: Path, factor_sizes):
+    """(images uint8 [n, 64, 64, 3], labels [n, 6]) of an npz in either accepted layout."""
+    arrays = read_npz(path, ["images", "labels"])
+    images, labels = arrays["images"], np.asarray(arrays["labels"])
+    num_images, sizes = int(np.prod(factor_sizes)), list(factor_sizes)
+    check_array(images, path, "images", np.uint8)
+    if list(images.shape) == sizes + [64, 64, 3]:          # disentanglement_lib's layout
+        images = images.reshape(num_images, 64, 64, 3)
+    elif list(images.shape) != [num_images, 64, 64, 3]:
+        raise DataError(f"{path}: 'images' has shape {list(images.shape)}, expected "
+                        f"{sizes + [64, 64, 3]} or {[num_images, 64, 64, 3]}")
+    if list(labels.shape) == sizes + [6]:
+        labels = labels.reshape(num_images, 6)
+    return images, labels
+
+
 class Shapes3D(GroundTruthData):
     """Shapes3D: images uint8 [480000, 64, 64, 3], factors [10, 10, 10, 8, 4, 15]."""
 
-    pixel_scale = 1.0 / 255.0
+    pixel_divisor = 255.0
 
     def __init__(self, factor_sizes=FACTOR_SIZES, root=None, check_labels=True):
         self.name = "shapes3d"
         folder = (Path(root) if root else data_root()) / SHAPES3D_DIR
         num_images = int(np.prod(factor_sizes))
         npz, h5 = folder / NPZ_FILE, folder / H5_FILE
-        if npz.is_file():
-            path = npz
-            with timed(f"loaded shapes3d from {path}"):
-                arrays = read_npz(path, ["images", "labels"])
-                images = check_array(arrays["images"], path, "images", np.uint8,
-                                     (num_images, 64, 64, 3))
-                labels = arrays["labels"]
-        elif h5.is_file():
-            path = h5
-            with timed(f"loaded shapes3d from {path}"):
-                images, labels = read_h5(path, num_images)
-        else:
+        if not npz.is_file() and not h5.is_file():
             raise DataError(f"shapes3d: expected {h5} (public release) or {npz}; run "
                             f"`python -m data.download shapes3d`")
-        labels = check_array(np.asarray(labels), path, "labels", None, (num_images, 6))
-        if check_labels:
-            check_label_order(labels, factor_sizes, path)
+        loaded = None
+        if npz.is_file():
+            try:
+                loaded = self._load(npz, factor_sizes, check_labels)
+            except DataError as error:
+                if not h5.is_file():
+                    raise
+                log(f"shapes3d: not using {npz} ({error}); reading {h5} instead")
+        images = loaded if loaded is not None else self._load(h5, factor_sizes, check_labels)
         self.images = images
         self.factor_space = FactorSpace(factor_sizes, range(6))
         log(f"shapes3d: {num_images} images, {gigabytes(images)} in RAM")
+
+    @staticmethod
+    def _load(path, factor_sizes, check_labels):
+        """images uint8 [n, 64, 64, 3] of one file, its labels checked; DataError if refused."""
+        num_images = int(np.prod(factor_sizes))
+        with timed(f"loaded shapes3d from {path}"):
+            if path.suffix == ".npz":
+                images, labels = read_npz_layouts(path, factor_sizes)
+            else:
+                images, labels = read_h5(path, num_images)
+        labels = check_array(np.asarray(labels), path, "labels", None, (num_images, 6))
+        if check_labels:
+            check_label_order(labels, factor_sizes, path)
+        return images

@@ -77,11 +77,17 @@ def evaluate_all(ground_truth_data, representation_function, random_state,
     return out
 
 
+def solver_settings() -> dict:
+    """The estimator settings the SAP and BetaVAE numbers correspond to (for result files)."""
+    return {"matches": "scikit-learn 1.2.2 (the authors' pinned version)",
+            "sap": sap.SOLVER, "beta_vae": beta_vae.SOLVER}
+
+
 def flat_results(name: str, result: dict) -> dict:
     """`compute_<name>`'s result dict -> `evaluate_all`'s flat keys (e.g. `dci_disentanglement`)."""
     return {flat: result[key] for key, flat in _FLAT_KEYS[name].items()}
 
 
-__all__ = ["METRIC_NAMES", "evaluate_all", "flat_results", "compute_mig", "compute_modularity", "compute_sap",
+__all__ = ["METRIC_NAMES", "evaluate_all", "flat_results", "solver_settings", "compute_mig", "compute_modularity", "compute_sap",
            "compute_factor_vae", "compute_beta_vae", "compute_dci", "mig", "modularity", "sap",
            "factor_vae", "beta_vae", "dci", "utils"]

@@ -12,8 +12,8 @@ The model is sklearn's, rule for rule:
 - the initial raw prediction is the clipped class prior through sklearn's link (symmetric
   multinomial logit; logit for two classes, which use one tree per stage);
 - each tree fits the negative gradient of the half multinomial (binomial) loss with the
-  squared-error criterion: sklearn's best split maximises sum_left^2/n_left + sum_right^2/n_right
-  over the split positions between sorted values that differ by more than 1e-7
+  `friedman_mse` criterion as scikit-learn 1.2.2 computes it: the best split maximises
+  (n_right sum_left - n_left sum_right)^2 / (n_left n_right) over the split positions between sorted values that differ by more than 1e-7
   (`FEATURE_THRESHOLD`), the threshold is the midpoint of the two values, and a node is a leaf
   at depth 3, with fewer than 2 samples, with impurity <= float64 eps, or without a valid split;
 - each leaf's value is one Newton step (sklearn's `_update_terminal_regions`), shrunk by the
@@ -166,12 +166,13 @@ def _fit_tree_groups(values, order, targets, max_depth, tie_breaker):
     return {key: np.concatenate([g[key] for g in groups]) for key in groups[0]}
 
 
-def _fit_trees(values, order, targets, max_depth, tie_breaker):
+def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedman_mse"):
     """Grow one regression tree per row of `targets` [T, n], level by level.
 
     `values` [F, n]: the float32 features; `order` [F, n]: each feature's sample indices sorted
     by value; `tie_breaker`: a RandomState that picks among equally good features, as sklearn's
-    random feature order does.
+    random feature order does; `criterion`: "friedman_mse" (the booster's, as scikit-learn 1.2.2
+    computes it) or "squared_error".
 
     Returns `feature` and `threshold` [T, 2^depth - 1] (node j at depth d is slot 2^d - 1 + j,
     its children are 2j, 2j + 1 one level down; a leaf has feature -1 and threshold +inf, so it
@@ -234,13 +235,25 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker):
         sum_right = np.repeat(np.broadcast_to(total[:, None, :], (num_trees, num_features, num_nodes)).ravel(),
                               np.broadcast_to(count[:, None, :], (num_trees, num_features, num_nodes)).ravel())
         sum_right = sum_right.reshape(y.shape) - sum_left
-        # sklearn's proxy: sum_left^2 / n_left + sum_right^2 / n_right.
         with np.errstate(divide="ignore", invalid="ignore"):
-            proxy = np.square(sum_left, out=sum_left)
-            proxy /= n_left[:, None, :]
-            np.square(sum_right, out=sum_right)
-            sum_right /= n_right[:, None, :]
-            proxy += sum_right
+            if criterion == "friedman_mse":
+                # scikit-learn 1.2.2's FriedmanMSE proxy (GradientBoostingClassifier's default):
+                # (n_right * sum_left - n_left * sum_right)^2 / (n_left * n_right), in that
+                # order. Equal to the squared-error proxy up to constants, not in rounding, and
+                # rounding decides between equally good splits.
+                proxy = np.multiply(sum_left, n_right[:, None, :], out=sum_left)
+                sum_right *= n_left[:, None, :]
+                proxy -= sum_right
+                np.square(proxy, out=proxy)
+                proxy /= (n_left * n_right)[:, None, :]
+            else:
+                # squared_error: sum_left^2 / n_left + sum_right^2 / n_right (scikit-learn
+                # >= 1.9 maps friedman_mse to this one).
+                proxy = np.square(sum_left, out=sum_left)
+                proxy /= n_left[:, None, :]
+                np.square(sum_right, out=sum_right)
+                sum_right /= n_right[:, None, :]
+                proxy += sum_right
         np.copyto(proxy, -np.inf, where=invalid)
 
         # Best value per (tree, feature, node), then the best feature per node, then its first

@@ -6,10 +6,19 @@ a `LinearSVC(C=0.01, class_weight="balanced")` is fit on the single code of the 
 and scored by accuracy on the test points; SAP = mean over factors of the gap between the
 best and the second-best code's accuracy.
 
-The SVCs are independent, so they are fit in parallel (joblib threads; liblinear releases the
-GIL). `LinearSVC()` seeds liblinear from numpy's *global* random state (not `random_state`);
-with scikit-learn >= 1.3's `dual="auto"` and n_samples > 1 the primal solver is used, whose
-result does not depend on that seed.
+The SVCs are fit one after another by default: liblinear draws its shuffling order from the C
+library's global `rand()`, which threads would share and race on (measured: the same SAP run
+twice with parallel threads gave 0.034 and 0.044 on 300 points). Sequential fits are cheap
+(50 fits on 10,000 points: 0.7 s; two loky processes took 4.6 s with their start-up).
+`n_jobs` > 1 uses processes, each with its own `rand()` state, seeded per fit.
+
+scikit-learn 1.2.2 (the authors' version) solves the *dual* problem by default; from 1.3 on
+`dual="auto"` picks the primal one when n_samples > n_features, which moves SAP in the 5th
+decimal. So `dual=True` is passed explicitly. The dual coordinate-descent solver visits the
+samples in a random order; with `random_state=None` liblinear is seeded from numpy's *global*
+RNG (unrepeatable), so a fixed `LIBLINEAR_SEED` is passed
+instead. Checked against scikit-learn 1.2.2 under two global seeds
+(tests/reference/sklearn_1_2_2.json): the same accuracy matrix for every seed tried.
 """
 from __future__ import annotations
 
@@ -21,6 +30,12 @@ from sklearn import svm
 from sklearn.exceptions import ConvergenceWarning
 
 from metrics import utils
+
+# liblinear's shuffling seed (not drawn from the protocol's RandomState, which would shift the
+# samples of every later metric).
+LIBLINEAR_SEED = 0
+SOLVER = (f"LinearSVC(C=0.01, class_weight='balanced', dual=True, random_state={LIBLINEAR_SEED}) "
+          f"= scikit-learn 1.2.2's LinearSVC(C=0.01, class_weight='balanced')")
 
 
 def compute_sap(ground_truth_data, representation_function, random_state,
@@ -37,7 +52,8 @@ def compute_sap(ground_truth_data, representation_function, random_state,
 def _svc_accuracy(x, y, x_test, y_test) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = svm.LinearSVC(C=0.01, class_weight="balanced")
+        clf = svm.LinearSVC(C=0.01, class_weight="balanced", dual=True,
+                            random_state=LIBLINEAR_SEED)
         clf.fit(x[:, np.newaxis], y)
     return float(np.mean(clf.predict(x_test[:, np.newaxis]) == y_test))
 
@@ -46,8 +62,11 @@ def score_matrix(mus, ys, mus_test, ys_test, n_jobs: int | None = None) -> np.nd
     """[num_codes, num_factors] test accuracy of the single-code classifiers."""
     num_codes, num_factors = mus.shape[0], ys.shape[0]
     pairs = [(i, j) for i in range(num_codes) for j in range(num_factors)]
-    accs = Parallel(n_jobs=n_jobs if n_jobs is not None else -1, prefer="threads")(
-        delayed(_svc_accuracy)(mus[i], ys[j], mus_test[i], ys_test[j]) for i, j in pairs)
+    if not n_jobs or n_jobs == 1:
+        accs = [_svc_accuracy(mus[i], ys[j], mus_test[i], ys_test[j]) for i, j in pairs]
+    else:
+        accs = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_svc_accuracy)(mus[i], ys[j], mus_test[i], ys_test[j]) for i, j in pairs)
     matrix = np.zeros([num_codes, num_factors])
     for (i, j), acc in zip(pairs, accs):
         matrix[i, j] = acc

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from data.base import device_scale
 from models.model import set_gumbel_state
 
 
@@ -47,8 +48,9 @@ def _image_source(data, pixel_scale):
     if np.issubdtype(images.dtype, np.integer):
         if pixel_scale is None:
             raise ValueError("an integer image array needs pixel_scale (1.0 for 0/1 images, 1/255 for 0..255)")
-        scale = float(pixel_scale)
-        return images, lambda key, pixels: pixels.astype(jnp.float32) * jnp.float32(scale)
+        divisor = round(1.0 / float(pixel_scale), 6)
+        low, high = int(images.min()), int(images.max())
+        return images, lambda key, pixels: device_scale(pixels, divisor, low, high)
     return images, lambda key, pixels: pixels.astype(jnp.float32)
 
 

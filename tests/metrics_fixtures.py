@@ -16,7 +16,7 @@ class SyntheticData(GroundTruthData):
     """
 
     name = "synthetic"
-    pixel_scale = 1.0 / 255.0
+    pixel_divisor = 255.0
 
     def __init__(self, factor_sizes=(3, 4, 2, 5), latent=(0, 1, 3), size: int = 64):
         self.sizes = list(factor_sizes)
@@ -31,7 +31,7 @@ class SyntheticData(GroundTruthData):
         self._rotation = q.astype(np.float32)
 
     def _observations_from_pixels(self, pixels, random_state):
-        obs = pixels.astype(np.float32) * np.float32(self.pixel_scale)
+        obs = pixels.astype(np.float32) / np.float32(self.pixel_divisor)
         obs[:, 1, 0, 0] = random_state.uniform(size=pixels.shape[0]).astype(np.float32)
         return obs
 

@@ -17,7 +17,9 @@ BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 
 class Handler(BaseHTTPRequestHandler):
     """Serves `server.files[path]`; honours `Range: bytes=N-` unless `server.ignore_range`;
-    when `server.cut_next` is set, sends the full Content-Length but only half the body."""
+    when `server.cut_next` is set, sends the full Content-Length but only half the body.
+    A range past the end gets 416 with `Content-Range: bytes */total` (none if
+    `server.bare_416`); `server.shift_range` makes a 206 start that many bytes early."""
 
     def do_GET(self):
         server = self.server
@@ -31,8 +33,13 @@ class Handler(BaseHTTPRequestHandler):
         if range_header and not server.ignore_range:
             start = int(range_header.removeprefix("bytes=").rstrip("-"))
             if start >= len(body):
-                self.send_error(416)
+                self.send_response(416)
+                if not server.bare_416:
+                    self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
+            start -= server.shift_range
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
@@ -60,7 +67,7 @@ def server(monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.files, httpd.requests = {"/blob.bin": BLOB}, []
-    httpd.cut_next, httpd.ignore_range = False, False
+    httpd.cut_next, httpd.ignore_range, httpd.bare_416, httpd.shift_range = False, False, False, 0
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -104,6 +111,49 @@ def test_complete_part_file_is_verified_and_renamed(server, tmp_path):
     (tmp_path / "blob.bin.part").write_bytes(BLOB)              # server answers 416
     dl.download_file(server.url + "/blob.bin", tmp_path / "blob.bin", BLOB_SHA, progress=False)
     assert (tmp_path / "blob.bin").read_bytes() == BLOB
+
+
+@pytest.mark.parametrize("extra, bare", [(b"tail", False), (b"", True)])
+def test_416_is_accepted_only_at_the_reported_size(server, tmp_path, extra, bare):
+    """A partial file longer than the file (e.g. two files spliced), or a 416 without a
+    reported size, is not taken as complete: the download starts again."""
+    (tmp_path / "blob.bin.part").write_bytes(BLOB + extra)
+    server.bare_416 = bare
+    dl.download_file(server.url + "/blob.bin", tmp_path / "blob.bin", BLOB_SHA, progress=False)
+    assert (tmp_path / "blob.bin").read_bytes() == BLOB
+    assert server.requests[-1] == ("/blob.bin", None)            # the fresh, whole request
+
+
+def test_206_from_another_byte_restarts(server, tmp_path):
+    (tmp_path / "blob.bin.part").write_bytes(BLOB[:1000])
+    server.shift_range = 10
+    dl.download_file(server.url + "/blob.bin", tmp_path / "blob.bin", None, progress=False)
+    assert (tmp_path / "blob.bin").read_bytes() == BLOB
+    assert [r for _, r in server.requests] == ["bytes=1000-", None]
+
+
+def test_sources_with_one_destination_resume_their_own_part(server, tmp_path, monkeypatch):
+    """The two mpi3d_toy releases share `mpi3d_toy/mpi3d_toy.npz`: an interrupted download of
+    one must never be resumed with the other's bytes."""
+    other = bytes(reversed(BLOB))
+    server.files["/other.bin"] = other
+    monkeypatch.setattr(dl, "SOURCES", {
+        "one": dl.Source(server.url + "/blob.bin", "d/same.npz", BLOB_SHA),
+        "two": dl.Source(server.url + "/other.bin", "d/same.npz",
+                         hashlib.sha256(other).hexdigest())})
+    assert dl.part_path("one", tmp_path) != dl.part_path("two", tmp_path)
+    server.cut_next = True
+    with pytest.raises(DataError, match="run again to resume"):
+        dl.fetch_source("one", tmp_path, progress=False)
+    have = dl.part_path("one", tmp_path).stat().st_size
+    assert 0 < have < len(BLOB)
+    dl.fetch_source("two", tmp_path, progress=False)               # not spliced onto "one"
+    assert server.requests[-1] == ("/other.bin", None)
+    assert (tmp_path / "d" / "same.npz").read_bytes() == other
+    (tmp_path / "d" / "same.npz").unlink()
+    dl.fetch_source("one", tmp_path, progress=False)               # resumes its own part
+    assert server.requests[-1] == ("/blob.bin", f"bytes={have}-")
+    assert (tmp_path / "d" / "same.npz").read_bytes() == BLOB
 
 
 def test_checksum_mismatch_leaves_no_file(server, tmp_path):
@@ -178,6 +228,8 @@ def test_table_covers_every_registered_name():
         assert name in dl.DATASETS or name in dl.NOT_FETCHABLE, name
     for keys in dl.DATASETS.values():
         for key in keys:
-            source = dl.SOURCES[key]
-            assert source.url.startswith(("http://", "https://"))
-            assert source.sha256 is None or len(source.sha256) == 64
+            assert dl.SOURCES[key].url.startswith(("http://", "https://"))
+    # Every source has its own partial file, also where two share a destination.
+    parts = {dl.part_path(key, dl.Path("/root")) for key in dl.SOURCES}
+    assert len(parts) == len(dl.SOURCES)
+    assert dl.SOURCES["mpi3d_toy_challenge"].dest == dl.SOURCES["mpi3d_toy_final"].dest

@@ -24,7 +24,7 @@ def write_norb(path, array):
 def write_smallnorb(root, duplicate=False):
     """Train (instances 0, 2) and test (instances 1, 3) files in a shuffled order.
 
-    Returns {factor tuple (azimuth halved): first image of the stereo pair, 96x96}.
+    Returns {factor tuple (azimuth halved): (chunk prefix, row in that chunk's files)}.
     """
     folder = root / NORB_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,8 +44,8 @@ def write_smallnorb(root, duplicate=False):
         write_norb(folder / f"{prefix}-dat.mat", dat)
         write_norb(folder / f"{prefix}-cat.mat", rows[:, 0].astype(np.int32))
         write_norb(folder / f"{prefix}-info.mat", info.astype(np.int32))
-        for row, image in zip(rows, dat[:, 0]):
-            by_factors[tuple(row)] = image
+        for i, row in enumerate(rows):
+            by_factors[tuple(row)] = (prefix, i)
     return by_factors
 
 
@@ -65,11 +65,24 @@ def test_binary_matrix_reader_all_types(tmp_path):
             np.testing.assert_array_equal(got, array)
 
 
+def reference_observation(path, row):
+    """disentanglement_lib's recipe, written independently: the byte matrix read as int8, the
+    first camera's image through PIL (a 32-bit image), Lanczos to 64x64 into a float64 array,
+    divided by 255."""
+    raw = path.read_bytes()
+    ndim = int(np.frombuffer(raw, "int32", 1, 4)[0])
+    dims = np.frombuffer(raw, "int32", max(3, ndim), 8)[:ndim]
+    data = np.frombuffer(raw, "int8", offset=8 + max(3, ndim) * 4).reshape(tuple(dims))
+    resized = np.zeros((64, 64))
+    resized[:, :] = Image.fromarray(data[row, 0]).resize((64, 64), Image.LANCZOS)
+    return resized / 255.
+
+
 def test_factors_mapping_resize_and_replay(root):
     by_factors = write_smallnorb(root)
     ds = get_dataset("smallnorb", factor_sizes=SIZES)
     assert ds.factors_num_values == [2, 2, 3, 2] and ds.observation_shape == [64, 64, 1]
-    assert ds.images.dtype == np.uint8 and ds.images.shape == (96, 64, 64, 1)
+    assert ds.images.dtype == np.int16 and ds.images.shape == (96, 64, 64, 1)
     rs = np.random.RandomState(4)
     factors, obs = ds.sample(60, rs)
     # disentanglement_lib's draws: the four latent factors, then the instance.
@@ -80,16 +93,29 @@ def test_factors_mapping_resize_and_replay(root):
     assert rs.rand() == rs2.rand()
     assert obs.dtype == np.float32 and obs.shape == (60, 64, 64, 1)
     for (cat, elev, azi, light), inst, o in zip(want, instance, obs):
-        image = by_factors[(cat, inst, elev, azi, light)]
-        lanczos = np.asarray(Image.fromarray(image).resize((64, 64), Image.LANCZOS))
-        np.testing.assert_allclose(o[..., 0], lanczos / 255.0, rtol=1e-6)
+        chunk, row = by_factors[(cat, inst, elev, azi, light)]
+        expected = reference_observation(root / NORB_DIR / f"{chunk}-dat.mat", row)
+        np.testing.assert_array_equal(o[..., 0], expected.astype(np.float32))
+    # Random bytes have hard edges: the unclipped resize leaves [0, 1], and an 8-bit resize
+    # (clipped, fixed point) would not give these observations.
+    assert obs.min() < -0.05 and obs.max() > 1.05
+    chunk, row = by_factors[tuple(np.insert(want[0], 1, instance[0]))]
+    dat = read_norb_matrix(root / NORB_DIR / f"{chunk}-dat.mat")
+    eight_bit = np.asarray(Image.fromarray(np.array(dat[row, 0])).resize((64, 64), Image.LANCZOS))
+    assert np.mean(eight_bit / 255. != obs[0, ..., 0].astype(np.float64)) > 0.1
 
 
-def test_equal_random_states_give_equal_samples(root):
+def test_device_observations_equal_host_observations(root):
+    """Training's jitted per-batch conversion gives the metrics' observations, bit for bit,
+    including the values below 0 and above 255 of the unclipped resize."""
+    import jax
     write_smallnorb(root)
     ds = get_dataset("smallnorb", factor_sizes=SIZES)
-    a, b = (ds.sample(32, np.random.RandomState(1)) for _ in range(2))
-    np.testing.assert_array_equal(a[1], b[1])
+    assert ds.pixel_range[0] < 0 and ds.pixel_range[1] > 255
+    host = ds._observations_from_pixels(ds.images, None)
+    device = np.asarray(jax.jit(ds.to_observations)(jax.random.PRNGKey(0), ds.images))
+    np.testing.assert_array_equal(device, host)
+    np.testing.assert_array_equal(host, (ds.images / 255.).astype(np.float32))
 
 
 def test_errors(root):

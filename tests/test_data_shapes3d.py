@@ -1,4 +1,5 @@
-"""Shapes3D loader on a small public-style `3dshapes.h5` and disentanglement_lib-style npz."""
+"""Shapes3D loader on small files in the three accepted layouts: the public `3dshapes.h5`,
+disentanglement_lib's npz (six leading factor axes) and a flat npz ([n, 64, 64, 3])."""
 import h5py
 import numpy as np
 import pytest
@@ -19,6 +20,9 @@ def labels_in_c_order():
 
 
 def write_shapes3d(root, kind="h5", images=None, labels=None, drop=None):
+    """kind: "h5" (public release), "npz_factor_axes" (disentanglement_lib's layout: images
+    [*SIZES, 64, 64, 3], labels [*SIZES, 6]) or "npz_flat" (images [N, 64, 64, 3]).
+    Returns the images in flat C order [N, 64, 64, 3]."""
     folder = root / SHAPES3D_DIR
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.RandomState(0)
@@ -29,7 +33,11 @@ def write_shapes3d(root, kind="h5", images=None, labels=None, drop=None):
         with h5py.File(folder / H5_FILE, "w") as f:
             for key, value in arrays.items():
                 f.create_dataset(key, data=value, chunks=True)
+    elif kind == "npz_factor_axes":
+        np.savez(folder / NPZ_FILE, **{k: v.reshape(SIZES + list(v.shape[1:]))
+                                       for k, v in arrays.items()})
     else:
+        assert kind == "npz_flat"
         np.savez(folder / NPZ_FILE, **arrays)
     return images
 
@@ -48,7 +56,7 @@ def c_index(factors):
     return index
 
 
-@pytest.mark.parametrize("kind", ["h5", "npz"])
+@pytest.mark.parametrize("kind", ["h5", "npz_factor_axes", "npz_flat"])
 def test_mapping_values_and_replay(root, kind):
     images = write_shapes3d(root, kind)
     ds = get_dataset("shapes3d", factor_sizes=SIZES)
@@ -61,16 +69,38 @@ def test_mapping_values_and_replay(root, kind):
     np.testing.assert_array_equal(factors, want)
     assert rs.rand() == rs2.rand()
     assert obs.dtype == np.float32
-    np.testing.assert_allclose(obs, images[c_index(want)] / 255.0, rtol=1e-6)
-    a, b = (ds.sample(16, np.random.RandomState(1)) for _ in range(2))
-    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(obs, (images[c_index(want)] / 255.0).astype(np.float32))
+    if kind == "npz_factor_axes":   # disentanglement_lib: images[f0, ..., f5] is factor tuple f
+        raw = np.load(root / SHAPES3D_DIR / NPZ_FILE)["images"]
+        for f, o in zip(want, obs):
+            np.testing.assert_array_equal(o, (raw[tuple(f)] / 255.).astype(np.float32))
 
 
 def test_npz_is_preferred_over_h5(root):
     write_shapes3d(root, "h5")
-    npz_images = write_shapes3d(root, "npz", images=np.zeros((N, 64, 64, 3), np.uint8) + 7)
+    npz_images = write_shapes3d(root, "npz_factor_axes",
+                                images=np.zeros((N, 64, 64, 3), np.uint8) + 7)
     ds = get_dataset("shapes3d", factor_sizes=SIZES)
     np.testing.assert_array_equal(ds.images, npz_images)
+
+
+@pytest.mark.parametrize("bad", ["shape", "dtype", "labels", "corrupt"])
+def test_refused_npz_falls_back_to_h5(root, bad, capsys):
+    h5_images = write_shapes3d(root, "h5")
+    if bad == "shape":
+        write_shapes3d(root, "npz_flat", images=np.zeros((N, 32, 32, 3), np.uint8))
+    elif bad == "dtype":
+        write_shapes3d(root, "npz_flat", images=np.zeros((N, 64, 64, 3), np.float32))
+    elif bad == "labels":
+        write_shapes3d(root, "npz_flat", drop="labels")
+    else:
+        (root / SHAPES3D_DIR / NPZ_FILE).write_bytes(b"PK\x03\x04 truncated")
+    ds = get_dataset("shapes3d", factor_sizes=SIZES)
+    np.testing.assert_array_equal(ds.images, h5_images)
+    assert f"not using {root / SHAPES3D_DIR / NPZ_FILE}" in capsys.readouterr().err
+    (root / SHAPES3D_DIR / H5_FILE).unlink()                   # no fallback: the npz's error
+    with pytest.raises(DataError, match=NPZ_FILE):
+        get_dataset("shapes3d", factor_sizes=SIZES)
 
 
 def test_errors(root):

@@ -62,6 +62,8 @@ def test_json_has_everything(evaluated, checkpoints):
         assert result["dataset"] == "dsprites_procedural" and result["step"] == 0
         assert result["seed"] == 1 and result["eval_seed"] == 42 and result["protocol"] == "custom"
         assert result["settings"]["mig"] == {"num_train": 500}
+        assert result["solvers"]["matches"].startswith("scikit-learn 1.2.2")
+        assert "dual=True" in result["solvers"]["sap"] and "1e-4/n_train" in result["solvers"]["beta_vae"]
     assert discrete["model"] == "dvae" and gaussian["model"] == "vae"
     assert discrete["results"]["st_gap"] > 0 and "st_loss_hard" in discrete["results"]
     assert discrete["settings"]["st_gap"] == {"num_batches": 3, "batch_size": 16}

@@ -4,8 +4,18 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.tree import DecisionTreeRegressor
 
+import json
+import sys
+from pathlib import Path
+
 from metrics import dci
 from metrics.presorted_gbt import PresortedGradientBoostingClassifier, _fit_trees
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+sys.path.insert(0, str(REFERENCE_DIR))
+import sklearn_1_2_2_reference as ref  # noqa: E402
+
+EXPECTED = json.loads((REFERENCE_DIR / "sklearn_1_2_2.json").read_text())
 
 
 def level_order(tree, depth):
@@ -32,9 +42,12 @@ def same_partition(a, b):
 
 
 def test_trees_are_sklearns():
-    """Against DecisionTreeRegressor on continuous targets, with tied feature values (rounded
-    features) and without: the same partition of the samples always; where sklearn's tree does
-    not depend on its seed (no two equally good splits), the same tree and importances."""
+    """Against today's DecisionTreeRegressor on continuous targets, with tied feature values
+    (rounded features) and without: the same partition of the samples always; where sklearn's
+    tree does not depend on its seed (no two equally good splits), the same tree and
+    importances. scikit-learn >= 1.9 computes friedman_mse as squared_error, so the trees are
+    compared with squared_error here; the friedman_mse trees of scikit-learn 1.2.2 (the
+    booster's) are compared in test_booster_stage_by_stage_equals_sklearn_1_2_2."""
     rs = np.random.RandomState(1)
     exact = 0
     for trial in range(12):
@@ -45,9 +58,10 @@ def test_trees_are_sklearns():
         targets = rs.randn(3, n) + x[:, 0] * (trial % 3)
         values = np.ascontiguousarray(x.T)
         ours = _fit_trees(values, np.argsort(values, axis=1, kind="stable"), targets, depth,
-                          np.random.RandomState(0))
+                          np.random.RandomState(0), criterion="squared_error")
         for t in range(3):
-            fits = [DecisionTreeRegressor(max_depth=depth, random_state=seed).fit(x, targets[t])
+            fits = [DecisionTreeRegressor(max_depth=depth, criterion="squared_error",
+                                          random_state=seed).fit(x, targets[t])
                     for seed in range(4)]
             assert same_partition(fits[0].apply(x), ours["leaf"][t])
             trees = [level_order(f.tree_, depth) for f in fits]
@@ -79,6 +93,46 @@ def test_booster_is_sklearns_without_ties(num_classes):
     # The training predictions kept from the fit are those of the fitted model.
     np.testing.assert_array_equal(ours.train_raw_.squeeze(), ours.decision_function(x))
     np.testing.assert_array_equal(ours.predict_training(), ours.predict(x))
+
+
+def routed_leaves(model, stage, tree, x):
+    """The depth-3 slot each row of x reaches in one of our trees."""
+    node = np.zeros(len(x), dtype=int)
+    for d in range(model.max_depth):
+        slot = node + 2 ** d - 1
+        feature = np.maximum(model.feature_[stage, tree][slot], 0)
+        node = 2 * node + (x[np.arange(len(x)), feature] > model.threshold_[stage, tree][slot])
+    return node
+
+
+@pytest.mark.parametrize("case", ref.GBT_CASES, ids=[c[0] for c in ref.GBT_CASES])
+def test_booster_stage_by_stage_equals_sklearn_1_2_2(case):
+    """scikit-learn 1.2.2's GradientBoostingClassifier(random_state=s) at its defaults (100
+    stages, depth 3, friedman_mse), tree by tree in fitting order up to the first tree on which
+    its seeds 0, 1, 2 disagree (tests/reference/sklearn_1_2_2_reference.py): the same split
+    features and thresholds, the same Newton leaf values, the same raw predictions."""
+    name, n, num_features, num_classes = case
+    expected = EXPECTED["gbt"][name]
+    x, y = ref.make_gbt_data(n, num_features, num_classes)
+    ours = PresortedGradientBoostingClassifier().fit(x, y)
+    assert len(expected["trees"]) >= 2
+    for tree in expected["trees"]:
+        stage, k = tree["stage"], tree["tree"]
+        np.testing.assert_array_equal(ours.feature_[stage, k], tree["feature"])
+        threshold = [np.inf if t is None else t for t in tree["threshold"]]
+        np.testing.assert_array_equal(ours.threshold_[stage, k], threshold)
+        reached = np.unique(routed_leaves(ours, stage, k, x))
+        np.testing.assert_allclose(ours.leaf_value_[stage, k][reached],
+                                   np.array(tree["value"], float)[reached], rtol=1e-12, atol=1e-15)
+    stages = expected["complete_stages"]
+    if stages:
+        truncated = PresortedGradientBoostingClassifier()
+        truncated.__dict__.update(ours.__dict__)
+        for attr in ("feature_", "threshold_", "leaf_value_"):
+            setattr(truncated, attr, getattr(ours, attr)[:stages])
+        staged = np.array(expected["staged_raw"])        # [n, 1] for two classes
+        np.testing.assert_allclose(truncated.decision_function(x).reshape(staged.shape), staged,
+                                   rtol=0, atol=1e-12)
 
 
 def test_single_class_is_an_error():
