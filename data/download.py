@@ -32,6 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from data._io import one_line
+from data.atomic import atomic_write
 from data.base import DataError, data_root
 
 
@@ -264,17 +265,14 @@ def part_path(key: str, root: Path) -> Path:
 
 
 def gunzip(archive: Path, target: Path) -> None:
-    """Decompress `archive` to `target` (via `target.part`), then delete the archive."""
-    part = target.with_name(target.name + ".part")
+    """Decompress `archive` to `target` (atomically, data/atomic.py), then delete the archive."""
     try:
-        with gzip.open(archive, "rb") as src, open(part, "wb") as out:
+        with gzip.open(archive, "rb") as src, atomic_write(target, "wb") as out:
             shutil.copyfileobj(src, out, CHUNK)
     except (OSError, EOFError, gzip.BadGzipFile) as err:
-        part.unlink(missing_ok=True)
         archive.unlink(missing_ok=True)
         raise DataError(f"{archive}: not a complete gzip file ({err}); it was deleted, run "
                         f"again to download it afresh") from None
-    os.replace(part, target)
     archive.unlink()
 
 

@@ -233,3 +233,14 @@ def test_table_covers_every_registered_name():
     parts = {dl.part_path(key, dl.Path("/root")) for key in dl.SOURCES}
     assert len(parts) == len(dl.SOURCES)
     assert dl.SOURCES["mpi3d_toy_challenge"].dest == dl.SOURCES["mpi3d_toy_final"].dest
+
+
+def test_truncated_gzip_leaves_nothing_behind(tmp_path):
+    archive, target = tmp_path / "x.mat.gz", tmp_path / "x.mat"
+    archive.write_bytes(gzip.compress(b"norb matrix" * 1000)[:40])
+    with pytest.raises(DataError, match="not a complete gzip file"):
+        dl.gunzip(archive, target)
+    assert list(tmp_path.iterdir()) == []                       # no target, no temp file, archive deleted
+    archive.write_bytes(gzip.compress(b"norb matrix"))
+    dl.gunzip(archive, target)
+    assert target.read_bytes() == b"norb matrix" and not archive.exists()
