@@ -131,14 +131,31 @@ def write_json_atomic(path, obj) -> Path:
 
 
 def _merge_settings(fast: bool, overrides: dict | None) -> dict:
+    """FAST_SETTINGS (with `fast`) updated by `overrides`; every metric name and keyword checked
+    against its function's signature, so a typo stops eval.py before any work."""
     settings = {k: dict(v) for k, v in (FAST_SETTINGS.items() if fast else ())}
     for name, values in (overrides or {}).items():
         if name not in METRIC_CHOICES:
             raise EvalError(f"--settings: unknown metric {name!r}; choose from {','.join(METRIC_CHOICES)}")
         if not isinstance(values, dict):
             raise EvalError(f"--settings: the value for {name!r} must be an object of keyword arguments")
+        allowed = _setting_keywords(name)
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise EvalError(f"--settings: {name} has no keyword(s) {unknown}; valid: {', '.join(sorted(allowed))}")
         settings.setdefault(name, {}).update(values)
     return settings
+
+
+def _setting_keywords(name: str) -> set[str]:
+    if name != "st_gap":
+        return metrics_lib.setting_keywords(name)
+    import inspect
+
+    from metrics.st_gap import compute_st_gap
+    # The model, its parameters and the data come from the checkpoint; the seed is --seed.
+    fixed = {"model", "params", "state", "params_disc", "data", "seed", "progress"}
+    return set(inspect.signature(compute_st_gap).parameters) - fixed
 
 
 # Keywords that change speed only, never a number.
@@ -200,6 +217,7 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
     from metrics.st_gap import compute_st_gap
     from models.representation import make_representation_function
 
+    keep_freed_memory()
     started = time.perf_counter()
     names = parse_metrics(",".join(metrics)) if metrics is not None else list(METRIC_CHOICES)
     settings = _merge_settings(fast, settings)
@@ -242,9 +260,9 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
         thread = threading.Thread(target=gap_job, name="st-gap", daemon=True)
         thread.start()
     dci_early_used = False
+    early = None
     try:
         random_state = np.random.RandomState(seed)
-        early = None
         if early_dci and cache is not None and "dci" in metric_names:
             start = time.perf_counter()
             plan = plan_dci(ground_truth, random_state, [n for n in metric_names if n != "dci"],
@@ -264,7 +282,9 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
             results.update(out)
             log(f"  {name:<11s}" + "  ".join(f"{k} {_fmt(out[k])}" for k in RESULT_KEYS[name])
                 + f"  ({times[name]:.1f} s)")
-    finally:
+    finally:  # no thread outlives the evaluation, whatever failed
+        if early is not None:
+            early.join()
         if thread is not None:
             thread.join()
     if run_gap:
@@ -342,13 +362,22 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+_MALLOC_SET = False
+
+
 def keep_freed_memory() -> None:
     """Ask glibc's malloc to keep freed memory instead of returning it to the OS at once.
 
-    DCI's boosters allocate and free megabyte-sized numpy temporaries hundreds of thousands of
-    times; by default each one is a fresh mmap, and the page faults cost a sixth of DCI's time
-    (measured: 18 s of system time in a 99 s fit). Does nothing where mallopt is missing.
+    Called by `evaluate_checkpoint`, so every path that evaluates (eval.py, sweeps, benchmarks)
+    gets it; once per process. DCI's boosters allocate and free megabyte-sized numpy
+    temporaries hundreds of thousands of times; by default each one is a fresh mmap, and the
+    page faults cost a sixth of DCI's time (docs/metrics.md). Does nothing where mallopt is
+    missing.
     """
+    global _MALLOC_SET
+    if _MALLOC_SET:
+        return
+    _MALLOC_SET = True
     import ctypes
     import ctypes.util
     try:
@@ -405,7 +434,6 @@ def main(argv=None, data=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    keep_freed_memory()
     failures = 0
     datasets: dict = {}
     for path in paths:
@@ -417,10 +445,6 @@ def main(argv=None, data=None) -> int:
                                          overlap=not args.no_overlap, early_dci=not args.no_overlap)
         except expected as error:
             print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-            failures += 1
-            continue
-        except TypeError as error:  # bad keyword in --settings
-            print(f"error: {path}: {error}", file=sys.stderr)
             failures += 1
             continue
         print(format_table(result))

@@ -95,7 +95,6 @@ def main(argv=None) -> int:
     if args.readout_only:
         return 0
 
-    ev.keep_freed_memory()  # as eval.py's main does
     names = ev.parse_metrics(args.metrics)
     if args.no_gap:
         names = [n for n in names if n != "st_gap"]

@@ -77,6 +77,14 @@ def evaluate_all(ground_truth_data, representation_function, random_state,
     return out
 
 
+def setting_keywords(name: str) -> set[str]:
+    """The keywords of `compute_<name>` that a setting may override (not the data, the
+    representation function, the random state or `progress`)."""
+    import inspect
+    fixed = {"ground_truth_data", "representation_function", "random_state", "progress"}
+    return set(inspect.signature(_COMPUTE[name]).parameters) - fixed
+
+
 def solver_settings() -> dict:
     """The estimator settings the SAP and BetaVAE numbers correspond to (for result files)."""
     return {"matches": "scikit-learn 1.2.2 (the authors' pinned version)",
@@ -88,6 +96,6 @@ def flat_results(name: str, result: dict) -> dict:
     return {flat: result[key] for key, flat in _FLAT_KEYS[name].items()}
 
 
-__all__ = ["METRIC_NAMES", "evaluate_all", "flat_results", "solver_settings", "compute_mig", "compute_modularity", "compute_sap",
+__all__ = ["METRIC_NAMES", "evaluate_all", "flat_results", "setting_keywords", "solver_settings", "compute_mig", "compute_modularity", "compute_sap",
            "compute_factor_vae", "compute_beta_vae", "compute_dci", "mig", "modularity", "sap",
            "factor_vae", "beta_vae", "dci", "utils"]

@@ -174,3 +174,83 @@ def test_command_line_error(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: no checkpoint at {tmp_path / 'x.pkl'}"
+
+
+# -- reliability (issue 14) -----------------------------------------------------------------
+def test_settings_keywords_checked_before_any_work(capsys, checkpoints, monkeypatch):
+    monkeypatch.setattr(ev, "load_model", lambda *a, **k: pytest.fail("loaded a checkpoint"))
+    for settings, message in [({"dci": {"num_trian": 100}}, "dci has no keyword(s) ['num_trian']"),
+                              ({"st_gap": {"seed": 3}}, "st_gap has no keyword(s) ['seed']"),
+                              ({"sap": {"progress": True}}, "sap has no keyword(s) ['progress']")]:
+        err = _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--settings", json.dumps(settings)])
+        assert message in err and "valid:" in err
+    assert "num_train" in metrics.setting_keywords("dci") and "booster" in metrics.setting_keywords("dci")
+
+
+def test_a_bug_surfaces_with_its_traceback(checkpoints, data, monkeypatch):
+    """A TypeError inside a metric is a bug, not 'a bad keyword in --settings'."""
+    def broken(*args, **kwargs):
+        raise TypeError("a real bug deep inside")
+    monkeypatch.setitem(metrics._COMPUTE, "mig", broken)
+    with pytest.raises(TypeError, match="a real bug deep inside"):
+        ev.main(["--save_file", str(checkpoints["dvae"]), "--metrics", "mig", "--no_progress"], data=data)
+
+
+@pytest.mark.parametrize("where", ["metric", "gap", "early_dci"])
+def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, where):
+    import threading
+    import time as time_lib
+
+    from metrics import early_dci
+    started = {}
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(f"failure in {where}")
+
+    def slow_dci(*args, **kwargs):                # the early DCI thread still busy when a metric fails
+        started["dci"] = True
+        time_lib.sleep(1.0)
+        return fail() if where == "early_dci" else original(*args, **kwargs)
+
+    original = early_dci.dci.dci_from_codes
+    monkeypatch.setattr(early_dci.dci, "dci_from_codes", slow_dci)
+    if where == "metric":
+        import functools
+        real = metrics._COMPUTE["beta_vae"]
+
+        @functools.wraps(real)
+        def fails_on_real_codes(data, representation_function, *args, **kwargs):   # the plan still runs
+            if isinstance(representation_function, early_dci.StandInCodes):
+                return real(data, representation_function, *args, **kwargs)
+            fail()
+        monkeypatch.setitem(metrics._COMPUTE, "beta_vae", fails_on_real_codes)
+    if where == "gap":
+        monkeypatch.setattr("metrics.st_gap._batch_losses", fail)
+    with pytest.raises(RuntimeError, match=f"failure in {where}"):
+        ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings={**SMALL, **SMALL_GAP},
+                               progress=False, write=False, log=lambda *a: None)
+    assert started.get("dci")
+    assert [t.name for t in threading.enumerate() if t.name in ("st-gap", "early-dci")] == []
+
+
+def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, data):
+    settings = {**SMALL, **SMALL_GAP}
+    overlapped = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
+                                        write=False, log=lambda *a: None)
+    one_by_one = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
+                                        write=False, log=lambda *a: None, overlap=False, early_dci=False)
+    assert overlapped["dci_early"] and overlapped["st_gap_overlapped"]
+    assert not one_by_one["dci_early"] and not one_by_one["st_gap_overlapped"]
+    assert one_by_one["results"] == overlapped["results"]
+    # A subset that includes DCI: DCI starts from where MIG alone leaves the RandomState.
+    subset = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
+                                    write=False, log=lambda *a: None, metrics=["mig", "dci"])
+    assert subset["dci_early"] and subset["results"]["mig"] == overlapped["results"]["mig"]
+    from metrics import evaluate_all
+    from metrics.index_cache import IndexedData, index_settings
+    from models.representation import make_representation_function
+    _, _, _, model, params, state, _ = ev.load_model(checkpoints["dvae"], data)
+    cache = CachedRepresentation(data, make_representation_function(model, params, state))
+    direct = evaluate_all(IndexedData(data), cache, np.random.RandomState(42), metrics=["mig", "dci"],
+                          settings=index_settings(SMALL, ["mig", "dci"]))
+    assert subset["results"]["dci_disentanglement"] == direct["dci_disentanglement"]
