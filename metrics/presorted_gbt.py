@@ -2,7 +2,7 @@
 
 DCI fits one booster per factor: 100 stages x (number of classes) depth-3 regression trees on
 the same 10,000 codes, 11,300 trees for dSprites. sklearn re-sorts every feature at every node
-of every tree (about 27 ms a tree here, 300 core-seconds for DCI). The features never change,
+of every tree, which dominates DCI's time (docs/performance.md). The features never change,
 so this module sorts each one once and grows all trees of a stage together, level by level,
 with numpy: each tree keeps, per feature, its samples in an order that is sorted by value
 within each node, and the order for the next level is a stable partition of it.
@@ -155,7 +155,7 @@ class PresortedGradientBoostingClassifier:
 
 
 # Trees grown together per call: their [trees, features, samples] arrays then stay in the cache
-# (measured here: 4 per call is ~2x faster than all 40 of a 40-class stage at once).
+# (4 per call beat a whole 40-class stage at once: docs/performance.md).
 TREES_PER_CALL = 4
 
 

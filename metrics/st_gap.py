@@ -15,8 +15,8 @@ batches do not depend on how they are grouped into calls.
 
 Speed: `batches_per_call` batches go through one jitted call (their losses `vmap`ped); the
 soft and hard losses are computed in the same call, so XLA computes the encoder once for both.
-One batch per call is fastest on the CPU (measured: 63 ms a batch, against 70 ms for two and
-75 ms for eight per call: the activations of one batch stay in the cache).
+One batch per call is fastest on the CPU (the activations of one batch stay in the cache;
+timings in docs/performance.md).
 """
 from __future__ import annotations
 

@@ -128,8 +128,8 @@ def train_step(model: Model, data, images, ts: TrainState):
 def train_steps(model: Model, data, images, ts: TrainState, steps: int):
     """`steps` updates in one dispatch; returns the new state and the per-step terms [steps].
 
-    On the CPU the scan is fully unrolled: XLA:CPU runs convolutions inside a while loop about
-    7x slower than the same ops unrolled (measured here: 2.5 s vs 0.29 s per D-VAE step).
+    On the CPU the scan is fully unrolled: XLA:CPU runs convolutions inside a while loop several
+    times slower than the same ops unrolled (docs/performance.md).
     """
     unroll = steps if jax.default_backend() == "cpu" else 1
     return jax.lax.scan(lambda carry, _: train_step(model, data, images, carry), ts, None,
