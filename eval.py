@@ -212,97 +212,141 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
     start DCI's boosters at once on its planned draws (metrics/early_dci.py; same numbers, and
     used only if the RandomState reaches DCI exactly as planned).
     """
-    from metrics.early_dci import EarlyDci, plan_dci
-    from metrics.index_cache import CachedRepresentation, IndexedData, index_settings, supports_index_cache
-    from metrics.st_gap import compute_st_gap
-    from models.representation import make_representation_function
-
     keep_freed_memory()
     started = time.perf_counter()
     names = parse_metrics(",".join(metrics)) if metrics is not None else list(METRIC_CHOICES)
     settings = _merge_settings(fast, settings)
     protocol = "paper" if is_paper_protocol(settings) else "custom"
     payload, config, data, model, params, state, params_disc = load_model(path, data, datasets)
-    load_seconds = time.perf_counter() - started
+    times: dict = {"load": time.perf_counter() - started}
+    read_out = _ReadOut(data, model, params, state, names, settings, use_cache)
 
-    represent = make_representation_function(model, params, state)
-    metric_names = [n for n in names if n in metrics_lib.METRIC_NAMES]
-    metric_settings = {k: v for k, v in settings.items() if k in metrics_lib.METRIC_NAMES}
-    cache = None
-    ground_truth, representation_function = data, represent
-    if use_cache and metric_names and supports_index_cache(data):
-        cache = CachedRepresentation(data, represent)
-        ground_truth, representation_function = IndexedData(data), cache
-        metric_settings = index_settings(metric_settings, metric_names)
-
-    results: dict = {}
-    times: dict = {"load": load_seconds}
-    st_gap_note = None
-    run_gap = "st_gap" in names and not config.gaussian
-    if "st_gap" in names and config.gaussian:
-        st_gap_note = "not defined for Gaussian models"
-    gap_box: dict = {}
-
-    def gap_job():
-        start = time.perf_counter()
-        try:
-            gap_box["gap"] = compute_st_gap(model, params, state, params_disc, data, seed=seed,
-                                            progress=progress and not overlap, **settings.get("st_gap", {}))
-        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
-            gap_box["error"] = error
-        gap_box["seconds"] = time.perf_counter() - start
-
+    gap = None
+    if "st_gap" in names and not config.gaussian:
+        gap = _GapJob(model, params, state, params_disc, data, seed, settings.get("st_gap", {}),
+                      progress=progress and not overlap)
     # The gap draws nothing from the RandomState (nor numpy's global state), so it may run
     # beside the metrics; on few cores it fills what DCI's tree fitting leaves idle.
-    overlap = overlap and run_gap and bool(metric_names)
-    thread = None
+    overlap = overlap and gap is not None and bool(read_out.metric_names)
     if overlap:
-        thread = threading.Thread(target=gap_job, name="st-gap", daemon=True)
-        thread.start()
-    dci_early_used = False
-    early = None
+        gap.start()
     try:
-        random_state = np.random.RandomState(seed)
-        if early_dci and cache is not None and "dci" in metric_names:
+        results, dci_early_used = _run_metrics(read_out, seed, config.num_latents, early_dci, progress, times, log)
+    finally:  # no thread outlives the evaluation, whatever failed
+        if overlap:
+            gap.join()
+    if gap is not None:
+        results.update(gap.results(times, log, overlap))
+        settings.setdefault("st_gap", {}).update(num_batches=gap.value["st_num_batches"],
+                                                 batch_size=gap.value["st_batch_size"])
+    times["total"] = time.perf_counter() - started
+    result = _result_record(path, payload, config, data, seed, protocol, settings, names, results, times,
+                            overlap, dci_early_used, read_out.cache)
+    if "st_gap" in names and config.gaussian:
+        result["st_gap_note"] = "not defined for Gaussian models"
+    if write:
+        result["json"] = str(write_json_atomic(result_path(path), result))
+    return result
+
+
+class _ReadOut:
+    """What the metrics see: the jitted read-out, and for stored-image data sets the index
+    cache (every stored image encoded at most once) with the settings it needs."""
+
+    def __init__(self, data, model, params, state, names, settings, use_cache: bool):
+        from metrics.index_cache import CachedRepresentation, IndexedData, index_settings, supports_index_cache
+        from models.representation import make_representation_function
+
+        represent = make_representation_function(model, params, state)
+        self.metric_names = [n for n in names if n in metrics_lib.METRIC_NAMES]
+        self.metric_settings = {k: v for k, v in settings.items() if k in metrics_lib.METRIC_NAMES}
+        self.ground_truth, self.representation_function, self.cache = data, represent, None
+        if use_cache and self.metric_names and supports_index_cache(data):
+            self.cache = CachedRepresentation(data, represent)
+            self.ground_truth, self.representation_function = IndexedData(data), self.cache
+            self.metric_settings = index_settings(self.metric_settings, self.metric_names)
+
+
+def _run_metrics(read_out: _ReadOut, seed: int, num_latents: int, early_dci: bool, progress: bool,
+                 times: dict, log) -> tuple[dict, bool]:
+    """The metrics one at a time, in the paper's order, on one RandomState(seed); DCI's result
+    taken from its early run when that run's plan held. Returns (results, early DCI used)."""
+    from metrics.early_dci import EarlyDci, plan_dci
+
+    names, settings = read_out.metric_names, read_out.metric_settings
+    results: dict = {}
+    early, early_used = None, False
+    random_state = np.random.RandomState(seed)
+    try:
+        if early_dci and read_out.cache is not None and "dci" in names:
             start = time.perf_counter()
-            plan = plan_dci(ground_truth, random_state, [n for n in metric_names if n != "dci"],
-                            metric_settings, config.num_latents)
-            early = EarlyDci(plan, representation_function, metric_settings.get("dci")).start()
+            plan = plan_dci(read_out.ground_truth, random_state, [n for n in names if n != "dci"], settings,
+                            num_latents)
+            early = EarlyDci(plan, read_out.representation_function, settings.get("dci")).start()
             times["dci_plan"] = time.perf_counter() - start
-        for name in metric_names:  # one at a time, in the paper's order, on one RandomState
+        for name in names:
             early_result = early.result(random_state) if (name == "dci" and early is not None) else None
             if early_result is not None:
                 out = metrics_lib.flat_results("dci", early_result)
                 times["dci"] = early.seconds  # its own run, beside the metrics before it
-                dci_early_used = True
+                early_used = True
             else:
-                out = metrics_lib.evaluate_all(ground_truth, representation_function, random_state,
-                                               metrics=[name], progress=progress, settings=metric_settings)
+                out = metrics_lib.evaluate_all(read_out.ground_truth, read_out.representation_function,
+                                               random_state, metrics=[name], progress=progress, settings=settings)
                 times[name] = out.pop(f"time_{name}")
             results.update(out)
             log(f"  {name:<11s}" + "  ".join(f"{k} {_fmt(out[k])}" for k in RESULT_KEYS[name])
                 + f"  ({times[name]:.1f} s)")
-    finally:  # no thread outlives the evaluation, whatever failed
+    finally:
         if early is not None:
             early.join()
-        if thread is not None:
-            thread.join()
-    if run_gap:
-        if thread is None:
-            gap_job()
-        if "error" in gap_box:
-            raise gap_box["error"]
-        gap = gap_box["gap"]
-        times["st_gap"] = gap_box["seconds"]
-        results.update({k: gap[k] for k in RESULT_KEYS["st_gap"]})
-        log(f"  {'st_gap':<11s}" + "  ".join(f"{k} {_fmt(gap[k])}" for k in RESULT_KEYS["st_gap"])
-            + f"  ({times['st_gap']:.1f} s{', beside the metrics' if overlap else ''})")
-        settings.setdefault("st_gap", {}).update(num_batches=gap["st_num_batches"], batch_size=gap["st_batch_size"])
-    times["total"] = time.perf_counter() - started
+    return results, early_used
 
+
+class _GapJob:
+    """The straight-through gap, run now or in a thread beside the metrics."""
+
+    def __init__(self, model, params, state, params_disc, data, seed, options: dict, progress: bool):
+        self._arguments = (model, params, state, params_disc, data)
+        self._options = dict(options, seed=seed, progress=progress)
+        self._thread: threading.Thread | None = None
+        self.value = self.error = self.seconds = None
+
+    def _run(self):
+        from metrics.st_gap import compute_st_gap
+        start = time.perf_counter()
+        try:
+            self.value = compute_st_gap(*self._arguments, **self._options)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread by results()
+            self.error = error
+        self.seconds = time.perf_counter() - start
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="st-gap", daemon=True)
+        self._thread.start()
+
+    def join(self):
+        self._thread.join()
+
+    def results(self, times: dict, log, overlapped: bool) -> dict:
+        """The gap's result keys (computed now unless it ran in a thread); its error re-raised."""
+        if self._thread is None:
+            self._run()
+        if self.error is not None:
+            raise self.error
+        times["st_gap"] = self.seconds
+        out = {k: self.value[k] for k in RESULT_KEYS["st_gap"]}
+        log(f"  {'st_gap':<11s}" + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items())
+            + f"  ({self.seconds:.1f} s{', beside the metrics' if overlapped else ''})")
+        return out
+
+
+def _result_record(path, payload, config, data, seed, protocol, settings, names, results, times,
+                   overlapped, dci_early_used, cache) -> dict:
+    """The eval JSON's content (fields: docs/metrics.md, "The JSON")."""
     import jax
     import sklearn
-    result = {
+    return {
         "format_version": RESULT_FORMAT,
         "checkpoint": str(Path(path)),
         "source": payload.get("source", "lddr"),   # "authors": written by the authors' run.py
@@ -319,7 +363,7 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
         "metrics": names,
         "results": results,
         "times": times,
-        "st_gap_overlapped": overlap,
+        "st_gap_overlapped": overlapped,
         "dci_early": dci_early_used,
         "index_cache": ({"used": True, "images_encoded": cache.num_encoded,
                          "images_stored": cache.num_images, "encode_seconds": cache.encode_seconds}
@@ -328,11 +372,6 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
         "solvers": metrics_lib.solver_settings(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    if st_gap_note:
-        result["st_gap_note"] = st_gap_note
-    if write:
-        result["json"] = str(write_json_atomic(result_path(path), result))
-    return result
 
 
 def _fmt(value) -> str:
