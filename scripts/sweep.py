@@ -441,6 +441,18 @@ def job_log(job) -> str:
     return f"{job.paths.stdout} (errors: {job.paths.stderr})"
 
 
+def job_error(error: Exception) -> str:
+    """The run's own exception line ("DataError: ...") out of submitit's FailedJobError text."""
+    import re
+    text = str(error)
+    trace = text.split("Traceback (most recent call last):", 1)
+    if len(trace) == 2:
+        lines = [line.strip() for line in trace[1].split("\n----")[0].splitlines() if line.strip()]
+        if lines:
+            return re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", lines[-1])
+    return f"{type(error).__name__}: {' '.join(text.split())[:300]}"
+
+
 def _slurm_states(jobs) -> dict:
     """{job id: state} of these jobs from squeue, then scontrol for jobs that left the queue."""
     import subprocess
@@ -478,9 +490,7 @@ def wait_for(jobs, runs: list[Run], poll_s: float = 2.0, log=print) -> list[dict
                 try:
                     outcomes[i] = job.result()
                 except Exception as error:  # noqa: BLE001 - reported with its log
-                    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-                    outcomes[i] = {"run": runs[i].name, "status": "failed",
-                                   "error": f"{type(error).__name__}: {lines[-1] if lines else ''}",
+                    outcomes[i] = {"run": runs[i].name, "status": "failed", "error": job_error(error),
                                    "log": job_log(job)}
                 continue
             state = states.get(job.job_id, "GONE").split()[0].upper()
@@ -597,7 +607,8 @@ def main(argv=None) -> int:
     folder = Path(results).absolute() / "logs"
     function = probe if args.probe else SweepJob(train_only=args.train_only)
     jobs = submit(todo, folder, cluster=cluster, function=function, **parameters)
-    print(f"submitted {len(todo)} runs as array job {jobs[0].job_id.split('_')[0]}; logs in {folder}/<job id>")
+    kind = "array job" if len(todo) > 1 else "job"  # submitit submits a single run as a plain job
+    print(f"submitted {len(todo)} runs as {kind} {jobs[0].job_id.split('_')[0]}; logs in {folder}/<job id>")
     for job, run in zip(jobs, todo):
         print(f"  {job.job_id}  {run.name}  {job.paths.stdout}")
     sys.stdout.flush()
