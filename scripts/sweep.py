@@ -6,9 +6,13 @@
         --slurm_partition gpu --timeout_min 1440 --gpus_per_node 1 --array_parallelism 64
 
 Each run trains (`training.loop.train`, resuming a partial checkpoint) and then evaluates
-(`eval.evaluate_checkpoint`, the code behind `python eval.py`). A run whose finished checkpoint `{run_name}.pkl` and
-`{run_name}.eval.json` both exist is skipped; one with a finished checkpoint only is
-evaluated; one with a partial checkpoint resumes. Everything goes into the results folder.
+(`eval.evaluate_checkpoint`, the code behind `python eval.py`). A run whose finished checkpoint
+`{run_name}.pkl` and `{run_name}.eval.json` both exist is skipped, if that JSON records the
+protocol, settings, metrics, eval seed and step the sweep asks for (else it is evaluated again);
+one with a finished checkpoint only is evaluated; one with a partial checkpoint resumes; a
+checkpoint that cannot be read is renamed `X.pkl.unreadable-<time>` and the run starts over.
+Everything goes into the results folder. On Slurm (docs/slurm.md) the runs are one array job of
+`SweepJob`s, requeued by submitit on time-outs and preemption, resuming from their last save.
 
 Sweep config (TOML), keys:
   datasets = [...]          names from data.DATASET_NAMES (checked before any run starts)

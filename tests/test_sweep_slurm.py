@@ -28,27 +28,28 @@ datasets = {datasets}
 models = {models}
 seeds = {seeds}
 [base]
-steps = %d
+steps = {steps}
 batch_size = 16
-log_every = %d
-save_every = %d
+log_every = {save_every}
+save_every = {save_every}
 eval_every = 0
-steps_per_dispatch = %d
+steps_per_dispatch = {save_every}
 [eval]
 fast = true
 metrics = "mig,st_gap"
 settings = {{st_gap = {{num_batches = 2}}}}
-""" % (STEPS, SAVE_EVERY, SAVE_EVERY, SAVE_EVERY)
+"""
 # 2 CPUs (the CI machine's), memory below the local node's 8 GB, no GPU; runs one at a time.
 SLURM = ["--executor", "slurm", "--gpus_per_node", "0", "--cpus_per_task", "2", "--mem_gb", "4",
          "--timeout_min", "20", "--array_parallelism", "2"]
 
 
-def sweep_file(folder, datasets=("dsprites_procedural",), models=("vae", "dvae"), seeds=(1, 2)) -> Path:
+def sweep_file(folder, datasets=("dsprites_procedural",), models=("vae", "dvae"), seeds=(1, 2),
+               steps=STEPS) -> Path:
     """The smoke config's grid (configs/sweep_smoke.toml) with a tiny step count."""
     path = Path(folder) / "sweep.toml"
     path.write_text(SWEEP.format(datasets=json.dumps(list(datasets)), models=json.dumps(list(models)),
-                                 seeds=json.dumps(list(seeds))))
+                                 seeds=json.dumps(list(seeds)), steps=steps, save_every=SAVE_EVERY))
     return path
 
 
@@ -83,7 +84,7 @@ def submitted(stdout) -> tuple[str, dict]:
     return array, tasks
 
 
-def assert_same_run(name, folder, reference):
+def assert_same_run(name, folder, reference, steps=STEPS):
     """Checkpoint (every array, the step, the optimiser state) and eval results equal bit for bit."""
     got = checkpoint.load_checkpoint(Path(folder) / f"{name}.pkl")
     want = checkpoint.load_checkpoint(Path(reference) / f"{name}.pkl")
@@ -92,7 +93,7 @@ def assert_same_run(name, folder, reference):
     assert_equal_tree(got, want, name)
     got_eval = json.loads((Path(folder) / f"{name}.eval.json").read_text())
     want_eval = json.loads((Path(reference) / f"{name}.eval.json").read_text())
-    assert got_eval["step"] == want_eval["step"] == STEPS
+    assert got_eval["step"] == want_eval["step"] == steps
     assert json.dumps(got_eval["results"], sort_keys=True) == json.dumps(want_eval["results"], sort_keys=True), name
 
 
@@ -154,34 +155,33 @@ def test_array_job_equals_local_and_agrees_with_dry_run(tmp_path, reference):
         assert_same_run(name, results, reference)
 
 
-def test_preempted_run_requeues_and_resumes(tmp_path, reference):
-    """USR2 is what Slurm sends before the time limit (--signal=USR2@delay) or on preemption."""
-    name = "dsprites_procedural_seed1"
-    results = tmp_path / "results"
-    args = [sys.executable, "scripts/sweep.py", sweep_file(tmp_path), "--results", results, "--only", name,
-            "--wait", *SLURM]
+def interrupted_run(config, results, name, interrupt) -> tuple[Path, str]:
+    """Submit one run with --wait, `interrupt(job id)` it after its first save, release the requeued
+    job, and check the log: signalled, requeued, resumed at the step of its last checkpoint."""
+    args = [sys.executable, "scripts/sweep.py", config, "--results", results, "--only", name, "--wait", *SLURM]
     waiting = subprocess.Popen(list(map(str, args)), cwd=ROOT, env=environment(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         log = job = None
-        deadline = time.time() + 600
-        while "step 10:" not in (log.read_text() if log and log.exists() else ""):
-            assert time.time() < deadline and waiting.poll() is None, "the run did not reach step 10"
+        deadline = time.time() + 900
+        while f"step {SAVE_EVERY}:" not in (log.read_text() if log and log.exists() else ""):
+            assert time.time() < deadline and waiting.poll() is None, f"the run did not reach step {SAVE_EVERY}"
             if job is None:
                 found = list((results / "logs").glob("*/*_0_log.out"))  # one run: a plain job, id A
                 if found:
                     log, job = found[0], found[0].parent.name
             time.sleep(0.5)
-        slurm("scancel", "--signal=USR2", job)
-        # Slurm holds a requeued job for two minutes (BeginTime); release it now.
+        interrupt(job)
+        # Slurm holds a requeued job for two minutes (BeginTime); release it now, with the time limit
+        # it was submitted with.
         while True:
             assert time.time() < deadline and waiting.poll() is None, "the job was not requeued"
             fields = job_fields(job)
             if fields["JobState"] == "PENDING" and fields.get("Reason") == "BeginTime":
-                slurm("scontrol", "update", f"JobId={job}", "StartTime=now")
+                slurm("scontrol", "update", f"JobId={job}", "StartTime=now", "TimeLimit=20")
                 break
             time.sleep(0.5)
-        out, err = waiting.communicate(timeout=600)
+        out, err = waiting.communicate(timeout=900)
     finally:
         if waiting.poll() is None:
             waiting.kill()
@@ -194,12 +194,46 @@ def test_preempted_run_requeues_and_resumes(tmp_path, reference):
     assert signalled and resumed, text[-3000:]
     # No step is lost beyond the last save: the resumed run starts at the checkpoint that existed.
     step = int(signalled.group(1))
-    assert int(resumed.group(1)) == step and step >= 10 and step % SAVE_EVERY == 0
+    assert int(resumed.group(1)) == step and step >= SAVE_EVERY and step % SAVE_EVERY == 0
     assert text.index(signalled.group(0)) < text.index(resumed.group(0))
     assert f"[{name}] resuming" in text
     assert "Caught signal SIGUSR2" in Path(str(log).replace("_log.out", "_log.err")).read_text()
     assert job_fields(job)["Restarts"] == "1"
+    return log, job
+
+
+def test_preempted_run_requeues_and_resumes(tmp_path, reference):
+    """USR2 is what Slurm sends on preemption and before the time limit (--signal=USR2@delay)."""
+    name = "dsprites_procedural_seed1"
+    results = tmp_path / "results"
+    interrupted_run(sweep_file(tmp_path), results, name, lambda job: slurm("scancel", "--signal=USR2", job))
     assert_same_run(name, results, reference)
+
+
+def seconds(text: str) -> int:
+    """Slurm's [D-][HH:]MM:SS -> seconds."""
+    days, _, clock = text.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    return int(days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+@pytest.mark.slow
+def test_time_limit_requeues_and_resumes(tmp_path):
+    """Slurm's own signal at the time limit: the running job's limit is cut so that less than
+    --signal_delay_s (120 s) is left; slurmctld then sends USR2 (within its 30 s check)."""
+    name, steps = "dsprites_procedural_seed1", 300                   # the smoke config's step count
+    config = sweep_file(tmp_path, models=("dvae",), seeds=(1,), steps=steps)
+    sweep_cli(config, "--results", tmp_path / "local")               # the uninterrupted run
+
+    def cut_time_limit(job):
+        elapsed = seconds(job_fields(job)["RunTime"])
+        slurm("scontrol", "update", f"JobId={job}", f"TimeLimit={elapsed // 60 + 2}")  # 60-120 s left
+
+    results = tmp_path / "results"
+    interrupted_run(config, results, name, cut_time_limit)
+    assert_same_run(name, results, tmp_path / "local", steps=steps)
 
 
 def test_failing_run_is_reported_and_others_finish(tmp_path, reference):
