@@ -223,7 +223,8 @@ def seconds(text: str) -> int:
 def test_time_limit_requeues_and_resumes(tmp_path):
     """Slurm's own signal at the time limit: the running job's limit is cut so that less than
     --signal_delay_s (120 s) is left; slurmctld then sends USR2 (within its 30 s check)."""
-    name, steps = "dsprites_procedural_seed1", 300                   # the smoke config's step count
+    # Long enough that the signal (up to a minute or more after the cut) comes during training.
+    name, steps = "dsprites_procedural_seed1", 1000
     config = sweep_file(tmp_path, models=("dvae",), seeds=(1,), steps=steps)
     sweep_cli(config, "--results", tmp_path / "local")               # the uninterrupted run
 
