@@ -458,12 +458,15 @@ def job_error(error: Exception) -> str:
 
 
 def _slurm_states(jobs) -> dict:
-    """{job id: state} of these jobs from squeue, then scontrol for jobs that left the queue."""
+    """{job id: state} of these jobs from squeue, then scontrol for jobs that left the queue
+    (None when squeue fails)."""
     import subprocess
     states: dict = {}
     ids = sorted({job.job_id.split("_")[0] for job in jobs})
     out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(ids)],
                          capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 and "Invalid job id" not in out.stderr:
+        return None  # the controller did not answer: nothing is known this time
     for line in out.stdout.splitlines():
         job_id, _, state = line.partition(" ")
         states[job_id] = state.strip()
@@ -497,7 +500,9 @@ def wait_for(jobs, runs: list[Run], poll_s: float = 2.0, log=print) -> list[dict
                     outcomes[i] = {"run": runs[i].name, "status": "failed", "error": job_error(error),
                                    "log": job_log(job)}
                 continue
-            state = states.get(job.job_id, "GONE").split()[0].upper()
+            if states is None:
+                continue
+            state = (states.get(job.job_id) or "GONE").split()[0].upper()
             if state in ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING", "SUSPENDED",
                          "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT"):
                 ended_without_result.pop(i, None)
