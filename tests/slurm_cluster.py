@@ -7,6 +7,7 @@ LDDR_REQUIRE_SLURM=1 (CI), where that is a failure.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ LOCAL_CONF = Path(os.environ.get("LDDR_SLURM_DIR", "/tmp/lddr-slurm")) / "slurm.
 HINT = "start one with `eval \"$(scripts/local_slurm.sh up)\"`"
 
 
+@functools.lru_cache(maxsize=None)  # one sinfo per session (an unreachable controller takes ~10 s)
 def find_cluster() -> tuple[dict, str | None]:
     """({SLURM_CONF: path} or {}, None) for a cluster with a usable node, or ({}, why not)."""
     if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
