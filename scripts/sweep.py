@@ -479,7 +479,7 @@ def _slurm_states(jobs) -> dict:
     return states
 
 
-def wait_for(jobs, runs: list[Run], poll_s: float = 2.0, log=print) -> list[dict]:
+def wait_for(jobs, runs: list[Run], poll_s: float = 2.0) -> list[dict]:
     """Wait for every job; one outcome per run, a failed one with its error and log path.
 
     On Slurm the queue is asked directly (squeue/scontrol: submitit's own waiting asks sacct,

@@ -230,3 +230,26 @@ def test_unreadable_checkpoint_is_moved_aside(tmp_path, capsys, monkeypatch):
     aside = list(tmp_path.glob(run.checkpoint.name + ".unreadable-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged and not run.checkpoint.exists()
     assert any("moved it to " + aside[0].name in line for line in lines)
+
+
+def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
+    """No cluster needed: the #SBATCH lines submitit would write, from the command-line flags."""
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["vae", "dvae"]\nseeds = [1, 2]\n')
+    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    fake_checkpoint(runs[0], runs[0].config.steps)
+    fake_eval_json(runs[0], runs[0].config.steps)              # done: not submitted
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm",
+                       "--slurm_partition", "gpu", "--timeout_min", "90", "--cpus_per_task", "3", "--mem_gb", "5",
+                       "--gpus_per_node", "2", "--array_parallelism", "2", "--signal_delay_s", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "would submit 3 runs as one array job" in out
+    assert "  0: dsprites_procedural_gauss_seed2\n  1: dsprites_procedural_seed1\n  2: dsprites_procedural_seed2\n" in out
+    lines = [line.strip() for line in out.split("sbatch options:\n")[1].splitlines()]
+    for option in ("--array=0-2%2", "--partition=gpu", "--time=90", "--cpus-per-task=3", "--mem=5GB",
+                   "--gpus-per-node=2", "--signal=USR2@300",
+                   f"--output={tmp_path}/logs/%A_%a/%A_%a_0_log.out"):
+        assert f"#SBATCH {option}" in lines, option
+    assert not list(tmp_path.glob("logs"))                     # nothing submitted, nothing written
+    sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm", "--gpus_per_node", "0"])
+    assert "gpus" not in capsys.readouterr().out
