@@ -6,9 +6,13 @@
         --slurm_partition gpu --timeout_min 1440 --gpus_per_node 1 --array_parallelism 64
 
 Each run trains (`training.loop.train`, resuming a partial checkpoint) and then evaluates
-(`eval.evaluate_checkpoint`, the code behind `python eval.py`). A run whose finished checkpoint `{run_name}.pkl` and
-`{run_name}.eval.json` both exist is skipped; one with a finished checkpoint only is
-evaluated; one with a partial checkpoint resumes. Everything goes into the results folder.
+(`eval.evaluate_checkpoint`, the code behind `python eval.py`). A run whose finished checkpoint
+`{run_name}.pkl` and `{run_name}.eval.json` both exist is skipped, if that JSON records the
+protocol, settings, metrics, eval seed and step the sweep asks for (else it is evaluated again);
+one with a finished checkpoint only is evaluated; one with a partial checkpoint resumes; a
+checkpoint that cannot be read is renamed `X.pkl.unreadable-<time>` and the run starts over.
+Everything goes into the results folder. On Slurm (docs/slurm.md) the runs are one array job of
+`SweepJob`s, requeued by submitit on time-outs and preemption, resuming from their last save.
 
 Sweep config (TOML), keys:
   datasets = [...]          names from data.DATASET_NAMES (checked before any run starts)
@@ -35,6 +39,8 @@ if __package__ in (None, ""):  # `python scripts/sweep.py` from the repository r
 
 import configs
 from configs import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MODELS = {  # model name -> (gaussian, tc)
     "vae": (True, False),
@@ -147,6 +153,10 @@ def parse_sweep(values: dict, where: str = "sweep") -> Sweep:
     unknown = sorted(set(eval_options) - EVAL_KEYS)
     if unknown:
         raise SweepError(f"{where}: unknown [eval] key(s) {unknown}; valid keys: {sorted(EVAL_KEYS)}")
+    try:
+        requested_eval(eval_options)
+    except ValueError as error:  # eval.EvalError: unknown metric or bad settings
+        raise SweepError(f"{where} [eval]: {error}") from None
     results = values.get("results")
     if results is not None and not isinstance(results, str):
         raise SweepError(f"{where}: results must be a folder name")
@@ -186,18 +196,96 @@ def checkpoint_step(path) -> int | None:
         return None
     try:
         return int(load_checkpoint(path)["step"])
-    except (CheckpointError, KeyError):
+    except (CheckpointError, KeyError, TypeError, ValueError):
         return None
 
 
-def status(run: Run) -> str:
-    """'done' (finished checkpoint and eval JSON), 'eval' (needs eval only), 'resume', 'train'."""
+def requested_eval(eval_options: dict) -> dict:
+    """What an eval JSON must record to count for these [eval] options: protocol, settings, metrics, seed."""
+    import eval as eval_lib
+    metrics = eval_options.get("metrics")
+    if isinstance(metrics, str):
+        metrics = None if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
+    names = eval_lib.parse_metrics(",".join(metrics) if metrics else None)
+    settings = eval_lib._merge_settings(bool(eval_options.get("fast", False)), eval_options.get("settings"))
+    protocol = "paper" if eval_lib.is_paper_protocol(settings) else "custom"
+    return {"protocol": protocol, "settings": settings, "metrics": names, "eval_seed": eval_options.get("seed", 42)}
+
+
+def _protocol_settings(settings: dict) -> dict:
+    """Settings without the keywords that change speed only (they never change a number)."""
+    import eval as eval_lib
+    return {m: {k: v for k, v in values.items() if k not in eval_lib._SPEED_ONLY}
+            for m, values in (settings or {}).items()}
+
+
+def eval_mismatch(run: Run, step: int) -> str | None:
+    """Why the run's eval JSON does not count for this sweep (None when it does)."""
+    try:
+        recorded = json.loads(run.eval_json.read_text())
+    except (OSError, ValueError) as error:
+        return f"{run.eval_json.name} is not readable JSON ({type(error).__name__})"
+    if not isinstance(recorded, dict):
+        return f"{run.eval_json.name} is not a JSON object"
+    wanted = requested_eval(run.eval)
+    if recorded.get("step") != step:
+        return f"{run.eval_json.name} evaluated step {recorded.get('step')}, the checkpoint is at step {step}"
+    if recorded.get("protocol") != wanted["protocol"]:
+        return (f"{run.eval_json.name} used the {recorded.get('protocol', 'unknown')!r} protocol, "
+                f"the sweep asks for {wanted['protocol']!r}")
+    missing = [m for m in wanted["metrics"] if m not in (recorded.get("metrics") or [])]
+    if missing:
+        return f"{run.eval_json.name} lacks {', '.join(missing)}"
+    if recorded.get("eval_seed") != wanted["eval_seed"]:
+        return f"{run.eval_json.name} used eval seed {recorded.get('eval_seed')}, the sweep asks for {wanted['eval_seed']}"
+    if wanted["protocol"] == "custom":
+        have, want = _protocol_settings(recorded.get("settings")), _protocol_settings(wanted["settings"])
+        for metric in set(have) | set(want):
+            got = have.get(metric, {})
+            if metric == "st_gap":  # the JSON always records the gap's batch counts; compare the asked ones
+                got = {k: v for k, v in got.items() if k in want.get(metric, {})}
+            if got != want.get(metric, {}):
+                return f"{run.eval_json.name} used {metric} settings {got}, the sweep asks for {want.get(metric, {})}"
+    return None
+
+
+def status(run: Run, reasons: dict | None = None) -> str:
+    """'done' (finished checkpoint and a matching eval JSON), 'eval' (needs eval only), 'resume',
+    'train', or 'unreadable' (a checkpoint file that cannot be read: moved aside before training).
+
+    `reasons`, when given, receives {run name: why} for 'eval' because of a mismatching eval JSON
+    and for 'unreadable'.
+    """
     step = checkpoint_step(run.checkpoint)
     if step is None:
+        if run.checkpoint.exists():
+            if reasons is not None:
+                reasons[run.name] = f"{run.checkpoint} cannot be read as a checkpoint"
+            return "unreadable"
         return "train"
     if step < run.config.steps:
         return "resume"
-    return "done" if run.eval_json.is_file() else "eval"
+    if not run.eval_json.is_file():
+        return "eval"
+    why = eval_mismatch(run, step)
+    if why is None:
+        return "done"
+    if reasons is not None:
+        reasons[run.name] = why
+    return "eval"
+
+
+def move_aside(path, log=print) -> Path:
+    """Rename an unreadable checkpoint to `X.pkl.unreadable-<time>` (never trained over silently)."""
+    path = Path(path)
+    target = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    path.rename(target)
+    log(f"{path} cannot be read as a checkpoint; moved it to {target.name} and training from step 0")
+    return target
 
 
 # -- executing ------------------------------------------------------------------------------
@@ -218,7 +306,13 @@ def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
     from training.train_mig import training_mig
 
     started = time.perf_counter()
-    before = status(run)
+    reasons: dict = {}
+    before = status(run, reasons)
+    if before == "unreadable":
+        move_aside(run.checkpoint, log=lambda m: log(f"[{run.name}] {m}"))
+        before = "train"
+    elif before == "eval" and run.name in reasons:
+        log(f"[{run.name}] evaluating again: {reasons[run.name]}")
     if before == "done" or (train_only and before == "eval"):
         return {"run": run.name, "status": "skipped", "seconds": 0.0, "eval_json": str(run.eval_json)}
     if before in ("train", "resume"):
@@ -241,6 +335,40 @@ def execute_config(config_dict: dict, eval_options: dict, train_only: bool = Fal
 
 def execute_config_train_only(config_dict: dict, eval_options: dict) -> dict:
     return execute_config(config_dict, eval_options, train_only=True)
+
+
+def _checkpointable_base():
+    try:
+        from submitit.helpers import Checkpointable
+    except ImportError:  # submitit is only needed for the cluster executors
+        return object
+    return Checkpointable
+
+
+class SweepJob(_checkpointable_base()):
+    """One run as a submitit job that survives preemption and time-outs.
+
+    Slurm signals the job (submitit asks for USR2, `signal_delay_s` before the time limit, and
+    a preempting scheduler sends it too); submitit then calls `checkpoint`, stores the returned
+    submission and requeues the job (`scontrol requeue`). The requeued job calls the run again,
+    and `execute` resumes from the run's last checkpoint, which the training loop writes every
+    `save_every` steps, atomically: at most the steps since that save are done twice.
+    """
+
+    def __init__(self, train_only: bool = False):
+        self.train_only = train_only
+
+    def __call__(self, config_dict: dict, eval_options: dict) -> dict:
+        return execute_config(config_dict, eval_options, train_only=self.train_only)
+
+    def checkpoint(self, config_dict: dict, eval_options: dict):
+        import submitit
+        config = configs.from_dict(config_dict)
+        step = checkpoint_step(config.checkpoint_path())
+        where = f"its checkpoint at step {step}" if step is not None else "step 0 (no checkpoint yet)"
+        print(f"[{config.run_name}] signalled (time limit or preemption): requeued, resumes from {where}",
+              flush=True)
+        return submitit.helpers.DelayedSubmission(self, config_dict, eval_options)
 
 
 def probe(config_dict: dict, eval_options: dict) -> dict:
@@ -275,26 +403,121 @@ def run_local(runs: list[Run], data=None, log=print, keep_going: bool = True, tr
     return outcomes
 
 
+def make_executor(folder, cluster: str | None = None, **parameters):
+    """The submitit executor of a sweep; logs per run under `folder/<job id>` (arrays: `<A>_<i>`)."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(Path(folder) / "%j"), cluster=cluster)
+    if executor.cluster == "slurm":
+        # The job imports this repository (scripts.sweep) wherever sbatch was called from.
+        parameters.setdefault("slurm_setup", [f"export PYTHONPATH={ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"])
+    executor.update_parameters(name="lddr_sweep", **parameters)
+    return executor
+
+
+def sbatch_options(executor, count: int) -> list[str]:
+    """The `#SBATCH` lines submitit writes for an array of `count` runs (what --dry_run prints)."""
+    from submitit.slurm.slurm import _make_sbatch_string
+    inner = executor._executor
+    text = _make_sbatch_string(command="true", folder=inner.folder, map_count=count, **inner.parameters)
+    return [line for line in text.splitlines() if line.startswith("#SBATCH ")]
+
+
 def submit(runs: list[Run], folder, cluster: str | None = None, function=None, wait: bool = False,
            **parameters):
     """Submit the runs as ONE submitit array job; logs per run under `folder/<job id>`.
 
     `cluster`: None (auto: Slurm when available), "slurm", "local" or "debug" (in-process).
-    `function(config_dict, eval_options)` replaces `execute_config` (tests).
+    `function(config_dict, eval_options)` replaces `SweepJob()` (tests).
     `parameters`: submitit's (timeout_min, slurm_partition, gpus_per_node, cpus_per_task,
-    mem_gb, slurm_array_parallelism, ...). Returns the jobs (and their results if `wait`).
+    mem_gb, slurm_array_parallelism, ...). Returns the jobs (and their outcomes if `wait`).
     """
-    import submitit
-
-    executor = submitit.AutoExecutor(folder=str(Path(folder) / "%j"), cluster=cluster)
-    executor.update_parameters(name="lddr_sweep", **parameters)
-    function = function or execute_config
+    executor = make_executor(folder, cluster, **parameters)
+    function = function or SweepJob()
     config_dicts = [r.config.to_dict() for r in runs]
     eval_options = [r.eval for r in runs]
     jobs = executor.map_array(function, config_dicts, eval_options)
     if wait:
-        return jobs, [job.result() for job in jobs]
+        return jobs, wait_for(jobs, runs)
     return jobs
+
+
+def job_log(job) -> str:
+    """The log of a submitted job (stderr holds the tracebacks; stdout the run's own log)."""
+    return f"{job.paths.stdout} (errors: {job.paths.stderr})"
+
+
+def job_error(error: Exception) -> str:
+    """The run's own exception line ("DataError: ...") out of submitit's FailedJobError text."""
+    import re
+    text = str(error)
+    trace = text.split("Traceback (most recent call last):", 1)
+    if len(trace) == 2:
+        lines = [line.strip() for line in trace[1].split("\n----")[0].splitlines() if line.strip()]
+        if lines:
+            return re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", lines[-1])
+    return f"{type(error).__name__}: {' '.join(text.split())[:300]}"
+
+
+def _slurm_states(jobs) -> dict:
+    """{job id: state} of these jobs from squeue, then scontrol for jobs that left the queue
+    (None when squeue fails)."""
+    import subprocess
+    states: dict = {}
+    ids = sorted({job.job_id.split("_")[0] for job in jobs})
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(ids)],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 and "Invalid job id" not in out.stderr:
+        return None  # the controller did not answer: nothing is known this time
+    for line in out.stdout.splitlines():
+        job_id, _, state = line.partition(" ")
+        states[job_id] = state.strip()
+    for job in jobs:
+        if job.job_id not in states:
+            out = subprocess.run(["scontrol", "-o", "show", "job", job.job_id], capture_output=True, text=True,
+                                 timeout=60)
+            fields = dict(f.split("=", 1) for f in out.stdout.split() if "=" in f)
+            states[job.job_id] = fields.get("JobState", "GONE")
+    return states
+
+
+def wait_for(jobs, runs: list[Run], poll_s: float = 2.0) -> list[dict]:
+    """Wait for every job; one outcome per run, a failed one with its error and log path.
+
+    On Slurm the queue is asked directly (squeue/scontrol: submitit's own waiting asks sacct,
+    which needs accounting); a job that leaves the queue without a result is a failure, and the
+    other runs of the array go on.
+    """
+    outcomes: dict = {}
+    slurm = bool(jobs) and type(jobs[0]).__name__ == "SlurmJob"
+    ended_without_result: dict = {}
+    while len(outcomes) < len(jobs):
+        pending = [(i, job) for i, job in enumerate(jobs) if i not in outcomes]
+        states = _slurm_states([job for _, job in pending]) if slurm else {}
+        for i, job in pending:
+            if not slurm or job.paths.result_pickle.exists():
+                try:
+                    outcomes[i] = job.result()
+                except Exception as error:  # noqa: BLE001 - reported with its log
+                    outcomes[i] = {"run": runs[i].name, "status": "failed", "error": job_error(error),
+                                   "log": job_log(job)}
+                continue
+            if states is None:
+                continue
+            state = (states.get(job.job_id) or "GONE").split()[0].upper()
+            if state in ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING", "SUSPENDED",
+                         "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT"):
+                ended_without_result.pop(i, None)
+                continue
+            # Out of the queue and no result (yet): give the result file a few polls to appear.
+            ended_without_result[i] = ended_without_result.get(i, 0) + 1
+            if ended_without_result[i] >= 3:
+                outcomes[i] = {"run": runs[i].name, "status": "failed",
+                               "error": f"Slurm job {job.job_id} ended {state} without a result",
+                               "log": job_log(job)}
+        if len(outcomes) < len(jobs):
+            time.sleep(poll_s)
+    return [outcomes[i] for i in range(len(jobs))]
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -315,12 +538,37 @@ def parse_args(argv=None):
     group = parser.add_argument_group("slurm (submitit)")
     group.add_argument("--slurm_partition", default=None)
     group.add_argument("--timeout_min", type=int, default=24 * 60)
-    group.add_argument("--gpus_per_node", type=int, default=1)
+    group.add_argument("--gpus_per_node", type=int, default=1, help="0: no GPU requested")
     group.add_argument("--cpus_per_task", type=int, default=8)
     group.add_argument("--mem_gb", type=int, default=64)
     group.add_argument("--array_parallelism", type=int, default=64)
+    group.add_argument("--signal_delay_s", type=int, default=120,
+                       help="Slurm signals a run this long before its time limit; it is then requeued and resumes "
+                            "from its last checkpoint (keep it above the time between checkpoints' writes)")
     group.add_argument("--wait", action="store_true", help="wait for the array job and report each run")
     return parser.parse_args(argv)
+
+
+def executor_parameters(args) -> tuple[str, dict]:
+    """(submitit cluster name, submitit parameters) from the command line."""
+    cluster = {"slurm": "slurm", "submitit_local": "local", "debug": "debug"}[args.executor]
+    parameters = {"timeout_min": args.timeout_min}
+    if cluster == "slurm":
+        parameters.update(slurm_partition=args.slurm_partition, gpus_per_node=args.gpus_per_node or None,
+                          cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
+                          slurm_array_parallelism=args.array_parallelism,
+                          slurm_signal_delay_s=args.signal_delay_s)
+        parameters = {k: v for k, v in parameters.items() if v is not None}
+    return cluster, parameters
+
+
+def report(outcomes: list[dict]) -> int:
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    print(json.dumps({"finished": len(outcomes) - len(failed), "failed": [o["run"] for o in failed]}))
+    for o in failed:
+        first = o["error"].splitlines()[0] if o.get("error") else ""
+        print(f"FAILED {o['run']}: {first}" + (f"; log: {o['log']}" if o.get("log") else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
@@ -336,14 +584,26 @@ def main(argv=None) -> int:
         return 2
     if args.only:
         runs = [r for r in runs if args.only in r.name]
-    states = {r.name: status(r) for r in runs}
-    counts = {s: sum(1 for v in states.values() if v == s) for s in ("train", "resume", "eval", "done")}
-    print(f"{len(runs)} runs in {results}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    reasons: dict = {}
+    states = {r.name: status(r, reasons) for r in runs}
+    counts = {s: sum(1 for v in states.values() if v == s) for s in ("train", "resume", "eval", "done", "unreadable")}
+    print(f"{len(runs)} runs in {results}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "unreadable"))
+    todo = [r for r in runs if states[r.name] != "done" and not (args.train_only and states[r.name] == "eval")]
     if args.dry_run:
         for run in runs:
-            print(f"  {states[run.name]:<7s} {run.name:<45s} {run.describe()}, {run.config.steps} steps")
+            why = f"  ({reasons[run.name]})" if run.name in reasons else ""
+            print(f"  {states[run.name]:<7s} {run.name:<45s} {run.describe()}, {run.config.steps} steps{why}")
+        if args.executor != "local" and todo:
+            cluster, parameters = executor_parameters(args)
+            folder = Path(results).absolute() / "logs"
+            print(f"would submit {len(todo)} runs as one array job (task: run):")
+            for i, run in enumerate(todo):
+                print(f"  {i}: {run.name}")
+            if cluster == "slurm":
+                print("sbatch options:")
+                for line in sbatch_options(make_executor(folder, cluster, **parameters), len(todo)):
+                    print(f"  {line}")
         return 0
-    todo = [r for r in runs if states[r.name] != "done" and not (args.train_only and states[r.name] == "eval")]
     if not todo:
         print("nothing to do: every run has its checkpoint" + ("" if args.train_only else " and eval JSON"))
         return 0
@@ -353,34 +613,22 @@ def main(argv=None) -> int:
             print("error: --probe checks a submitit executor; use it with --executor slurm/submitit_local/debug",
                   file=sys.stderr)
             return 2
-        outcomes = run_local(todo, keep_going=not args.stop_on_error, train_only=args.train_only)
-    else:
-        cluster = {"slurm": "slurm", "submitit_local": "local", "debug": "debug"}[args.executor]
-        parameters = {"timeout_min": args.timeout_min}
-        if cluster == "slurm":
-            parameters.update(slurm_partition=args.slurm_partition, gpus_per_node=args.gpus_per_node,
-                              cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
-                              slurm_array_parallelism=args.array_parallelism)
-            parameters = {k: v for k, v in parameters.items() if v is not None}
-        folder = Path(results) / "logs"
-        jobs = submit(todo, folder, cluster=cluster, function=probe if args.probe else (execute_config_train_only if args.train_only else None), **parameters)
-        print(f"submitted {len(jobs)} runs as array job {jobs[0].job_id.split('_')[0]}; logs in {folder}")
-        for job, run in zip(jobs, todo):
-            print(f"  {job.job_id}  {run.name}")
-        if not (args.wait or cluster in ("local", "debug")):
-            return 0
-        outcomes = []
-        for job, run in zip(jobs, todo):
-            try:
-                outcomes.append(job.result())
-            except Exception as error:  # noqa: BLE001
-                outcomes.append({"run": run.name, "status": "failed", "error": f"{type(error).__name__}: {error}"})
-    failed = [o for o in outcomes if o["status"] == "failed"]
-    print(json.dumps({"finished": len(outcomes) - len(failed), "failed": [o["run"] for o in failed]}))
-    for o in failed:
-        print(f"FAILED {o['run']}: {o['error'].splitlines()[0] if o['error'] else ''}", file=sys.stderr)
-    return 1 if failed else 0
+        return report(run_local(todo, keep_going=not args.stop_on_error, train_only=args.train_only))
+    cluster, parameters = executor_parameters(args)
+    folder = Path(results).absolute() / "logs"
+    function = probe if args.probe else SweepJob(train_only=args.train_only)
+    jobs = submit(todo, folder, cluster=cluster, function=function, **parameters)
+    kind = "array job" if len(todo) > 1 else "job"  # submitit submits a single run as a plain job
+    print(f"submitted {len(todo)} runs as {kind} {jobs[0].job_id.split('_')[0]}; logs in {folder}/<job id>")
+    for job, run in zip(jobs, todo):
+        print(f"  {job.job_id}  {run.name}  {job.paths.stdout}")
+    sys.stdout.flush()
+    if not (args.wait or cluster in ("local", "debug")):
+        return 0
+    return report(wait_for(jobs, todo))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `scripts.sweep`, not `__main__`, so that submitted jobs pickle SweepJob by reference.
+    from scripts.sweep import main as _main
+    sys.exit(_main())

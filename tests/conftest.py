@@ -17,3 +17,10 @@ def tiny_config(tmp_path):
     """A D-VAE config that trains in seconds: batch 8, 2 steps per dispatch."""
     return Config(steps=8, batch_size=8, log_every=4, eval_every=0, save_every=4,
                   steps_per_dispatch=2, save_path=str(tmp_path))
+
+
+def pytest_runtest_setup(item):
+    """Tests marked `slurm` need a reachable cluster (tests/slurm_cluster.py): skip, or fail in CI."""
+    if item.get_closest_marker("slurm") is not None:
+        from tests.slurm_cluster import require_cluster
+        require_cluster()

@@ -78,13 +78,21 @@ def fake_checkpoint(run, step):
     checkpoint.save_checkpoint(run.checkpoint, {"step": step, "config": run.config.to_dict()})
 
 
+def fake_eval_json(run, step):
+    """The fields eval.evaluate_checkpoint records about how it evaluated, for the paper's protocol."""
+    import eval as eval_lib
+    run.eval_json.write_text(json.dumps({"step": step, "protocol": "paper", "eval_seed": 42, "results": {},
+                                         "metrics": list(eval_lib.METRIC_CHOICES),
+                                         "settings": {"st_gap": {"num_batches": 100, "batch_size": 64}}}))
+
+
 def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3, 4]\n'
                       '[base]\nsteps = 30\n')
     runs = sweep.expand(sweep.load_sweep(config), tmp_path)
     fake_checkpoint(runs[0], 30)
-    runs[0].eval_json.write_text("{}")              # finished and evaluated
+    fake_eval_json(runs[0], 30)                     # finished and evaluated
     fake_checkpoint(runs[1], 30)                    # finished, not evaluated
     fake_checkpoint(runs[2], 10)                    # interrupted
     assert [sweep.status(r) for r in runs] == ["done", "eval", "resume", "train"]
@@ -139,3 +147,112 @@ def test_cli_submitit_probe(tmp_path, capsys, monkeypatch):
     assert sweep.main([str(config), "--results", str(tmp_path), "--executor", "debug", "--probe"]) == 0
     out = capsys.readouterr().out
     assert "submitted 2 runs as array job" in out and '"finished": 2' in out
+
+
+def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
+    """A real eval JSON from `fast` settings is not 'done' for a sweep asking for the paper's protocol."""
+    import eval as eval_lib
+    from tests.eval_fixtures import make_checkpoint, small_data
+
+    data = small_data(tmp_path / "data")
+    fast_mig = {"fast": True, "metrics": "mig"}
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 10\n'
+                      '[eval]\nfast = true\nmetrics = "mig"\n')
+    run, = sweep.expand(sweep.load_sweep(config), tmp_path)
+    make_checkpoint(tmp_path, data, seed=1)          # an untrained model at run.checkpoint ...
+    checkpoint.save_checkpoint(run.checkpoint, {**checkpoint.load_checkpoint(run.checkpoint), "step": 10})  # ... finished
+    eval_lib.evaluate_checkpoint(run.checkpoint, data=data, metrics=["mig"], fast=True, progress=False,
+                                 log=lambda *_: None)
+    assert json.loads(run.eval_json.read_text())["protocol"] == "custom"
+
+    def state(eval_options):
+        reasons = {}
+        return sweep.status(sweep.Run(run.config, eval_options), reasons), reasons.get(run.name, "")
+
+    assert state(fast_mig) == ("done", "")
+    got, why = state({})                             # the paper's protocol, all metrics
+    assert got == "eval" and "'custom' protocol" in why and "'paper'" in why
+    got, why = state({**fast_mig, "settings": {"mig": {"num_train": 500}}})
+    assert got == "eval" and "mig settings" in why and "500" in why
+    got, why = state({"fast": True, "metrics": "mig,sap"})
+    assert got == "eval" and "lacks sap" in why
+    got, why = state({**fast_mig, "seed": 7})
+    assert got == "eval" and "eval seed 42" in why
+    # Speed-only keywords change no number: still done.
+    assert state({**fast_mig, "settings": {"mig": {"chunk_size": 100}}})[0] == "done"
+    # A checkpoint trained further than the JSON's step needs evaluating again.
+    payload = checkpoint.load_checkpoint(run.checkpoint)
+    checkpoint.save_checkpoint(run.checkpoint, {**payload, "step": 11})
+    got, why = state(fast_mig)
+    assert got == "eval" and "evaluated step 10" in why and "at step 11" in why
+
+    # The same sweep file without `fast`: the paper's protocol, so the run is listed for eval.
+    checkpoint.save_checkpoint(run.checkpoint, payload)
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
+    assert "0 eval, 1 done" in capsys.readouterr().out
+    config.write_text(config.read_text().replace('fast = true\n', ''))
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
+    assert "1 eval, 0 done" in capsys.readouterr().out
+
+
+def test_eval_mismatch_in_dry_run_and_execute(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 30\n')
+    run, = sweep.expand(sweep.load_sweep(config), tmp_path)
+    fake_checkpoint(run, 30)
+    run.eval_json.write_text(json.dumps({"step": 30, "protocol": "custom", "metrics": ["mig"], "eval_seed": 42,
+                                         "settings": {"mig": {"num_train": 1000}}}))
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "0 train, 0 resume, 1 eval, 0 done" in out and "used the 'custom' protocol" in out
+    calls, lines = [], []
+    monkeypatch.setattr(sweep, "evaluate", lambda path, options, data=None, log=print: calls.append(options))
+    sweep.run_local([run], data="no data needed", log=lines.append)
+    assert calls == [{}] and any("evaluating again: " in line and "'custom'" in line for line in lines)
+
+
+def test_unreadable_checkpoint_is_moved_aside(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 30\n')
+    run, = sweep.expand(sweep.load_sweep(config), tmp_path)
+    fake_checkpoint(run, 20)
+    damaged = run.checkpoint.read_bytes()[:-40]      # a truncated pickle
+    run.checkpoint.write_bytes(damaged)
+    assert sweep.status(run) == "unreadable"
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "1 unreadable" in out and "cannot be read as a checkpoint" in out
+    assert run.checkpoint.read_bytes() == damaged    # --dry_run moves nothing
+
+    calls, lines = [], []
+    monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(kw["resume"]))
+    monkeypatch.setattr(sweep, "evaluate", lambda *a, **kw: None)
+    outcome, = sweep.run_local([run], data="no data needed", log=lines.append)
+    assert outcome["status"] == "train" and calls == [None]     # trained from step 0, not over the file
+    aside = list(tmp_path.glob(run.checkpoint.name + ".unreadable-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged and not run.checkpoint.exists()
+    assert any("moved it to " + aside[0].name in line for line in lines)
+
+
+def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
+    """No cluster needed: the #SBATCH lines submitit would write, from the command-line flags."""
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["vae", "dvae"]\nseeds = [1, 2]\n')
+    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    fake_checkpoint(runs[0], runs[0].config.steps)
+    fake_eval_json(runs[0], runs[0].config.steps)              # done: not submitted
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm",
+                       "--slurm_partition", "gpu", "--timeout_min", "90", "--cpus_per_task", "3", "--mem_gb", "5",
+                       "--gpus_per_node", "2", "--array_parallelism", "2", "--signal_delay_s", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "would submit 3 runs as one array job" in out
+    assert "  0: dsprites_procedural_gauss_seed2\n  1: dsprites_procedural_seed1\n  2: dsprites_procedural_seed2\n" in out
+    lines = [line.strip() for line in out.split("sbatch options:\n")[1].splitlines()]
+    for option in ("--array=0-2%2", "--partition=gpu", "--time=90", "--cpus-per-task=3", "--mem=5GB",
+                   "--gpus-per-node=2", "--signal=USR2@300",
+                   f"--output={tmp_path}/logs/%A_%a/%A_%a_0_log.out"):
+        assert f"#SBATCH {option}" in lines, option
+    assert not list(tmp_path.glob("logs"))                     # nothing submitted, nothing written
+    sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm", "--gpus_per_node", "0"])
+    assert "gpus" not in capsys.readouterr().out
