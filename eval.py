@@ -130,7 +130,7 @@ def write_json_atomic(path, obj) -> Path:
     return path
 
 
-def _merge_settings(fast: bool, overrides: dict | None) -> dict:
+def merge_settings(fast: bool, overrides: dict | None) -> dict:
     """FAST_SETTINGS (with `fast`) updated by `overrides`; every metric name and keyword checked
     against its function's signature, so a typo stops eval.py before any work."""
     settings = {k: dict(v) for k, v in (FAST_SETTINGS.items() if fast else ())}
@@ -160,12 +160,12 @@ def _setting_keywords(name: str) -> set[str]:
 
 # Keywords that change speed only, never a number.
 # (DCI's `booster` changes only how equally good splits are chosen, as sklearn's own runs do.)
-_SPEED_ONLY = {"chunk_size", "n_jobs", "booster", "batches_per_call"}
+SPEED_ONLY = {"chunk_size", "n_jobs", "booster", "batches_per_call"}
 
 
 def is_paper_protocol(settings: dict) -> bool:
     """Whether `settings` leave every sample size and setting of SPEC §4 as it is."""
-    return all(set(values) <= _SPEED_ONLY for values in settings.values())
+    return all(set(values) <= SPEED_ONLY for values in settings.values())
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
     keep_freed_memory()
     started = time.perf_counter()
     names = parse_metrics(",".join(metrics)) if metrics is not None else list(METRIC_CHOICES)
-    settings = _merge_settings(fast, settings)
+    settings = merge_settings(fast, settings)
     protocol = "paper" if is_paper_protocol(settings) else "custom"
     payload, config, data, model, params, state, params_disc = load_model(path, data, datasets)
     times: dict = {"load": time.perf_counter() - started}
@@ -467,7 +467,7 @@ def main(argv=None, data=None) -> int:
             raise EvalError(f"--settings is not valid JSON ({error})") from None
         if overrides is not None and not isinstance(overrides, dict):
             raise EvalError("--settings must be a JSON object {metric: {keyword: value}}")
-        _merge_settings(args.fast, overrides)  # checked before any work
+        merge_settings(args.fast, overrides)  # checked before any work
         paths = expand_save_files(args.save_file)
     except expected as error:
         print(f"error: {error}", file=sys.stderr)

@@ -207,7 +207,7 @@ def requested_eval(eval_options: dict) -> dict:
     if isinstance(metrics, str):
         metrics = None if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
     names = eval_lib.parse_metrics(",".join(metrics) if metrics else None)
-    settings = eval_lib._merge_settings(bool(eval_options.get("fast", False)), eval_options.get("settings"))
+    settings = eval_lib.merge_settings(bool(eval_options.get("fast", False)), eval_options.get("settings"))
     protocol = "paper" if eval_lib.is_paper_protocol(settings) else "custom"
     return {"protocol": protocol, "settings": settings, "metrics": names, "eval_seed": eval_options.get("seed", 42)}
 
@@ -215,7 +215,7 @@ def requested_eval(eval_options: dict) -> dict:
 def _protocol_settings(settings: dict) -> dict:
     """Settings without the keywords that change speed only (they never change a number)."""
     import eval as eval_lib
-    return {m: {k: v for k, v in values.items() if k not in eval_lib._SPEED_ONLY}
+    return {m: {k: v for k, v in values.items() if k not in eval_lib.SPEED_ONLY}
             for m, values in (settings or {}).items()}
 
 
