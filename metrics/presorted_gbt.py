@@ -222,57 +222,8 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
             np.less_equal(x[:, :, 1:], x[:, :, :-1] + FEATURE_THRESHOLD, out=invalid[:, :, :-1])
         invalid |= ~((n_right > 0) & np.take_along_axis(splittable, node_at, 1))[:, None, :]
 
-        # Left and right sums of a split after each position. As in sklearn, the left sum runs
-        # from the node's first sample in sorted order, and the right one is the node's total
-        # (summed in sample order, sklearn's order at the root) minus it.
-        if num_nodes == 1:
-            sum_left = np.cumsum(y, axis=2, out=y)
-        else:
-            sum_left = y
-            for t, j in zip(*np.nonzero(splittable)):
-                part = sum_left[t, :, start[t, j]:start[t, j] + count[t, j]]
-                np.cumsum(part, axis=1, out=part)
-        sum_right = np.repeat(np.broadcast_to(total[:, None, :], (num_trees, num_features, num_nodes)).ravel(),
-                              np.broadcast_to(count[:, None, :], (num_trees, num_features, num_nodes)).ravel())
-        sum_right = sum_right.reshape(y.shape) - sum_left
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if criterion == "friedman_mse":
-                # scikit-learn 1.2.2's FriedmanMSE proxy (GradientBoostingClassifier's default):
-                # (n_right * sum_left - n_left * sum_right)^2 / (n_left * n_right), in that
-                # order. Equal to the squared-error proxy up to constants, not in rounding, and
-                # rounding decides between equally good splits.
-                proxy = np.multiply(sum_left, n_right[:, None, :], out=sum_left)
-                sum_right *= n_left[:, None, :]
-                proxy -= sum_right
-                np.square(proxy, out=proxy)
-                proxy /= (n_left * n_right)[:, None, :]
-            else:
-                # squared_error: sum_left^2 / n_left + sum_right^2 / n_right (scikit-learn
-                # >= 1.9 maps friedman_mse to this one).
-                proxy = np.square(sum_left, out=sum_left)
-                proxy /= n_left[:, None, :]
-                np.square(sum_right, out=sum_right)
-                sum_right /= n_right[:, None, :]
-                proxy += sum_right
-        np.copyto(proxy, -np.inf, where=invalid)
-
-        # Best value per (tree, feature, node), then the best feature per node, then its first
-        # best position. sklearn tries the features in a random order and keeps the first of
-        # equals, i.e. a uniformly random one of them: so does the tie breaker.
-        if num_nodes == 1:
-            best_proxy = proxy.max(axis=2, keepdims=True)
-        else:
-            rows = (np.arange(num_trees * num_features) * n).reshape(num_trees, num_features, 1)
-            first = np.minimum(rows + start[:, None, :], proxy.size - 1).ravel()
-            best_proxy = np.maximum.reduceat(proxy.ravel(), first).reshape(num_trees, num_features, num_nodes)
-            best_proxy[np.broadcast_to(count[:, None, :] == 0, best_proxy.shape)] = -np.inf
-        is_best = best_proxy == best_proxy.max(axis=1, keepdims=True)
-        best_feature = np.where(is_best, tie_breaker.random_sample(is_best.shape), -1.0).argmax(axis=1)
-        split = np.isfinite(np.take_along_axis(best_proxy, best_feature[:, None, :], 1)[:, 0])
-        position = np.zeros((num_trees, num_nodes), dtype=np.intp)
-        for t, j in zip(*np.nonzero(split)):
-            a = start[t, j]
-            position[t, j] = a + proxy[t, best_feature[t, j], a:a + count[t, j]].argmax()
+        proxy = _split_proxies(y, invalid, total, count, start, splittable, n_left, n_right, criterion)
+        best_feature, position, split = _best_splits(proxy, start, count, tie_breaker)
 
         # sklearn's threshold: the midpoint, or the lower value if rounding reaches the upper.
         low_sample = ordered[trees, best_feature, position] - trees * n
@@ -309,6 +260,75 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
         node, count, total, impurity = child, child_count, child_total, child_impurity
     return {"feature": feature, "threshold": threshold, "leaf": node,
             "importance": importance / n}
+
+
+def _split_proxies(y, invalid, total, count, start, splittable, n_left, n_right, criterion):
+    """The split criterion's proxy [T, F, n] of a split after each sorted position (-inf where
+    no split may go), from the targets `y` [T, F, n] in each feature's node-then-value order.
+
+    Overwrites `y`. As in sklearn, the left sum runs from the node's first sample in sorted
+    order, and the right one is the node's total (summed in sample order, sklearn's order at
+    the root) minus it.
+    """
+    num_trees, num_features, _ = y.shape
+    num_nodes = count.shape[1]
+    if num_nodes == 1:
+        sum_left = np.cumsum(y, axis=2, out=y)
+    else:
+        sum_left = y
+        for t, j in zip(*np.nonzero(splittable)):
+            part = sum_left[t, :, start[t, j]:start[t, j] + count[t, j]]
+            np.cumsum(part, axis=1, out=part)
+    sum_right = np.repeat(np.broadcast_to(total[:, None, :], (num_trees, num_features, num_nodes)).ravel(),
+                          np.broadcast_to(count[:, None, :], (num_trees, num_features, num_nodes)).ravel())
+    sum_right = sum_right.reshape(y.shape) - sum_left
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if criterion == "friedman_mse":
+            # scikit-learn 1.2.2's FriedmanMSE proxy (GradientBoostingClassifier's default):
+            # (n_right * sum_left - n_left * sum_right)^2 / (n_left * n_right), in that
+            # order. Equal to the squared-error proxy up to constants, not in rounding, and
+            # rounding decides between equally good splits.
+            proxy = np.multiply(sum_left, n_right[:, None, :], out=sum_left)
+            sum_right *= n_left[:, None, :]
+            proxy -= sum_right
+            np.square(proxy, out=proxy)
+            proxy /= (n_left * n_right)[:, None, :]
+        else:
+            # squared_error: sum_left^2 / n_left + sum_right^2 / n_right (scikit-learn
+            # >= 1.9 maps friedman_mse to this one).
+            proxy = np.square(sum_left, out=sum_left)
+            proxy /= n_left[:, None, :]
+            np.square(sum_right, out=sum_right)
+            sum_right /= n_right[:, None, :]
+            proxy += sum_right
+    np.copyto(proxy, -np.inf, where=invalid)
+    return proxy
+
+
+def _best_splits(proxy, start, count, tie_breaker):
+    """(best feature, its first best position, whether to split) [T, num_nodes] per node.
+
+    Best value per (tree, feature, node), then the best feature per node, then its first best
+    position. sklearn tries the features in a random order and keeps the first of equals, i.e.
+    a uniformly random one of them: so does the tie breaker.
+    """
+    num_trees, num_features, n = proxy.shape
+    num_nodes = count.shape[1]
+    if num_nodes == 1:
+        best_proxy = proxy.max(axis=2, keepdims=True)
+    else:
+        rows = (np.arange(num_trees * num_features) * n).reshape(num_trees, num_features, 1)
+        first = np.minimum(rows + start[:, None, :], proxy.size - 1).ravel()
+        best_proxy = np.maximum.reduceat(proxy.ravel(), first).reshape(num_trees, num_features, num_nodes)
+        best_proxy[np.broadcast_to(count[:, None, :] == 0, best_proxy.shape)] = -np.inf
+    is_best = best_proxy == best_proxy.max(axis=1, keepdims=True)
+    best_feature = np.where(is_best, tie_breaker.random_sample(is_best.shape), -1.0).argmax(axis=1)
+    split = np.isfinite(np.take_along_axis(best_proxy, best_feature[:, None, :], 1)[:, 0])
+    position = np.zeros((num_trees, num_nodes), dtype=np.intp)
+    for t, j in zip(*np.nonzero(split)):
+        a = start[t, j]
+        position[t, j] = a + proxy[t, best_feature[t, j], a:a + count[t, j]].argmax()
+    return best_feature, position, split
 
 
 def _node_statistics(node, targets, num_nodes):
