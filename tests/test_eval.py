@@ -10,7 +10,6 @@ import pytest
 
 import eval as ev
 import metrics
-from data.base import GroundTruthData
 from eval_fixtures import make_checkpoint, small_data
 from training.checkpoint import load_checkpoint, save_checkpoint
 from metrics.index_cache import CachedRepresentation, IndexedData, supports_index_cache

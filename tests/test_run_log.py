@@ -1,6 +1,5 @@
 """The training log `{run}.log.jsonl`: one record per logged step, values from the steps
 themselves, and exactly one record per step after a kill and a resume."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """The one training loop: dispatch scans of steps, log, evaluate, checkpoint, resume."""
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Callable
