@@ -162,6 +162,28 @@ def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
     assert all(np.isfinite(x).all() for x in leaves(second.params_disc))
 
 
+@pytest.mark.slow  # two compiles of a TC step: about 40 s on a loaded 2-core machine
+def test_wiring_host_batch_step_is_the_training_step(tiny_data, tiny_config):
+    """Wiring: train_step_on fed the batch that train_step draws on the device makes the same
+    update (benchmarks/train_speed.py's baseline feeds it host batches; no copy of the step)."""
+    from models import build_model
+    from training.step import _sample_batch, images_on_device, init_train_state, train_step, train_step_on
+    config = tiny_config.replace(tc=True, gamma=10.0)
+    model = build_model(config, 1)
+    images = images_on_device(tiny_data)
+    ts = init_train_state(model, jnp.zeros((8, 64, 64, 1)))
+    batch_key = jax.random.split(jax.random.fold_in(ts.rng, ts.step), 4)[0]
+    x = np.asarray(_sample_batch(tiny_data, images, batch_key, config.batch_size))
+    drawn = jax.jit(lambda ts: train_step(model, tiny_data, images, ts))(ts)
+    given = jax.jit(lambda ts, x: train_step_on(model, ts, lambda key: x))(ts, x)
+    for a, b in zip(jax.tree_util.tree_leaves(drawn), jax.tree_util.tree_leaves(given)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    # Not vacuous: the step moved both the VAE's and the discriminator's parameters.
+    for before, after in ((ts.params, given[0].params), (ts.params_disc, given[0].params_disc)):
+        assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(before),
+                                                             jax.tree_util.tree_leaves(after)))
+
+
 def test_one_copy_of_the_images_on_the_cpu(tiny_data):
     from types import SimpleNamespace
 
