@@ -42,10 +42,15 @@ def c_index():
 
 
 @pytest.fixture
-def uniform_draws():
-    """draws(seed, n, sizes) -> (factors [n, k], the RandomState after them): what
-    disentanglement_lib's uniform factor sampling draws, one randint per factor in order."""
-    def draws(seed, n, sizes):
-        rs = np.random.RandomState(seed)
-        return np.stack([rs.randint(s, size=n) for s in sizes], 1), rs
-    return draws
+def sample_replayed():
+    """sample(ds, seed, n, sizes) -> (factors [n, k], observations): ds.sample(n) on
+    RandomState(seed), after checking it drew what disentanglement_lib's uniform factor
+    sampling draws (one randint per factor, in order) and nothing more."""
+    def sample(ds, seed, n, sizes):
+        rs, rs_replay = np.random.RandomState(seed), np.random.RandomState(seed)
+        factors, observations = ds.sample(n, rs)
+        want = np.stack([rs_replay.randint(s, size=n) for s in sizes], 1)
+        np.testing.assert_array_equal(factors, want)
+        assert rs.rand() == rs_replay.rand()  # the same number of draws
+        return want, observations
+    return sample

@@ -21,17 +21,13 @@ def write_mpi3d(data_root, name, compressed=False, images=None, key="images"):
 
 @pytest.mark.parametrize("name", ["mpi3d_toy", "mpi3d_realistic", "mpi3d_real"])
 @pytest.mark.parametrize("compressed", [False, True])
-def test_mapping_values_and_replay(data_root, name, compressed, uniform_draws):
+def test_mapping_values_and_replay(data_root, name, compressed, sample_replayed):
     images = write_mpi3d(data_root, name, compressed)
     ds = get_dataset(name, factor_sizes=SIZES)
     # Uncompressed members are memory-mapped rather than copied.
     assert isinstance(ds.images, np.memmap) != compressed
     assert ds.images.dtype == np.uint8 and ds.factors_num_values == SIZES
-    rs = np.random.RandomState(6)
-    factors, obs = ds.sample(40, rs)
-    want, rs2 = uniform_draws(6, 40, SIZES)
-    np.testing.assert_array_equal(factors, want)
-    assert rs.rand() == rs2.rand()
+    want, obs = sample_replayed(ds, 6, 40, SIZES)
     index = np.ravel_multi_index(tuple(want.T), SIZES)
     np.testing.assert_array_equal(obs, (images[index] / 255.0).astype(np.float32))
 
