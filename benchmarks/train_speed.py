@@ -5,7 +5,8 @@
 
 For each model:
   baseline  straightforward: hk layers (conv_impl=xla), a batch drawn host-side with numpy
-            (`data.sample_observations`), one jitted call per step;
+            (`data.sample_observations`), one jitted call per step of the project's update
+            (`training.step.train_step_on`);
   hk-scan   our training path (`training.step.train_steps`, batch drawn on the device, steps
             fused in an unrolled lax.scan) with hk's convolutions (conv_impl=xla);
   fast      the same path with the fast layers (conv_impl=fast).
@@ -23,45 +24,30 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: python benchmarks/train_speed.py
 from configs import Config
 from data import get_dataset
-from models import build_model, gumbel_noise_scale, set_gumbel_state
-from models import losses
-from models.networks import permute_dims
+from models import build_model
 from training.seeds import init_stacked, multi_train_steps
-from training.step import images_on_device, init_train_state, optimizers, train_steps
+from training.step import images_on_device, init_train_state, train_step_on, train_steps
 
 MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
           "factor_dvae": dict(tc=True, gamma=30.0)}
 
 
 def baseline_runner(config, data):
-    """The straightforward loop: numpy batch on the host, one jitted update per call."""
+    """The straightforward loop: numpy batch on the host, one jitted update per call (the
+    project's step, `training.step.train_step_on`, fed the host batch)."""
+    if config.discriminator_second_batch:
+        raise ValueError("the baseline feeds one host batch per step; discriminator_second_batch needs two")
     model = build_model(config, data.observation_shape[-1])
     ts = init_train_state(model, jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32))
-    vae_opt, disc_opt = optimizers(config)
 
     @jax.jit
     def step(ts, x):
-        key = jax.random.fold_in(ts.rng, ts.step)
-        model_key, perm_key = jax.random.split(key)
-        state = set_gumbel_state(ts.state, scale=gumbel_noise_scale(ts.step, config.steps, config.noise_scale_init,
-                                                                     config.noise_scale_final))
-        grads, (terms, state, z) = jax.grad(model.loss, has_aux=True)(ts.params, state, ts.params_disc, model_key, x)
-        updates, opt_state = vae_opt.update(grads, ts.opt_state, ts.params)
-        params = optax.apply_updates(ts.params, updates)
-        params_disc, opt_state_disc = ts.params_disc, ts.opt_state_disc
-        if config.tc:
-            z = jax.lax.stop_gradient(z)
-            disc_grads = jax.grad(lambda p: losses.discriminator_loss(
-                model.discriminator.apply(p, z), model.discriminator.apply(p, permute_dims(perm_key, z))))(params_disc)
-            disc_updates, opt_state_disc = disc_opt.update(disc_grads, opt_state_disc, params_disc)
-            params_disc = optax.apply_updates(params_disc, disc_updates)
-        return ts._replace(step=ts.step + 1, params=params, state=state, opt_state=opt_state,
-                           params_disc=params_disc, opt_state_disc=opt_state_disc), terms["loss"]
+        ts, terms = train_step_on(model, ts, lambda key: x)
+        return ts, terms["loss"]
 
     random_state = np.random.RandomState(0)
     holder = {"ts": ts}

@@ -20,8 +20,8 @@ Boosters (`booster=`):
   at random as sklearn's random order does, but from a fixed seed, so DCI is reproducible.
 - `"sklearn"`: `sklearn.ensemble.GradientBoostingClassifier()` itself; `gbt_random_state` seeds
   it to make a run reproducible (a deviation from the reference: one seed for every factor).
-tests/test_metrics_dci.py bounds the difference between runs of sklearn's booster and between
-the two boosters. The factors' boosters run in parallel threads (joblib; numpy and sklearn's
+tests/test_metrics_gbt.py compares the two boosters; tests/test_metrics_dci.py checks that the
+presorted one only ever picks among equally good splits, and DCI on tied codes by hand. The factors' boosters run in parallel threads (joblib; numpy and sklearn's
 tree code release the GIL).
 """
 from __future__ import annotations

@@ -92,3 +92,31 @@ class CountingRep:
 def same_state(a: np.random.RandomState, b: np.random.RandomState) -> bool:
     sa, sb = a.get_state(), b.get_state()
     return sa[0] == sb[0] and np.array_equal(sa[1], sb[1]) and sa[2:] == sb[2:]
+
+
+class KnownMigRep:
+    """A representation of `SyntheticData(factor_sizes=(4, 3), latent=(0,))` (one factor f,
+    4 values) whose MIG is known by construction: codes (f / 3, f // 2, 0). After the 20-bin
+    histogram, code 0 has one bin per value of f (MI = H(f)), code 1 is a function of f with
+    two values (MI = H(f // 2)), code 2 is constant (MI = 0), so
+    MIG = (H(f) - H(f // 2)) / H(f). Records the factor values it was shown (`seen`)."""
+
+    def __init__(self, data: SyntheticData):
+        assert data.sizes[data.latent[0]] == 4 and len(data.latent) == 1
+        self.data = data
+        self.seen: list[np.ndarray] = []
+
+    def __call__(self, obs):
+        f = np.rint(self.data.true_factors(obs)[:, 0] * 3).astype(int)
+        self.seen.append(f)
+        return np.stack([f / 3, f // 2, np.zeros(len(f))], axis=1).astype(np.float32)
+
+    def mig_by_hand(self) -> float:
+        """From the counts of the values it was shown (natural log, as MI is computed)."""
+        f = np.concatenate(self.seen)
+
+        def entropy(labels):
+            p = np.bincount(labels) / len(labels)
+            p = p[p > 0]
+            return float(-np.sum(p * np.log(p)))
+        return (entropy(f) - entropy(f // 2)) / entropy(f)

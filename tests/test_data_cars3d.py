@@ -11,9 +11,9 @@ SIZES = [2, 3, 3]     # elevation, azimuth, object
 NAMES = ["car_002_mesh.mat", "car_010_mesh.mat", "car_001_mesh.mat"]   # not in name order
 
 
-def write_cars(root, names=NAMES, im_shape=(128, 128, 3, 3, 2)):
+def write_cars(data_root, names=NAMES, im_shape=(128, 128, 3, 3, 2)):
     """One .mat per car: `im` uint8 [128, 128, 3, azimuth, elevation]. Returns {name: im}."""
-    folder = root / "cars"
+    folder = data_root / "cars"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "list.txt").write_text("not a mesh\n")
     rng = np.random.RandomState(0)
@@ -25,23 +25,12 @@ def write_cars(root, names=NAMES, im_shape=(128, 128, 3, 3, 2)):
     return meshes
 
 
-@pytest.fixture
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
-    return tmp_path
-
-
-def test_mapping_thumbnail_and_replay(root):
-    meshes = write_cars(root)
+def test_mapping_thumbnail_and_replay(data_root, sample_replayed):
+    meshes = write_cars(data_root)
     ds = get_dataset("cars3d", factor_sizes=SIZES)
     assert ds.factors_num_values == SIZES and ds.observation_shape == [64, 64, 3]
     assert ds.images.dtype == np.uint8 and ds.images.shape == (18, 64, 64, 3)
-    rs = np.random.RandomState(2)
-    factors, obs = ds.sample(40, rs)
-    rs2 = np.random.RandomState(2)
-    want = np.stack([rs2.randint(s, size=40) for s in SIZES], 1)
-    np.testing.assert_array_equal(factors, want)
-    assert rs.rand() == rs2.rand()
+    want, obs = sample_replayed(ds, 2, 40, SIZES)
     by_object = [meshes[name] for name in sorted(NAMES)]      # object i = i-th file by name
     for (elev, azi, obj), o in zip(want, obs):
         image = Image.fromarray(by_object[obj][:, :, :, azi, elev])
@@ -49,20 +38,20 @@ def test_mapping_thumbnail_and_replay(root):
         np.testing.assert_array_equal(o, (np.asarray(image) / 255.0).astype(np.float32))
 
 
-def test_errors(root):
+def test_errors(data_root):
     with pytest.raises(DataError, match="cars"):
         get_dataset("cars3d")
-    write_cars(root)
+    write_cars(data_root)
     with pytest.raises(DataError, match="3 .mat files, expected 183"):
         get_dataset("cars3d")
-    folder = root / "cars"
+    folder = data_root / "cars"
     scipy.io.savemat(folder / "car_010_mesh.mat", {"images": np.zeros((2, 2), np.uint8)})
     with pytest.raises(DataError, match=r"car_010_mesh.mat: no variable 'im'"):
         get_dataset("cars3d", factor_sizes=SIZES)
     scipy.io.savemat(folder / "car_010_mesh.mat", {"im": np.zeros((64, 64, 3, 3, 2), np.uint8)})
     with pytest.raises(DataError, match=r"expected uint8 \[128, 128, 3, 3, 2\]"):
         get_dataset("cars3d", factor_sizes=SIZES)
-    write_cars(root)
+    write_cars(data_root)
     path = folder / "car_001_mesh.mat"
     path.write_bytes(path.read_bytes()[:5000])                 # truncated download
     with pytest.raises(DataError, match="car_001_mesh.mat: not a readable .mat") as err:

@@ -10,8 +10,8 @@ SIZES = [2, 2, 2, 3, 3, 2, 2]
 N = int(np.prod(SIZES))
 
 
-def write_mpi3d(root, name, compressed=False, images=None, key="images"):
-    folder = root / name
+def write_mpi3d(data_root, name, compressed=False, images=None, key="images"):
+    folder = data_root / name
     folder.mkdir(parents=True, exist_ok=True)
     if images is None:
         images = np.random.RandomState(0).randint(0, 256, (N, 64, 64, 3)).astype(np.uint8)
@@ -19,26 +19,15 @@ def write_mpi3d(root, name, compressed=False, images=None, key="images"):
     return images
 
 
-@pytest.fixture
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
-    return tmp_path
-
-
 @pytest.mark.parametrize("name", ["mpi3d_toy", "mpi3d_realistic", "mpi3d_real"])
 @pytest.mark.parametrize("compressed", [False, True])
-def test_mapping_values_and_replay(root, name, compressed):
-    images = write_mpi3d(root, name, compressed)
+def test_mapping_values_and_replay(data_root, name, compressed, sample_replayed):
+    images = write_mpi3d(data_root, name, compressed)
     ds = get_dataset(name, factor_sizes=SIZES)
     # Uncompressed members are memory-mapped rather than copied.
     assert isinstance(ds.images, np.memmap) != compressed
     assert ds.images.dtype == np.uint8 and ds.factors_num_values == SIZES
-    rs = np.random.RandomState(6)
-    factors, obs = ds.sample(40, rs)
-    rs2 = np.random.RandomState(6)
-    want = np.stack([rs2.randint(s, size=40) for s in SIZES], 1)
-    np.testing.assert_array_equal(factors, want)
-    assert rs.rand() == rs2.rand()
+    want, obs = sample_replayed(ds, 6, 40, SIZES)
     index = np.ravel_multi_index(tuple(want.T), SIZES)
     np.testing.assert_array_equal(obs, (images[index] / 255.0).astype(np.float32))
 
@@ -51,22 +40,22 @@ def test_release_is_told_by_image_count():
         release_of(1000, "f")
 
 
-def test_errors(root):
+def test_errors(data_root):
     with pytest.raises(DataError, match="mpi3d_toy.npz"):
         get_dataset("mpi3d_toy")
-    write_mpi3d(root, "mpi3d_toy")
+    write_mpi3d(data_root, "mpi3d_toy")
     with pytest.raises(DataError, match=f"{N} images, expected 460800 .* or 1036800"):
         get_dataset("mpi3d_toy")                                 # neither release
     with pytest.raises(DataError, match="7 factor sizes whose product"):
         get_dataset("mpi3d_toy", factor_sizes=[2, 2, 2, 3, 3, 2, 3])
-    write_mpi3d(root, "mpi3d_toy", key="imgs")
+    write_mpi3d(data_root, "mpi3d_toy", key="imgs")
     with pytest.raises(DataError, match=r"missing key\(s\) \['images'\]"):
         get_dataset("mpi3d_toy", factor_sizes=SIZES)
-    write_mpi3d(root, "mpi3d_toy", images=np.zeros((N, 64, 64), np.uint8))
+    write_mpi3d(data_root, "mpi3d_toy", images=np.zeros((N, 64, 64), np.uint8))
     with pytest.raises(DataError, match=r"shape \[288, 64, 64\], expected \[\*, 64, 64, 3\]"):
         get_dataset("mpi3d_toy", factor_sizes=SIZES)
-    write_mpi3d(root, "mpi3d_toy")
-    path = root / "mpi3d_toy" / "mpi3d_toy.npz"
+    write_mpi3d(data_root, "mpi3d_toy")
+    path = data_root / "mpi3d_toy" / "mpi3d_toy.npz"
     path.write_bytes(path.read_bytes()[:100_000])                # truncated download
     with pytest.raises(DataError, match="truncated") as err:
         get_dataset("mpi3d_toy", factor_sizes=SIZES)

@@ -21,12 +21,12 @@ def write_norb(path, array):
     path.write_bytes(header.tobytes() + array.astype(array.dtype.newbyteorder("<")).tobytes())
 
 
-def write_smallnorb(root, duplicate=False):
+def write_smallnorb(data_root, duplicate=False):
     """Train (instances 0, 2) and test (instances 1, 3) files in a shuffled order.
 
     Returns {factor tuple (azimuth halved): (chunk prefix, row in that chunk's files)}.
     """
-    folder = root / NORB_DIR
+    folder = data_root / NORB_DIR
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.RandomState(0)
     grid = np.stack(np.meshgrid(*[np.arange(s) for s in SIZES], indexing="ij"), -1).reshape(-1, 5)
@@ -47,12 +47,6 @@ def write_smallnorb(root, duplicate=False):
         for i, row in enumerate(rows):
             by_factors[tuple(row)] = (prefix, i)
     return by_factors
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
-    return tmp_path
 
 
 def test_binary_matrix_reader_all_types(tmp_path):
@@ -78,8 +72,8 @@ def reference_observation(path, row):
     return resized / 255.
 
 
-def test_factors_mapping_resize_and_replay(root):
-    by_factors = write_smallnorb(root)
+def test_factors_mapping_resize_and_replay(data_root):
+    by_factors = write_smallnorb(data_root)
     ds = get_dataset("smallnorb", factor_sizes=SIZES)
     assert ds.factors_num_values == [2, 2, 3, 2] and ds.observation_shape == [64, 64, 1]
     assert ds.images.dtype == np.int16 and ds.images.shape == (96, 64, 64, 1)
@@ -94,22 +88,22 @@ def test_factors_mapping_resize_and_replay(root):
     assert obs.dtype == np.float32 and obs.shape == (60, 64, 64, 1)
     for (cat, elev, azi, light), inst, o in zip(want, instance, obs):
         chunk, row = by_factors[(cat, inst, elev, azi, light)]
-        expected = reference_observation(root / NORB_DIR / f"{chunk}-dat.mat", row)
+        expected = reference_observation(data_root / NORB_DIR / f"{chunk}-dat.mat", row)
         np.testing.assert_array_equal(o[..., 0], expected.astype(np.float32))
     # Random bytes have hard edges: the unclipped resize leaves [0, 1], and an 8-bit resize
     # (clipped, fixed point) would not give these observations.
     assert obs.min() < -0.05 and obs.max() > 1.05
     chunk, row = by_factors[tuple(np.insert(want[0], 1, instance[0]))]
-    dat = read_norb_matrix(root / NORB_DIR / f"{chunk}-dat.mat")
+    dat = read_norb_matrix(data_root / NORB_DIR / f"{chunk}-dat.mat")
     eight_bit = np.asarray(Image.fromarray(np.array(dat[row, 0])).resize((64, 64), Image.LANCZOS))
     assert np.mean(eight_bit / 255. != obs[0, ..., 0].astype(np.float64)) > 0.1
 
 
-def test_device_observations_equal_host_observations(root):
+def test_device_observations_equal_host_observations(data_root):
     """Training's jitted per-batch conversion gives the metrics' observations, bit for bit,
     including the values below 0 and above 255 of the unclipped resize."""
     import jax
-    write_smallnorb(root)
+    write_smallnorb(data_root)
     ds = get_dataset("smallnorb", factor_sizes=SIZES)
     assert ds.pixel_range[0] < 0 and ds.pixel_range[1] > 255
     host = ds._observations_from_pixels(ds.images, None)
@@ -118,13 +112,13 @@ def test_device_observations_equal_host_observations(root):
     np.testing.assert_array_equal(host, (ds.images / 255.).astype(np.float32))
 
 
-def test_errors(root):
+def test_errors(data_root):
     with pytest.raises(DataError, match="small_norb"):
         get_dataset("smallnorb")                                   # no folder
-    write_smallnorb(root)
+    write_smallnorb(data_root)
     with pytest.raises(DataError, match="exactly once"):
         get_dataset("smallnorb")                                   # real sizes, tiny file
-    folder = root / NORB_DIR
+    folder = data_root / NORB_DIR
     dat = folder / f"{CHUNKS[1]}-dat.mat"
     data = dat.read_bytes()
     dat.write_bytes(data[:-100])                                   # truncated download
@@ -138,7 +132,7 @@ def test_errors(root):
     write_norb(folder / f"{CHUNKS[0]}-info.mat", np.zeros((48, 3), np.int32))
     with pytest.raises(DataError, match=r"info.mat: int32 \[48, 3\], expected int32 \[48, 4\]"):
         get_dataset("smallnorb", factor_sizes=SIZES)
-    write_smallnorb(root, duplicate=True)
+    write_smallnorb(data_root, duplicate=True)
     with pytest.raises(DataError, match="exactly once"):
         get_dataset("smallnorb", factor_sizes=SIZES)
     (folder / f"{CHUNKS[0]}-cat.mat").unlink()

@@ -1,5 +1,5 @@
 """eval.py: JSON results, all metrics, st_gap only for discrete models, index cache = plain path,
-one-line errors, training MIG = eval MIG."""
+one-line errors, training MIG = eval MIG (wiring), eval MIG by hand."""
 import json
 import subprocess
 import sys
@@ -128,7 +128,9 @@ def test_random_observations_not_cached(data):
         IndexedData(coloured)
 
 
-def test_training_mig_is_eval_mig(checkpoints, data):
+def test_wiring_training_mig_is_eval_mig(checkpoints, data):
+    """Wiring: training and eval.py compute MIG on the same points with the same code (the
+    value itself is checked in test_eval_mig_by_hand)."""
     from training.train_mig import training_mig
     payload, config, _, model, params, state, params_disc = ev.load_model(checkpoints["dvae"], data)
 
@@ -141,6 +143,21 @@ def test_training_mig_is_eval_mig(checkpoints, data):
                                        progress=False, write=False)
     assert evaluated["results"]["mig"] == trained and evaluated["protocol"] == "paper"
     assert list(evaluated["results"]) == ["mig"]
+
+
+def test_eval_mig_by_hand(checkpoints, monkeypatch):
+    """eval.py's MIG of a representation whose MIG is known by construction (KnownMigRep:
+    (H(f) - H(f // 2)) / H(f) from the factor values it was shown, about 1/2)."""
+    import models.representation
+    from metrics_fixtures import KnownMigRep, SyntheticData
+    data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
+    rep = KnownMigRep(data)
+    monkeypatch.setattr(models.representation, "make_representation_function", lambda *args: rep)
+    result = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"],
+                                    settings={"mig": {"num_train": 2000}}, progress=False, write=False)
+    assert sum(len(f) for f in rep.seen) == 2000
+    assert result["results"]["mig"] == pytest.approx(rep.mig_by_hand(), abs=1e-12)
+    assert 0.4 < result["results"]["mig"] < 0.6
 
 
 def _error_line(capsys, argv, data=None):

@@ -6,7 +6,8 @@ import metrics
 from metrics import utils
 from metrics.mig import mig_from_codes
 from metrics_fixtures import CountingRep, SyntheticData, same_state
-from metrics_reference import ref_beta_vae, ref_factor_code, ref_factor_vae, ref_mig
+from metrics_reference import (ref_beta_vae, ref_factor_code, ref_factor_vae, ref_mig,
+                               ref_modularity, ref_sap)
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,30 @@ def test_mig_matches_reference(data, rep_name):
     assert same_state(rs_fast, rs_ref)
     # Batched: 3000 points in chunks of >= 1024 observations, not 188 calls of 16.
     assert len(counting.sizes) == 3 and sum(counting.sizes) == 3000
+
+
+@pytest.mark.parametrize("rep_name", ["factor_rep_plus", "rotated_rep"])
+def test_modularity_matches_reference(data, rep_name):
+    """Exact: the same points (train, then the unreported test points), bins, MI and formula;
+    factor_rep_plus has a constant code (max MI 0: scored 0) and a noise code."""
+    rep = getattr(data, rep_name)
+    rs_fast, rs_ref = np.random.RandomState(17), np.random.RandomState(17)
+    fast = metrics.compute_modularity(data, rep, rs_fast, num_train=1500, num_test=700,
+                                      chunk_size=512)
+    ref = ref_modularity(data, rep, rs_ref, num_train=1500, num_test=700)
+    assert fast["modularity_score"] == ref
+    assert same_state(rs_fast, rs_ref)
+
+
+@pytest.mark.parametrize("rep_name", ["factor_rep_plus", "rotated_rep"])
+def test_sap_matches_reference(data, rep_name):
+    """Exact: the same points and one LinearSVC per (code, factor) with the same settings."""
+    rep = getattr(data, rep_name)
+    rs_fast, rs_ref = np.random.RandomState(19), np.random.RandomState(19)
+    fast = metrics.compute_sap(data, rep, rs_fast, num_train=600, num_test=300, chunk_size=256)
+    ref = ref_sap(data, rep, rs_ref, num_train=600, num_test=300)
+    assert fast["SAP_score"] == ref
+    assert same_state(rs_fast, rs_ref)
 
 
 def test_factor_code_matches_reference(data):

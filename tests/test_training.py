@@ -105,7 +105,9 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tiny_config):
     assert tiny_config.checkpoint_path().read_bytes() == before
 
 
-def test_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys):
+def test_wiring_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys):
+    """Wiring: the cadence, and the logged value is what compute_mig gives (the value itself
+    is checked in test_training_mig_by_hand)."""
     from metrics.mig import compute_mig
     from models.representation import make_representation_function
     from training.train_mig import training_mig
@@ -126,6 +128,25 @@ def test_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys)
     assert lines[-1].endswith(f"mig {expected:.4f}")
 
 
+def test_training_mig_by_hand(monkeypatch):
+    """training_mig on a representation whose MIG is known by construction (KnownMigRep:
+    (H(f) - H(f // 2)) / H(f) from the factor values it was shown, about 1/2), on 10,000
+    points: the value training logs is MIG, not just whatever compute_mig returns."""
+    import types
+
+    import training.train_mig as train_mig
+    from metrics_fixtures import KnownMigRep, SyntheticData
+    data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
+    rep = KnownMigRep(data)
+    monkeypatch.setattr(train_mig, "make_representation_function", lambda *args: rep)
+    model = types.SimpleNamespace(config=types.SimpleNamespace(seed=3))
+    ts = types.SimpleNamespace(params=None, state=None)
+    value = train_mig.training_mig(model, ts, data)["mig"]
+    assert sum(len(f) for f in rep.seen) == 10_000
+    assert value == pytest.approx(rep.mig_by_hand(), abs=1e-12)
+    assert 0.45 < value < 0.55  # ln 2 / ln 4 for uniform counts
+
+
 def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
     from models import build_model
     from training.step import init_train_state
@@ -139,6 +160,28 @@ def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
     # With a second batch the discriminator sees other samples, so it ends elsewhere.
     assert any(not np.allclose(a, b) for a, b in zip(leaves(same.params_disc), leaves(second.params_disc)))
     assert all(np.isfinite(x).all() for x in leaves(second.params_disc))
+
+
+@pytest.mark.slow  # two compiles of a TC step: about 40 s on a loaded 2-core machine
+def test_wiring_host_batch_step_is_the_training_step(tiny_data, tiny_config):
+    """Wiring: train_step_on fed the batch that train_step draws on the device makes the same
+    update (benchmarks/train_speed.py's baseline feeds it host batches; no copy of the step)."""
+    from models import build_model
+    from training.step import _sample_batch, images_on_device, init_train_state, train_step, train_step_on
+    config = tiny_config.replace(tc=True, gamma=10.0)
+    model = build_model(config, 1)
+    images = images_on_device(tiny_data)
+    ts = init_train_state(model, jnp.zeros((8, 64, 64, 1)))
+    batch_key = jax.random.split(jax.random.fold_in(ts.rng, ts.step), 4)[0]
+    x = np.asarray(_sample_batch(tiny_data, images, batch_key, config.batch_size))
+    drawn = jax.jit(lambda ts: train_step(model, tiny_data, images, ts))(ts)
+    given = jax.jit(lambda ts, x: train_step_on(model, ts, lambda key: x))(ts, x)
+    for a, b in zip(jax.tree_util.tree_leaves(drawn), jax.tree_util.tree_leaves(given)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    # Not vacuous: the step moved both the VAE's and the discriminator's parameters.
+    for before, after in ((ts.params, given[0].params), (ts.params_disc, given[0].params_disc)):
+        assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(before),
+                                                             jax.tree_util.tree_leaves(after)))
 
 
 def test_one_copy_of_the_images_on_the_cpu(tiny_data):

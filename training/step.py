@@ -88,11 +88,21 @@ def _sample_batch(data, images, key, batch_size):
 
 
 def train_step(model: Model, data, images, ts: TrainState):
-    """One VAE update then (with TC) one discriminator update on the same batch's z."""
+    """One update on batches drawn on the device from `images` (see `train_step_on`)."""
+    return train_step_on(model, ts, lambda key: _sample_batch(data, images, key, model.config.batch_size))
+
+
+def train_step_on(model: Model, ts: TrainState, draw_batch):
+    """One VAE update then (with TC) one discriminator update on the same batch's z.
+
+    `draw_batch(key)` -> [batch, 64, 64, C] float32: called with the step's batch key, and
+    with a second key when the discriminator trains on a second batch. (benchmarks/
+    train_speed.py's baseline passes a batch drawn on the host instead.)
+    """
     config = model.config
     vae_opt, disc_opt = optimizers(config)
     batch_key, model_key, perm_key, second_key = jax.random.split(jax.random.fold_in(ts.rng, ts.step), 4)
-    x = _sample_batch(data, images, batch_key, config.batch_size)
+    x = draw_batch(batch_key)
 
     noise_scale = gumbel_noise_scale(ts.step, config.steps, config.noise_scale_init, config.noise_scale_final)
     state = set_gumbel_state(ts.state, scale=noise_scale)
@@ -107,7 +117,7 @@ def train_step(model: Model, data, images, ts: TrainState):
         z_other = z
         if config.discriminator_second_batch:
             other_batch_key, other_model_key = jax.random.split(second_key)
-            x_other = _sample_batch(data, images, other_batch_key, config.batch_size)
+            x_other = draw_batch(other_batch_key)
             outputs, _ = model.forward.apply(ts.params, state, other_model_key, x_other)
             z_other = jax.lax.stop_gradient(outputs["z"])
 
