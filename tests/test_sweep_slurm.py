@@ -19,7 +19,10 @@ import pytest
 
 from training import checkpoint
 
-pytestmark = pytest.mark.slurm
+# Each job starts a fresh Python that imports JAX, loads the data set and compiles: minutes in
+# all, so these run in CI's second step (`pytest -m slow`, .ci/run) with LDDR_REQUIRE_SLURM=1,
+# keeping the README's test command short.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS, SAVE_EVERY = 30, 10
@@ -72,8 +75,15 @@ def slurm(*args) -> str:
                           check=True).stdout
 
 
-def job_fields(job_id) -> dict:
-    return dict(f.split("=", 1) for f in slurm("scontrol", "-o", "show", "job", job_id).split() if "=" in f)
+def job_fields(job_id, settled: float = 60.0) -> dict:
+    """scontrol's fields of a job, once it has left RUNNING/COMPLETING (a task's result file is
+    written before Slurm finishes the job, so --wait may return while it still shows RUNNING)."""
+    deadline = time.monotonic() + settled
+    while True:
+        fields = dict(f.split("=", 1) for f in slurm("scontrol", "-o", "show", "job", job_id).split() if "=" in f)
+        if fields.get("JobState") not in ("RUNNING", "COMPLETING") or time.monotonic() > deadline:
+            return fields
+        time.sleep(1.0)
 
 
 def submitted(stdout) -> tuple[str, dict]:
