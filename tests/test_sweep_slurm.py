@@ -75,9 +75,10 @@ def slurm(*args) -> str:
                           check=True).stdout
 
 
-def job_fields(job_id, settled: float = 60.0) -> dict:
-    """scontrol's fields of a job, once it has left RUNNING/COMPLETING (a task's result file is
-    written before Slurm finishes the job, so --wait may return while it still shows RUNNING)."""
+def job_fields(job_id, settled: float = 0.0) -> dict:
+    """scontrol's fields of a job; with `settled` seconds, once it has left RUNNING/COMPLETING
+    (a task's result file is written before Slurm ends the job, so --wait may return while it
+    still shows RUNNING)."""
     deadline = time.monotonic() + settled
     while True:
         fields = dict(f.split("=", 1) for f in slurm("scontrol", "-o", "show", "job", job_id).split() if "=" in f)
@@ -153,7 +154,7 @@ def test_array_job_equals_local_and_agrees_with_dry_run(tmp_path, reference):
     assert not any("gpu" in line for line in options)
     partition = slurm("sinfo", "-h", "-o", "%P").split()[0].rstrip("*")     # the default partition
     for i, name in order:
-        fields = job_fields(f"{array}_{i}")
+        fields = job_fields(f"{array}_{i}", settled=60.0)
         assert (fields["JobState"], fields["Partition"], fields["TimeLimit"]) == ("COMPLETED", partition, "00:20:00")
         assert (fields["NumCPUs"], fields["MinMemoryNode"], fields["ArrayTaskThrottle"]) == ("2", "4G", "2")
         assert "gpu" not in fields.get("TRES", "") and fields["JobName"] == "lddr_sweep"
