@@ -1,6 +1,7 @@
 """`--seeds`: several seeds trained at once by vmap equal each seed trained alone."""
 import jax
 import numpy as np
+import pytest
 
 from configs import Config
 from data.procedural import ProceduralDSprites
@@ -8,6 +9,7 @@ from training import checkpoint
 from training.loop import train
 
 
+@pytest.mark.slow  # 30-60 s on 2 cores; CI runs it in its second step
 def test_seeds_match_single_runs(tmp_path):
     data = ProceduralDSprites(num_scales=2, num_orientations=4, num_positions=4, cache_dir=tmp_path / "data",
                               verbose=False)
@@ -27,6 +29,7 @@ def test_seeds_match_single_runs(tmp_path):
     assert not np.allclose(multi.params["enc_mlp"]["w"][0], multi.params["enc_mlp"]["w"][1])
 
 
+@pytest.mark.slow  # 30-60 s on 2 cores; CI runs it in its second step
 def test_vmap_path_equals_the_unrolled_path(tmp_path):
     """The accelerator path (vmap over seeds), forced on the CPU, against the CPU path."""
     import jax.numpy as jnp

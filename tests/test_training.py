@@ -13,6 +13,7 @@ def leaves(tree):
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
 
 
+@pytest.mark.slow  # 30-60 s on 2 cores; CI runs it in its second step
 def test_reconstruction_loss_decreases(tiny_data, tmp_path):
     config = Config(steps=200, batch_size=16, log_every=100, eval_every=0, save_every=0,
                     steps_per_dispatch=10, save_path=str(tmp_path))
