@@ -250,7 +250,8 @@ def eval_mismatch(run: Run, step: int) -> str | None:
 
 
 def status(run: Run, reasons: dict | None = None) -> str:
-    """'done' (finished checkpoint and a matching eval JSON), 'eval' (needs eval only), 'resume',
+    """'done' (a matching eval JSON of the finished run, with or without its checkpoint), 'eval'
+    (needs eval only), 'resume',
     'train', or 'unreadable' (a checkpoint file that cannot be read: moved aside before training).
 
     `reasons`, when given, receives {run name: why} for 'eval' because of a mismatching eval JSON
@@ -262,6 +263,10 @@ def status(run: Run, reasons: dict | None = None) -> str:
             if reasons is not None:
                 reasons[run.name] = f"{run.checkpoint} cannot be read as a checkpoint"
             return "unreadable"
+        # Results are committed, checkpoints are not: a fresh checkout keeps a finished run's eval
+        # JSON only, and that is enough when it is the one this sweep asks for.
+        if run.eval_json.is_file() and eval_mismatch(run, run.config.steps) is None:
+            return "done"
         return "train"
     if step < run.config.steps:
         return "resume"

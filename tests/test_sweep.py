@@ -255,3 +255,14 @@ def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
     assert not list(tmp_path.glob("logs"))                     # nothing submitted, nothing written
     sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm", "--gpus_per_node", "0"])
     assert "gpus" not in capsys.readouterr().out
+
+
+def test_a_committed_result_without_its_checkpoint_is_done(tmp_path):
+    """A fresh checkout has the committed eval JSON but not the (ignored) checkpoint."""
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3]\n'
+                      '[base]\nsteps = 30\n')
+    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    fake_eval_json(runs[0], 30)                     # the finished run's result, no checkpoint
+    fake_eval_json(runs[1], 10)                     # a result of another step: does not count
+    assert [sweep.status(r) for r in runs] == ["done", "train", "train"]
