@@ -4,6 +4,9 @@
 # (never checkpoints: *.pkl is ignored).
 #   nohup scripts/run_study.sh > study.out 2>&1 &
 #   scripts/run_study.sh --train_only          # phase 1 only: train every run, evaluate later
+#   SEEDS="4 5" nohup scripts/run_study.sh ... &  # a second worker on other seeds: training uses
+#                                                 # ~1.7 of 2 cores, so two workers on disjoint
+#                                                 # seeds finish sooner (never give two the same seed)
 # Runs go seed by seed (VAE, then D-VAE), so a partial study always compares both models.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ commit() {
 # Up to three passes: a run killed mid-way (e.g. out of memory) resumes from its last
 # checkpoint in the next pass; a pass over finished runs does nothing.
 for pass in 1 2 3; do
-    for seed in 1 2 3 4 5; do
+    for seed in ${SEEDS:-1 2 3 4 5}; do
         "$python" scripts/sweep.py "$config" --only "_seed$seed" "$@"
         commit "seed $seed, pass $pass ($*)"
     done
