@@ -15,7 +15,8 @@ FactorDVAE vs FactorVAE over all gammas): the difference of medians with a boots
 interval and a two-sided Mann-Whitney U p-value (scipy).
 
 Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, tables.tex; with
---plots, boxplots_<dataset>, gap_<dataset> and (from the runs' *.log.jsonl) curves_<dataset>,
+--plots, boxplots_<dataset>, metric_<dataset>_<metric> (one figure per metric, every run shown),
+gap_<dataset> and (from the runs' *.log.jsonl) curves_<dataset>,
 each as .png and .pdf.
 """
 from __future__ import annotations
@@ -281,8 +282,37 @@ def to_latex(tables, selection, digits=2) -> str:
 
 
 # -- plots ----------------------------------------------------------------------------------
+COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
+
+
+def distributions(rows: list[dict], metric: str) -> list[tuple[str, list[float]]]:
+    """[(model, values over its runs)] of one data set's rows, models in MODEL_NAMES order,
+    those without a value for `metric` left out."""
+    out = []
+    for model in MODEL_NAMES:
+        values = [r["values"][metric] for r in rows if r["model"] == model and r["values"].get(metric) is not None]
+        if values:
+            out.append((model, values))
+    return out
+
+
+def _boxes(ax, groups, points: bool = False) -> None:
+    """One box per model; with `points`, every run as a dot on its box (no run hidden)."""
+    if not groups:
+        return
+    box = ax.boxplot([values for _, values in groups], patch_artist=True, showfliers=not points)
+    ax.set_xticks(range(1, len(groups) + 1), [MODEL_NAMES[m] for m, _ in groups], rotation=30)
+    for position, (patch, (model, values)) in enumerate(zip(box["boxes"], groups), start=1):
+        patch.set_facecolor(COLOURS[model])
+        patch.set_alpha(0.6)
+        if points:  # a fixed spread, so the figure is the same on every run of the script
+            offsets = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+            ax.scatter(position + np.asarray(offsets), values, s=16, color="black", zorder=3)
+
+
 def plot(records: list[dict], out_dir) -> list[Path]:
-    """Box plots per data set (metric x model, across seeds) and gap-vs-metric scatters."""
+    """Per data set: box plots of every metric in one figure (`boxplots_<dataset>`), one figure
+    per metric with every run's value (`metric_<dataset>_<metric>`), and gap-vs-metric scatters."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -290,26 +320,28 @@ def plot(records: list[dict], out_dir) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    colours = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
     for dataset in sorted({r["dataset"] for r in records}):
         rows = [r for r in records if r["dataset"] == dataset]
-        models = [m for m in MODEL_NAMES if any(r["model"] == m for r in rows)]
         fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
         for ax, metric in zip(axes[0], METRICS):
-            data = [[r["values"][metric] for r in rows if r["model"] == m and r["values"].get(metric) is not None]
-                    for m in models]
-            keep = [(m, d) for m, d in zip(models, data) if d]
-            if keep:
-                box = ax.boxplot([d for _, d in keep], patch_artist=True)
-                ax.set_xticks(range(1, len(keep) + 1), [MODEL_NAMES[m] for m, _ in keep], rotation=30)
-                for patch, (m, _) in zip(box["boxes"], keep):
-                    patch.set_facecolor(colours[m])
-                    patch.set_alpha(0.6)
+            _boxes(ax, distributions(rows, metric))
             ax.set_title(METRICS[metric], fontsize=9)
         fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ)", fontsize=10)
         fig.tight_layout()
         written += _save(fig, out_dir / f"boxplots_{dataset}")
         plt.close(fig)
+
+        for metric, title in METRICS.items():
+            groups = distributions(rows, metric)
+            if not groups:
+                continue
+            fig, ax = plt.subplots(figsize=(3.6, 3.4))
+            _boxes(ax, groups, points=True)
+            runs = ", ".join(f"{MODEL_NAMES[m]} n={len(v)}" for m, v in groups)
+            ax.set_title(f"{dataset}: {title}\n({runs})", fontsize=9)
+            fig.tight_layout()
+            written += _save(fig, out_dir / f"metric_{dataset}_{metric}")
+            plt.close(fig)
 
         discrete = [r for r in rows if r["model"] in DISCRETE and r["values"].get("st_gap") is not None]
         if discrete:
@@ -319,7 +351,7 @@ def plot(records: list[dict], out_dir) -> list[Path]:
                     pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete
                            if r["model"] == m and r["values"].get(metric) is not None]
                     if pts:
-                        ax.scatter(*zip(*pts), s=18, color=colours[m], label=MODEL_NAMES[m], alpha=0.8)
+                        ax.scatter(*zip(*pts), s=18, color=COLOURS[m], label=MODEL_NAMES[m], alpha=0.8)
                 pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete if r["values"].get(metric) is not None]
                 rho = spearman(*zip(*pts))[0] if len(pts) > 1 else float("nan")
                 ax.set_title(f"{METRICS[metric]} (ρ={_num(rho)})", fontsize=9)

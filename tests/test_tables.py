@@ -148,10 +148,23 @@ def test_plots_are_written(results, tmp_path):
     records, _ = gather(folder)
     written = tables.plot(records, tmp_path / "plots")
     names = sorted(p.name for p in written)
-    assert names == ["boxplots_ds.pdf", "boxplots_ds.png", "gap_ds.pdf", "gap_ds.png"]
+    per_metric = [f"metric_ds_{k}.{ext}" for k in METRIC_KEYS for ext in ("pdf", "png")]
+    assert names == sorted(["boxplots_ds.pdf", "boxplots_ds.png", "gap_ds.pdf", "gap_ds.png"] + per_metric)
     import matplotlib.image
     image = matplotlib.image.imread(tmp_path / "plots" / "gap_ds.png")
     assert image.shape[0] > 100 and image.shape[1] > 500
+
+
+def test_distributions_hold_every_run_of_each_model(results):
+    folder, expected = results
+    records, _ = gather(folder)
+    groups = dict(tables.distributions(records, "mig"))
+    assert list(groups) == ["vae", "dvae", "factor_vae", "factor_dvae"]
+    assert sorted(groups["vae"]) == sorted(expected["vae_mig"])
+    assert sorted(groups["dvae"]) == sorted(expected["dvae_mig"])
+    assert sorted(groups["factor_dvae"]) == sorted(g / 10 + s / 10 for g in (10.0, 20.0) for s in range(3))
+    records[0]["values"]["mig"] = None                           # a run without the metric is left out
+    assert sum(len(v) for _, v in tables.distributions(records, "mig")) == 5 + 5 + 6 + 6 - 1
 
 
 # -- VAE vs D-VAE statistics (issue 12) -----------------------------------------------------
