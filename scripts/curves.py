@@ -20,7 +20,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from scripts.results import MODEL_NAMES
+from scripts.results import COLOURS, DISCRETE, MODEL_NAMES
 from training.run_log import read_log
 
 # `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
@@ -28,7 +28,6 @@ _NAME = re.compile(r"^(?P<dataset>.+?)(?P<gauss>_gauss)?(?:_factor(?P<gamma>[0-9
 PANELS = [("train", "recon", "reconstruction (nats)"), ("train", "kl", "KL (nats)"), ("train", "elbo", "ELBO loss"),
           ("train", "tc", "TC estimate"), ("train", "disc_loss", "discriminator loss"),
           ("train", "noise_scale", "Gumbel noise scale"), ("eval", "mig", "training MIG")]
-COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
 
 
 def parse_run_name(path: Path) -> dict | None:
@@ -65,6 +64,17 @@ def band(runs: list[dict], kind: str, key: str) -> tuple[np.ndarray, np.ndarray]
     return steps, np.array([np.percentile(by_step[s], [25, 50, 75]) for s in steps]).T
 
 
+def shown(model: str, key: str) -> bool:
+    """Gaussian models log a noise scale of 0 (they have no Gumbel noise): not a curve to show."""
+    return key != "noise_scale" or model in DISCRETE
+
+
+def panels_of(groups: dict) -> list[tuple[str, str, str]]:
+    """The PANELS that at least one model of `groups` ({(model, label): runs}) has data for."""
+    return [p for p in PANELS
+            if any(shown(model, p[1]) and band(runs, p[0], p[1])[0].size for (model, _), runs in groups.items())]
+
+
 def plot_curves(results_dir, out_dir) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
@@ -78,10 +88,12 @@ def plot_curves(results_dir, out_dir) -> list[Path]:
         for run in (r for r in runs if r["dataset"] == dataset):
             label = MODEL_NAMES[run["model"]] + (f" γ={run['gamma']:g}" if run["gamma"] is not None else "")
             groups.setdefault((run["model"], label), []).append(run)
-        panels = [p for p in PANELS if any(band(g, p[0], p[1])[0].size for g in groups.values())]
+        panels = panels_of(groups)
         fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
         for ax, (kind, key, title) in zip(axes[0], panels):
             for (model, label), group in sorted(groups.items()):
+                if not shown(model, key):
+                    continue
                 steps, (p25, median, p75) = band(group, kind, key)
                 if steps.size:
                     ax.plot(steps, median, color=COLOURS[model], label=f"{label} (n={len(group)})",

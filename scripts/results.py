@@ -26,6 +26,7 @@ METRICS = {
 }
 MODEL_NAMES = {"vae": "VAE", "dvae": "D-VAE", "factor_vae": "FactorVAE", "factor_dvae": "FactorDVAE"}
 DISCRETE = ("dvae", "factor_dvae")
+COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
 
 
 class ResultError(ValueError):

@@ -32,7 +32,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from scripts.results import DISCRETE, METRICS, MODEL_NAMES, ResultError, gather
+from scripts.results import COLOURS, DISCRETE, METRICS, MODEL_NAMES, ResultError, gather
 
 FORMATS = ("md", "csv", "tex")
 
@@ -282,9 +282,6 @@ def to_latex(tables, selection, digits=2) -> str:
 
 
 # -- plots ----------------------------------------------------------------------------------
-COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
-
-
 def distributions(rows: list[dict], metric: str) -> list[tuple[str, list[float]]]:
     """[(model, values over its runs)] of one data set's rows, models in MODEL_NAMES order,
     those without a value for `metric` left out."""

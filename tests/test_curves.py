@@ -49,3 +49,14 @@ def test_figures_written_per_data_set(tmp_path):
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == [
         "curves_ds.pdf", "curves_ds.png", "curves_other.pdf", "curves_other.png"]
     assert curves.main([str(tmp_path / "empty")]) == 2
+
+
+def test_noise_scale_panel_only_for_discrete_models(tmp_path):
+    write_log(tmp_path, "ds_gauss_seed1.log.jsonl", [11.0, 9.0], migs=[0.2])    # logs noise_scale too
+    gaussian = {("vae", "VAE"): curves.gather_logs(tmp_path)}
+    keys = [key for _, key, _ in curves.panels_of(gaussian)]
+    assert keys == ["recon", "kl", "elbo", "mig"]
+    write_log(tmp_path, "ds_seed1.log.jsonl", [10.0, 8.0])
+    runs = curves.gather_logs(tmp_path)
+    both = {(r["model"], r["model"]): [r] for r in runs}
+    assert [key for _, key, _ in curves.panels_of(both)] == ["recon", "kl", "elbo", "noise_scale", "mig"]
