@@ -167,6 +167,28 @@ def test_distributions_hold_every_run_of_each_model(results):
     assert sum(len(v) for _, v in tables.distributions(records, "mig")) == 5 + 5 + 6 + 6 - 1
 
 
+def test_spearman_p_value_is_exact_for_few_runs():
+    # Five runs in exactly reversed order: rho = -1, reached by 2 of the 5! = 120 orderings.
+    rho, p = tables.spearman([1, 2, 3, 4, 5], [0.9, 0.8, 0.7, 0.6, 0.5])
+    assert rho == pytest.approx(-1.0) and p == pytest.approx(2 / 120)
+    # Three runs: rho = 1 - sum(d^2) / 4 takes the values 1, 0.5, 0.5, -0.5, -0.5, -1 over the six
+    # orderings, so rho = 0.5 is as extreme as every ordering (p = 1), and rho = 1 has p = 2 / 6.
+    rho, p = tables.spearman([1, 2, 3], [1, 3, 2])
+    assert rho == pytest.approx(0.5) and p == pytest.approx(1.0)
+    assert tables.spearman([1, 2, 3], [5, 6, 7]) == pytest.approx((1.0, 2 / 6))
+
+
+def test_spearman_exact_p_matches_scipy_permutation_test():
+    from scipy.stats import permutation_test
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=7), rng.normal(size=7)
+    y[:2] = y[2]                                                  # ties too
+    rho, p = tables.spearman(x, y)
+    reference = permutation_test((y,), lambda yy: spearmanr(x, yy)[0], permutation_type="pairings",
+                                 alternative="two-sided", n_resamples=np.inf)
+    assert rho == pytest.approx(reference.statistic) and p == pytest.approx(reference.pvalue)
+
+
 # -- VAE vs D-VAE statistics (issue 12) -----------------------------------------------------
 def test_compare_against_hand_derived_numbers():
     # Disjoint groups of 5: U = 25 for the candidate and the exact two-sided p = 2 / C(10, 5).
