@@ -20,7 +20,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from scripts.results import COLOURS, DISCRETE, MODEL_NAMES
+from scripts.results import COLOURS, DISCRETE, MODEL_NAMES, save_figure
 from training.run_log import read_log
 
 # `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
@@ -107,12 +107,7 @@ def plot_curves(results_dir, out_dir) -> list[Path]:
         axes[0][0].legend(fontsize=7)
         fig.suptitle(f"{dataset}: training curves, median and 25–75 % over seeds", fontsize=10)
         fig.tight_layout()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for suffix in (".png", ".pdf"):
-            path = out_dir / f"curves_{dataset}{suffix}"
-            fig.savefig(path, dpi=100)
-            written.append(path)
-        plt.close(fig)
+        written += save_figure(fig, out_dir / f"curves_{dataset}")
     return written
 
 

@@ -33,7 +33,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from scripts.results import COLOURS, DISCRETE, METRICS, MODEL_NAMES, ResultError, gather
+from scripts.results import COLOURS, DISCRETE, METRICS, MODEL_NAMES, ResultError, gather, save_figure
 
 FORMATS = ("md", "csv", "tex")
 
@@ -341,8 +341,7 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             ax.set_title(METRICS[metric], fontsize=9)
         fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ)", fontsize=10)
         fig.tight_layout()
-        written += _save(fig, out_dir / f"boxplots_{dataset}")
-        plt.close(fig)
+        written += save_figure(fig, out_dir / f"boxplots_{dataset}")
 
         for metric, title in METRICS.items():
             groups = distributions(rows, metric)
@@ -353,8 +352,7 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             runs = ", ".join(f"{MODEL_NAMES[m]} n={len(v)}" for m, v in groups)
             ax.set_title(f"{dataset}: {title}\n({runs})", fontsize=9)
             fig.tight_layout()
-            written += _save(fig, out_dir / f"metric_{dataset}_{metric}")
-            plt.close(fig)
+            written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}")
 
         discrete = [r for r in rows if r["model"] in DISCRETE and r["values"].get("st_gap") is not None]
         if discrete:
@@ -372,16 +370,8 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             axes[0][0].legend(fontsize=7)
             fig.suptitle(f"{dataset}: straight-through gap vs metric (discrete models)", fontsize=10)
             fig.tight_layout()
-            written += _save(fig, out_dir / f"gap_{dataset}")
-            plt.close(fig)
+            written += save_figure(fig, out_dir / f"gap_{dataset}")
     return written
-
-
-def _save(fig, stem: Path) -> list[Path]:
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=100)
-    return paths
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from eval import load_model
-from scripts.results import MODEL_NAMES
+from scripts.results import MODEL_NAMES, save_figure as save
 
 # Names of the latent factors of the dSprites-layout data sets (others: "factor i").
 FACTOR_NAMES = {
@@ -176,16 +176,6 @@ def scatter(models: list[Loaded], factors: np.ndarray, observations: np.ndarray,
     fig.suptitle(f"{models[0].config.dataset}: read-out of {len(observations)} images, coloured by {names[factor]}",
                  fontsize=9)
     return fig, {"latents": chosen, "factor": factor, "factor_name": names[factor]}
-
-
-def save(fig, stem: Path, dpi: int = 100) -> list[Path]:
-    import matplotlib.pyplot as plt
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return paths
 
 
 def visualize(save_file, out=None, compare=None, data=None, steps=10, num_images=8, num_points=2000,
