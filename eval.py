@@ -6,7 +6,8 @@
 Per checkpoint: MIG, Modularity, SAP, FactorVAE score, BetaVAE score and DCI, always in that
 order, with ONE numpy RandomState(--seed) passed from each metric to the next (SPEC §4), then
 (discrete models only) the straight-through gap on 1,000 batches of 64 training images drawn
-with jax.random(--seed). A table is printed and `X.pkl`'s results are written, atomically,
+with jax.random(--seed), and the negative ELBO (recon + KL, as trained) on a fixed sample of
+10,000 training images drawn the same way (metrics/elbo.py). A table is printed and `X.pkl`'s results are written, atomically,
 to `X.eval.json` (fields: docs/metrics.md, "eval.py").
 
 For data sets whose observations are plain stored images (not colour / noisy / Scream
@@ -33,7 +34,9 @@ import numpy as np
 import metrics as metrics_lib
 from data.atomic import atomic_write
 
-METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap",)
+METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo")
+# Computed by the project's own model code, not by the disentanglement_lib metrics.
+UNSUPERVISED = ("st_gap", "elbo")
 RESULT_FORMAT = 1
 
 # Reduced settings for smoke tests (--fast): NOT the paper's protocol.
@@ -45,6 +48,7 @@ FAST_SETTINGS = {
     "beta_vae": {"num_train": 200, "num_eval": 100},
     "dci": {"num_train": 1000, "num_test": 500},
     "st_gap": {"num_batches": 20},
+    "elbo": {"num_batches": 5},
 }
 
 # Flat result keys of each metric (evaluate_all's, plus the gap's), in table order.
@@ -57,6 +61,7 @@ RESULT_KEYS = {
     "dci": ["dci_disentanglement", "dci_completeness", "dci_informativeness_train",
             "dci_informativeness_test"],
     "st_gap": ["st_gap", "st_loss_hard", "st_loss_soft"],
+    "elbo": ["elbo", "elbo_recon", "elbo_kl"],
 }
 
 
@@ -66,7 +71,7 @@ class EvalError(ValueError):
 
 # -- small helpers --------------------------------------------------------------------------
 def parse_metrics(text: str | None) -> list[str]:
-    """'mig,dci' -> ['mig', 'dci'] (checked); None or 'all' -> every metric plus st_gap."""
+    """'mig,dci' -> ['mig', 'dci'] (checked); None or 'all' -> every metric plus st_gap and elbo."""
     if text is None or text.strip() == "all":
         return list(METRIC_CHOICES)
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -148,14 +153,16 @@ def merge_settings(fast: bool, overrides: dict | None) -> dict:
 
 
 def _setting_keywords(name: str) -> set[str]:
-    if name != "st_gap":
+    if name not in UNSUPERVISED:
         return metrics_lib.setting_keywords(name)
     import inspect
 
+    from metrics.elbo import compute_elbo
     from metrics.st_gap import compute_st_gap
     # The model, its parameters and the data come from the checkpoint; the seed is --seed.
-    fixed = {"model", "params", "state", "params_disc", "data", "seed", "progress"}
-    return set(inspect.signature(compute_st_gap).parameters) - fixed
+    fixed = {"model", "params", "state", "params_disc", "data", "seed", "progress", "step", "pixel_scale"}
+    function = compute_st_gap if name == "st_gap" else compute_elbo
+    return set(inspect.signature(function).parameters) - fixed
 
 
 # Keywords that change speed only, never a number.
@@ -239,6 +246,8 @@ def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings:
         results.update(gap.results(times, log, overlap))
         settings.setdefault("st_gap", {}).update(num_batches=gap.value["st_num_batches"],
                                                  batch_size=gap.value["st_batch_size"])
+    if "elbo" in names:
+        results.update(_elbo_results(model, params, state, data, payload, seed, settings, times, log))
     times["total"] = time.perf_counter() - started
     result = _result_record(path, payload, config, data, seed, protocol, settings, names, results, times,
                             overlap, dci_early_used, read_out.cache)
@@ -341,6 +350,20 @@ class _GapJob:
         return out
 
 
+def _elbo_results(model, params, state, data, payload, seed, settings, times, log) -> dict:
+    """The negative ELBO on a fixed sample of images (metrics/elbo.py), with its sample size and
+    the noise scale it used."""
+    from metrics.elbo import compute_elbo
+    start = time.perf_counter()
+    value = compute_elbo(model, params, state, data, step=int(payload.get("step", 0)), seed=seed,
+                         **settings.get("elbo", {}))
+    times["elbo"] = time.perf_counter() - start
+    # Non-finite (a posterior that overflows) is recorded as null, as in the JSON.
+    out = {k: _plain(value[k]) for k in (*RESULT_KEYS["elbo"], "elbo_num_images", "elbo_noise_scale")}
+    log(f"  {'elbo':<11s}" + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items()) + f"  ({times['elbo']:.1f} s)")
+    return out
+
+
 def _result_record(path, payload, config, data, seed, protocol, settings, names, results, times,
                    overlapped, dci_early_used, cache) -> dict:
     """The eval JSON's content (fields: docs/metrics.md, "The JSON")."""
@@ -375,6 +398,8 @@ def _result_record(path, payload, config, data, seed, protocol, settings, names,
 
 
 def _fmt(value) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))
     return f"{float(value):.4f}"

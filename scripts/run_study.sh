@@ -1,27 +1,44 @@
 #!/usr/bin/env bash
-# Run the CPU study of configs/study_cpu.toml in the background, resuming whatever an earlier
-# (interrupted) invocation left, and commit each run's training log and eval JSON as it lands
-# (never checkpoints: *.pkl is ignored).
-#   nohup scripts/run_study.sh > study.out 2>&1 &
-#   scripts/run_study.sh --train_only          # phase 1 only: train every run, evaluate later
-#   SEEDS="4 5" nohup scripts/run_study.sh ... &  # a second worker on other seeds: training uses
-#                                                 # ~1.7 of 2 cores, so two workers on disjoint
-#                                                 # seeds finish sooner (never give two the same seed)
-# Runs go seed by seed (VAE, then D-VAE), so a partial study always compares both models.
+# Run a study config (a sweep TOML: configs/study_cpu.toml, configs/study_tc.toml) in the
+# background, resuming whatever an earlier (interrupted) invocation left, and commit each run's
+# training log and eval JSON as it lands (never checkpoints: *.pkl is ignored).
+#   nohup scripts/run_study.sh configs/study_tc.toml > study_tc.out 2>&1 &
+#   scripts/run_study.sh configs/study_cpu.toml --train_only   # train every run, evaluate later
+#   SEEDS="4 5" nohup scripts/run_study.sh configs/study_tc.toml ... &
+#       a second worker on other seeds: training uses ~1.7 of 2 cores, so two workers on
+#       disjoint seeds finish sooner (never give two the same seed)
+#   RESULTS=docs/study                    # the folder whose files are committed (default: the
+#                                         # config's `results`)
+# Runs go seed by seed (every model and gamma of seed 1, then seed 2, ...), so a partial study
+# is balanced. Arguments after the config go to scripts/sweep.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-config=configs/study_cpu.toml
-results=docs/study
+if [ $# -lt 1 ] || [ ! -f "$1" ]; then
+    echo "usage: scripts/run_study.sh CONFIG.toml [sweep.py options]  (got: ${1:-nothing})" >&2
+    exit 2
+fi
+config=$1
+shift
 python=${PYTHON:-python}
+results=${RESULTS:-$("$python" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["results"])' "$config")} || exit 2
+seeds=${SEEDS:-$("$python" -c '
+import sys, tomllib
+seeds = tomllib.load(open(sys.argv[1], "rb"))["seeds"]
+print(" ".join(map(str, range(seeds["start"], seeds["stop"] + 1) if isinstance(seeds, dict) else seeds)))' "$config")} || exit 2
 
 commit() {
-    # Retry: the checkout is shared with whoever else commits in it.
-    local files
+    # Commit the files of the runs that changed, named in the message. Retry: the checkout is
+    # shared with whoever else commits in it.
+    local files changed names
     files=$(ls "$results"/*.log.jsonl "$results"/*.eval.json 2>/dev/null)
     [ -n "$files" ] || return 0
     for _ in 1 2 3 4 5; do
         # shellcheck disable=SC2086  # file names have no spaces
-        git add -- $files && { git diff --cached --quiet -- "$results" || git commit -q -m "study: $1" -- "$results"; } && return 0
+        git add -- $files || { sleep 5; continue; }
+        changed=$(git diff --cached --name-only -- "$results")
+        [ -n "$changed" ] || return 0
+        names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json)$//' | sort -u | paste -sd, -)
+        git commit -q -m "study ($(basename "$config" .toml)): $names ($1)" -- "$results" && return 0
         sleep 5
     done
     echo "could not commit $results" >&2
@@ -30,8 +47,8 @@ commit() {
 # Up to three passes: a run killed mid-way (e.g. out of memory) resumes from its last
 # checkpoint in the next pass; a pass over finished runs does nothing.
 for pass in 1 2 3; do
-    for seed in ${SEEDS:-1 2 3 4 5}; do
-        "$python" scripts/sweep.py "$config" --only "_seed$seed" "$@"
-        commit "seed $seed, pass $pass ($*)"
+    for seed in $seeds; do
+        "$python" scripts/sweep.py "$config" --results "$results" --only "_seed$seed" "$@"
+        commit "seed $seed, pass $pass${*:+, $*}"
     done
 done

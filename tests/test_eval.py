@@ -82,7 +82,7 @@ def test_cache_equals_plain(evaluated, checkpoints, data):
     assert not plain["index_cache"]["used"]
     # The cached run started DCI early on its planned draws; the plain one ran it in turn.
     assert cached["dci_early"] and not plain["dci_early"]
-    assert {k: v for k, v in cached["results"].items() if not k.startswith("st_")} == plain["results"]
+    assert {k: v for k, v in cached["results"].items() if not k.startswith(("st_", "elbo"))} == plain["results"]
     # The comparison is not vacuous: the codes vary and FactorVAE has active codes.
     assert cached["results"]["factor_vae_num_active_dims"] > 0
     assert cached["results"]["mig"] > 0 and 0 < cached["results"]["beta_vae_sklearn"] < 1

@@ -50,4 +50,7 @@ def test_vmap_path_equals_the_unrolled_path(tmp_path):
     np.testing.assert_allclose(vterms["loss"], uterms["loss"], rtol=1e-5)
     for a, b in zip(jax.tree_util.tree_leaves((vmapped.params, vmapped.params_disc)),
                     jax.tree_util.tree_leaves((unrolled.params, unrolled.params_disc))):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        # Adam divides by sqrt(v): for a gradient near zero, the reordered sums of vmap move
+        # the update by a visible fraction of lr (seen: 1.6e-6 on one of 2,000 weights on an
+        # AMD EPYC, where 1e-6 had passed elsewhere).
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

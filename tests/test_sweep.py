@@ -234,8 +234,10 @@ def test_unreadable_checkpoint_is_moved_aside(tmp_path, capsys, monkeypatch):
     assert any("moved it to " + aside[0].name in line for line in lines)
 
 
+@pytest.mark.slurm  # submitit asks for srun even on a dry run
 def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
-    """No cluster needed: the #SBATCH lines submitit would write, from the command-line flags."""
+    """The #SBATCH lines submitit would write, from the command-line flags (a dry run, but
+    submitit looks for srun when the executor is made, so it needs the cluster's tools)."""
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["vae", "dvae"]\nseeds = [1, 2]\n')
     runs = sweep.expand(sweep.load_sweep(config), tmp_path)

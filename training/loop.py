@@ -16,7 +16,7 @@ from data import GroundTruthData, get_dataset
 from models import Model, build_model
 from training import checkpoint
 from training.run_log import RunLog, log_path
-from training.step import TrainState, images_on_device, init_train_state, optimizers, train_steps
+from training.step import TrainState, committed, images_on_device, init_train_state, optimizers, train_steps
 
 # Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
 IDENTITY_FIELDS = ("dataset", "gaussian", "tc", "gamma", "num_latents", "num_categories", "hidden_size")
@@ -103,9 +103,9 @@ def restore_train_state(model: Model, example_images, payload: dict, path) -> Tr
     if params_disc is not None:
         opt_state_disc = checkpoint.restore_tree(disc_opt.init(params_disc), payload["opt_state_disc"],
                                                  f"{path} discriminator optimiser state")
-    return TrainState(step=jnp.asarray(payload["step"], jnp.int32), params=params, state=state,
-                      opt_state=opt_state, params_disc=params_disc, opt_state_disc=opt_state_disc,
-                      rng=jnp.asarray(payload["rng"], jnp.uint32))
+    return committed(TrainState(step=jnp.asarray(payload["step"], jnp.int32), params=params, state=state,
+                                opt_state=opt_state, params_disc=params_disc, opt_state_disc=opt_state_disc,
+                                rng=jnp.asarray(payload["rng"], jnp.uint32)))
 
 
 def _match(template: dict, stored: dict, what: str):

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from configs import Config
 from models import Model
-from training.step import TrainState, init_train_state, train_step
+from training.step import TrainState, committed, init_train_state, train_step
 
 
 def seed_config(config: Config, seed: int) -> Config:
@@ -28,7 +28,7 @@ def seed_config(config: Config, seed: int) -> Config:
 def init_stacked(model: Model, example_images, seeds: list[int]) -> TrainState:
     """The seeds' initial TrainStates stacked on a leading axis."""
     states = [init_train_state(model._replace(config=seed_config(model.config, s)), example_images) for s in seeds]
-    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states)
+    return committed(jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states))
 
 
 def unstack(ts: TrainState, i: int) -> TrainState:

@@ -1,0 +1,117 @@
+"""This code's training step against earlier commits, in one run, alternating (A/B).
+
+    XDG_CACHE_HOME=/tmp/lddrcache python benchmarks/train_ab.py --against 2451f94 [--against REV ...]
+        [--models dvae,factor_dvae] [--rounds 2] [--short 50] [--long 450]
+
+Each version (this working tree, and every `--against` revision extracted with `git archive`
+into a temporary folder) trains in its own Python process through its own
+`training.loop.train`: a warm-up run of `--short` steps (compilation), then a timed run of
+`--short` and one of `--long` steps, both from the same initial state; the per-step time is
+their difference divided by `long - short`, so start-up, compilation and the final checkpoint
+cancel out. Rounds alternate between the versions, so load on the machine hits all alike; the
+median over rounds is reported. Each process also prints a digest of the parameters after the
+long run: equal digests mean the versions compute bit-for-bit the same training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
+          "factor_dvae": dict(tc=True, gamma=30.0)}
+
+# Runs inside the version's folder: only the API every version since the first study has
+# (`Config`, `get_dataset`, `train(config, data, progress, log, until)`).
+DRIVER = r"""
+import hashlib, json, sys, tempfile, time
+import jax, numpy as np
+from configs import Config
+from data import get_dataset
+from training.loop import train
+fields, short, long = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+data = get_dataset(fields.get("dataset", "dsprites_procedural"))
+with tempfile.TemporaryDirectory() as tmp:
+    config = Config(**fields, save_path=tmp)
+    def timed(until):
+        start = time.perf_counter()
+        ts = train(config, data, progress=False, log=lambda *a, **k: None, until=until)
+        jax.block_until_ready(ts)
+        return time.perf_counter() - start, ts
+    timed(short)                                  # compilation
+    t_short, _ = timed(short)
+    t_long, ts = timed(long)
+digest = hashlib.sha256()
+for leaf in jax.tree_util.tree_leaves(jax.device_get(ts.params)):
+    digest.update(np.ascontiguousarray(leaf).tobytes())
+print("RESULT " + json.dumps({"ms_per_step": 1000 * (t_long - t_short) / (long - short),
+                              "params_sha256": digest.hexdigest()[:16]}))
+"""
+
+
+def extract(revision: str, into: Path) -> Path:
+    """The tree of `revision` (any git revision) in a fresh folder."""
+    folder = into / revision.replace("/", "_")
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True)
+    if archive.returncode:
+        sys.exit(f"error: git cannot archive {revision!r}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def measure(folder: Path, fields: dict, short: int, long: int) -> dict:
+    """One version's per-step time and parameter digest, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    done = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(fields), str(short), str(long)],
+                          cwd=folder, env=env, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        sys.exit(f"error: the run in {folder} failed:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--against", action="append", default=[], help="a git revision to compare with (repeatable)")
+    parser.add_argument("--models", default="dvae", help=f"comma-separated, of {', '.join(MODELS)}")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--short", type=int, default=50)
+    parser.add_argument("--long", type=int, default=450)
+    parser.add_argument("--steps", type=int, default=300_000, help="the schedule length (the paper's)")
+    args = parser.parse_args()
+    if args.long <= args.short:
+        sys.exit("error: --long must be larger than --short")
+    with tempfile.TemporaryDirectory() as tmp:
+        versions = {"this tree": ROOT, **{rev: extract(rev, Path(tmp)) for rev in args.against}}
+        for name in args.models.split(","):
+            if name not in MODELS:
+                sys.exit(f"error: unknown model {name!r}; expected one of {', '.join(MODELS)}")
+            fields = {**MODELS[name], "steps": args.steps, "eval_every": 0, "log_every": 0, "save_every": 0}
+            times = {v: [] for v in versions}
+            digests = {}
+            for round_ in range(args.rounds):
+                # Alternate the order too, so neither version always runs first.
+                order = list(versions) if round_ % 2 == 0 else list(versions)[::-1]
+                for version in order:
+                    result = measure(versions[version], fields, args.short, args.long)
+                    times[version].append(result["ms_per_step"])
+                    digests[version] = result["params_sha256"]
+                    print(f"{name} round {round_ + 1} {version}: {result['ms_per_step']:.1f} ms/step", flush=True)
+            base = statistics.median(times["this tree"])
+            for version, values in times.items():
+                median = statistics.median(values)
+                print(f"{name:12s} {version:12s} median {median:6.1f} ms/step "
+                      f"({', '.join(f'{v:.1f}' for v in values)}); this tree is x{median / base:.3f} as fast; "
+                      f"params after {args.long} steps {digests[version]}"
+                      + ("" if digests[version] == digests["this tree"] else " (DIFFERENT from this tree)"))
+
+
+if __name__ == "__main__":
+    main()
