@@ -9,8 +9,8 @@
 #       disjoint seeds finish sooner (never give two the same seed)
 #   RESULTS=docs/study                    # the folder whose files are committed (default: the
 #                                         # config's `results`)
-# Runs go seed by seed (every model and gamma of seed 1, then seed 2, ...), so a partial study
-# is balanced. Arguments after the config go to scripts/sweep.py.
+# Runs go seed by seed (seed 1's runs, then seed 2's, ...) and within a seed gamma by gamma (both
+# models of one gamma, then the next), so a partial study is balanced. Arguments after the config go to scripts/sweep.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
@@ -25,6 +25,11 @@ seeds=${SEEDS:-$("$python" -c '
 import sys, tomllib
 seeds = tomllib.load(open(sys.argv[1], "rb"))["seeds"]
 print(" ".join(map(str, range(seeds["start"], seeds["stop"] + 1) if isinstance(seeds, dict) else seeds)))' "$config")} || exit 2
+# Within a seed, one gamma at a time (both models of that gamma side by side in the results),
+# as run-name fragments: "_factor10.0" ... or just "" for a config without gammas.
+gammas=$("$python" -c '
+import sys, tomllib
+print(" ".join(f"_factor{float(g)}" for g in tomllib.load(open(sys.argv[1], "rb")).get("gammas", [])) or "ALL")' "$config") || exit 2
 
 commit() {
     # Commit the files of the runs that changed, named in the message. Retry: the checkout is
@@ -48,7 +53,10 @@ commit() {
 # checkpoint in the next pass; a pass over finished runs does nothing.
 for pass in 1 2 3; do
     for seed in $seeds; do
-        "$python" scripts/sweep.py "$config" --results "$results" --only "_seed$seed" "$@"
-        commit "seed $seed, pass $pass${*:+, $*}"
+        for gamma in $gammas; do
+            [ "$gamma" = ALL ] && gamma=""
+            "$python" scripts/sweep.py "$config" --results "$results" --only "${gamma}_seed$seed" "$@"
+            commit "seed $seed${gamma:+ $gamma}, pass $pass${*:+, $*}"
+        done
     done
 done
