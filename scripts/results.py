@@ -24,6 +24,8 @@ METRICS = {
     "beta_vae_sklearn": "BetaVAE score",
     "dci_disentanglement": "DCI disentanglement",
 }
+# Unsupervised selection scores recorded by later versions of eval.py (metrics/elbo.py, UDR).
+OPTIONAL_SCORES = ("elbo", "udr")
 MODEL_NAMES = {"vae": "VAE", "dvae": "D-VAE", "factor_vae": "FactorVAE", "factor_dvae": "FactorDVAE"}
 DISCRETE = ("dvae", "factor_dvae")
 COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
@@ -57,7 +59,8 @@ def _number(value):
 def read_result(path) -> dict:
     """One eval JSON -> {path, dataset, model, gamma, seed, step, protocol, values, missing}.
 
-    `values` maps each headline metric (and `st_gap`) to a float, or None when absent/NaN;
+    `values` maps each headline metric (and `st_gap`, `elbo`, `udr`) to a float, or None when
+    absent/NaN;
     `missing` names the expected keys that are absent or not numbers.
     """
     path = Path(path)
@@ -77,6 +80,8 @@ def read_result(path) -> dict:
         raise ResultError(f"{path}: 'results' is not an object")
     keys = list(METRICS) + (["st_gap"] if raw["model"] in DISCRETE else [])
     values = {k: _number(scores.get(k)) for k in keys}
+    # Selection scores that older result files lack: read when present, never "missing".
+    values.update({k: _number(scores.get(k)) for k in OPTIONAL_SCORES})
     tc = raw["model"].startswith("factor_")
     return {
         "path": str(path),

@@ -15,10 +15,15 @@ Then, per metric, each discrete model against its Gaussian counterpart (D-VAE vs
 FactorDVAE vs FactorVAE over all gammas): the difference of medians with a bootstrap 95 %
 interval and a two-sided Mann-Whitney U p-value (scipy).
 
-Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, tables.tex; with
---plots, boxplots_<dataset>, metric_<dataset>_<metric> (one figure per metric, every run shown),
-gap_<dataset> and (from the runs' *.log.jsonl) curves_<dataset>,
-each as .png and .pdf.
+With TC runs: FactorVAE vs FactorDVAE at each gamma as well, the effect of gamma (gamma 0 = the
+model without TC) per latent type, and the regret of each unsupervised selection rule
+(scripts/selection.py: smallest gap, lowest negative ELBO, largest UDR where recorded, the
+oracle) among all runs of a latent type, when choosing gamma, and when choosing the seed.
+
+Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv,
+tables.tex; with --plots, boxplots_<dataset>, metric_<dataset>_<metric> (one figure per metric,
+every run shown), gamma_<dataset>, gap_<dataset> and (from the runs' *.log.jsonl)
+curves_<dataset>, each as .png and .pdf.
 """
 from __future__ import annotations
 
@@ -88,8 +93,9 @@ PAIRS = (("vae", "dvae"), ("factor_vae", "factor_dvae"))
 def compare(baseline, candidate, num_resamples: int = 10_000, seed: int = 0) -> dict | None:
     """Candidate vs baseline runs of one metric: the difference of medians (candidate minus
     baseline) with a percentile bootstrap 95 % interval (each group resampled with replacement,
-    `num_resamples` times, seeded), and the two-sided Mann-Whitney U test (scipy; exact for small
-    groups without ties). None when either group is empty."""
+    `num_resamples` times, seeded), and the two-sided Mann-Whitney U test (scipy, `method="exact"`;
+    the normal approximation when ties force it, recorded in `method`). None when either group
+    is empty."""
     from scipy.stats import mannwhitneyu
     a = np.asarray([v for v in baseline if v is not None], float)
     b = np.asarray([v for v in candidate if v is not None], float)
@@ -99,53 +105,67 @@ def compare(baseline, candidate, num_resamples: int = 10_000, seed: int = 0) -> 
     resampled = (np.median(rng.choice(b, (num_resamples, b.size)), axis=1)
                  - np.median(rng.choice(a, (num_resamples, a.size)), axis=1))
     low, high = np.percentile(resampled, [2.5, 97.5])
-    test = mannwhitneyu(b, a, alternative="two-sided")
+    # scipy's exact distribution assumes no ties; with ties the normal approximation (with its
+    # tie correction) is the honest choice, and the table says which one was used.
+    method = "asymptotic (ties)" if np.unique(np.concatenate([a, b])).size < a.size + b.size else "exact"
+    test = mannwhitneyu(b, a, alternative="two-sided", method="exact" if method == "exact" else "asymptotic")
     return {"n_baseline": int(a.size), "n_candidate": int(b.size),
             "baseline_median": float(np.median(a)), "candidate_median": float(np.median(b)),
             "difference": float(np.median(b) - np.median(a)), "ci_low": float(low), "ci_high": float(high),
-            "u_statistic": float(test.statistic), "p_value": float(test.pvalue)}
+            "u_statistic": float(test.statistic), "p_value": float(test.pvalue), "method": method}
 
 
 def comparisons(records: list[dict]) -> list[dict]:
-    """Per data set, pair (VAE/D-VAE, FactorVAE/FactorDVAE over all gammas) and metric: `compare`."""
+    """Per data set, pair and metric, `compare`: VAE vs D-VAE, FactorVAE vs FactorDVAE at each
+    gamma both were trained with (`gamma`), and over all gammas (`gamma` None)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for baseline, candidate in PAIRS:
             runs = {m: [r for r in records if r["dataset"] == dataset and r["model"] == m] for m in (baseline, candidate)}
             if not all(runs.values()):
                 continue
-            for metric in METRICS:
-                stats = compare([r["values"].get(metric) for r in runs[baseline]],
-                                [r["values"].get(metric) for r in runs[candidate]])
-                if stats is not None:
-                    out.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
-                                "metric": metric, **stats})
+            shared = sorted({r["gamma"] for r in runs[baseline]} & {r["gamma"] for r in runs[candidate]} - {None})
+            groups = [(g, {m: [r for r in rs if r["gamma"] == g] for m, rs in runs.items()}) for g in shared]
+            for gamma, chosen in groups + [(None, runs)]:
+                for metric in METRICS:
+                    stats = compare([r["values"].get(metric) for r in chosen[baseline]],
+                                    [r["values"].get(metric) for r in chosen[candidate]])
+                    if stats is not None:
+                        out.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
+                                    "gamma": gamma, "metric": metric, **stats})
     return out
 
 
 EXACT_SPEARMAN_MAX_N = 8  # 8! = 40,320 orderings: exact and instant
+SPEARMAN_RESAMPLES = 100_000  # Monte Carlo permutations beyond that (seed 0)
 
 
 def spearman(x, y) -> tuple[float, float]:
     """Spearman rank correlation (rho, two-sided p); NaN when undefined (n < 2 or constant).
 
-    With few runs the p-value is exact: the share of all n! orderings of y's ranks whose |rho|
-    reaches the observed one. scipy's t approximation claims p = 0 at |rho| = 1 even for three
-    runs; the exact p there is 2 / n!. Beyond EXACT_SPEARMAN_MAX_N runs, scipy's p-value."""
+    The p-value is a permutation p-value: the share of orderings of y's ranks whose |rho|
+    reaches the observed one. Up to EXACT_SPEARMAN_MAX_N runs over all n! orderings (exact;
+    scipy's t approximation claims p = 0 at |rho| = 1 even for three runs, where the exact p is
+    2 / n!); beyond, over SPEARMAN_RESAMPLES seeded random orderings, counting the observed one
+    ((hits + 1) / (resamples + 1), never 0)."""
     import itertools
 
     from scipy.stats import rankdata, spearmanr
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.size < 2 or np.all(x == x[0]) or np.all(y == y[0]):
         return float("nan"), float("nan")
-    rho, p = (float(v) for v in spearmanr(x, y))
-    if x.size <= EXACT_SPEARMAN_MAX_N:
-        rank_x, rank_y = rankdata(x), rankdata(y)
+    rho = float(spearmanr(x, y)[0])
+    rank_x, rank_y = rankdata(x), rankdata(y)
+    exact = x.size <= EXACT_SPEARMAN_MAX_N
+    if exact:
         orderings = np.array(list(itertools.permutations(rank_y)))             # [n!, n]
-        centred_x, centred_y = rank_x - rank_x.mean(), orderings - rank_y.mean()
-        rhos = centred_y @ centred_x / np.sqrt((centred_x ** 2).sum() * (centred_y ** 2).sum(axis=1))
-        p = float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
-    return rho, p
+    else:
+        rng = np.random.default_rng(0)
+        orderings = rng.permuted(np.broadcast_to(rank_y, (SPEARMAN_RESAMPLES, x.size)), axis=1)
+    centred_x, centred_y = rank_x - rank_x.mean(), orderings - rank_y.mean()
+    rhos = centred_y @ centred_x / np.sqrt((centred_x ** 2).sum() * (centred_y ** 2).sum(axis=1))
+    hits = int(np.sum(np.abs(rhos) >= abs(rho) - 1e-12))
+    return rho, (hits / len(orderings) if exact else (hits + 1) / (len(orderings) + 1))
 
 
 def model_selection(records: list[dict]) -> list[dict]:
@@ -173,6 +193,62 @@ def model_selection(records: list[dict]) -> list[dict]:
     return out
 
 
+LATENTS = (("Gaussian", ("vae", "factor_vae")), ("discrete", DISCRETE))
+
+
+def by_gamma(runs: list[dict]) -> dict:
+    """{gamma: runs}, the models without TC at gamma 0."""
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault(r["gamma"] or 0.0, []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def gamma_effect(records: list[dict]) -> list[dict]:
+    """Per data set, latent type and metric: the summary of every gamma's runs (gamma 0 = the
+    model without TC): [{dataset, latent, metric, cells: {gamma: summary}}]."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            if len(groups) < 2:
+                continue
+            for metric in METRICS:
+                out.append({"dataset": dataset, "latent": latent, "metric": metric,
+                            "cells": {g: summarize(r["values"].get(metric) for r in rs) for g, rs in groups.items()}})
+    return out
+
+
+def selection_regrets(records: list[dict]) -> list[dict]:
+    """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
+    rule (scripts/selection.py: st_gap, elbo, udr where recorded, and the oracle): the regret of
+    picking one run among all, of picking gamma, and of picking the seed within each gamma (mean
+    over the gammas), each beside the expected regret of a uniformly random pick."""
+    from scripts import selection
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
+            groups = by_gamma(runs)
+            rules = [rule for rule, (key, _) in selection.RULES.items()
+                     if any(r["values"].get(key) is not None for r in runs)] + [selection.ORACLE]
+            for metric in METRICS:
+                for rule in rules:
+                    overall = selection.regret(runs, rule, metric)
+                    if overall is None:
+                        continue
+                    gamma = selection.gamma_regret(groups, rule, metric)
+                    seeds = [w for w in (selection.regret(g, rule, metric) for g in groups.values()) if w]
+                    out.append({"dataset": dataset, "latent": latent, "metric": metric, "rule": rule, **overall,
+                                "picked_run": Path(overall["picked_run"]).name.replace(".eval.json", ""),
+                                "gamma_n": gamma["n"], "gamma_picked": gamma["picked_gamma"],
+                                "gamma_regret": gamma["regret"], "gamma_random_regret": gamma["random_regret"],
+                                "seed_groups": len(seeds),
+                                "seed_regret": float(np.mean([w["regret"] for w in seeds])),
+                                "seed_random_regret": float(np.mean([w["random_regret"] for w in seeds]))})
+    return out
+
+
 # -- formatting -----------------------------------------------------------------------------
 def cell_text(summary, digits=2, dash="–") -> str:
     if summary is None:
@@ -184,7 +260,7 @@ def _num(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def to_markdown(tables, selection, problems, digits=2, differences=()) -> str:
+def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
     for table in tables:
         lines += [f"### {table['dataset']}: {table['title']}", ""]
@@ -197,9 +273,11 @@ def to_markdown(tables, selection, problems, digits=2, differences=()) -> str:
             lines.append("| " + " | ".join([METRICS[metric]] + [cell_text(c, digits) for c in cells]) + " |")
         lines.append("")
     lines += differences_markdown(differences, digits)
+    lines += gamma_markdown(effects, digits)
     if selection:
         lines += ["### Unsupervised model selection with the straight-through gap", "",
-                  "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score; p exact up to 8 runs); "
+                  "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score; permutation p, "
+                  f"exact up to {EXACT_SPEARMAN_MAX_N} runs, {SPEARMAN_RESAMPLES:,} seeded random orderings beyond); "
                   "the metric of the run with the smallest gap vs the median and the best run.", "",
                   "| data set | candidates | metric | n | Spearman ρ | p | selected (min gap) | median | best |",
                   "|---|---|---|---|---|---|---|---|---|"]
@@ -208,6 +286,7 @@ def to_markdown(tables, selection, problems, digits=2, differences=()) -> str:
                          f"{_num(s['spearman'])} | {_num(s['p_value'], 3)} | {_num(s['selected'], digits)} | "
                          f"{_num(s['median'], digits)} | {_num(s['best'], digits)} |")
         lines.append("")
+    lines += regrets_markdown(regrets, digits)
     lines += problems_text(problems)
     return "\n".join(lines)
 
@@ -217,15 +296,52 @@ def differences_markdown(differences, digits=2) -> list[str]:
         return []
     lines = ["### Differences of medians (discrete minus Gaussian)", "",
              "Bootstrap 95 % interval of the difference of medians (10,000 resamples, seed 0); "
-             "two-sided Mann–Whitney U test.", "",
-             "| data set | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p |",
-             "|---|---|---|---|---|---|---|"]
+             "two-sided Mann–Whitney U test (exact unless ties force the normal approximation: see 'test').", "",
+             "| data set | γ | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p | test |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for d in differences:
-        lines.append(f"| {d['dataset']} | {METRICS[d['metric']]} | "
+        gamma = "–" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
+        lines.append(f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
                      f"{MODEL_NAMES[d['baseline']]} {_num(d['baseline_median'], digits)} ({d['n_baseline']}) | "
                      f"{MODEL_NAMES[d['candidate']]} {_num(d['candidate_median'], digits)} ({d['n_candidate']}) | "
                      f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
-                     f"{d['u_statistic']:g} | {_num(d['p_value'], 3)} |")
+                     f"{d['u_statistic']:g} | {_num(d['p_value'], 3)} | {d['method']} |")
+    return lines + [""]
+
+
+def gamma_markdown(effects, digits=2) -> list[str]:
+    if not effects:
+        return []
+    gammas = sorted({g for e in effects for g in e["cells"]})
+    lines = ["### The effect of γ (γ = 0: VAE / D-VAE, without TC)", "",
+             "| data set | metric | latent | " + " | ".join(f"γ={g:g}" for g in gammas) + " |",
+             "|---|---|---|" + "---|" * len(gammas)]
+    for e in effects:
+        cells = [f"{cell_text(e['cells'].get(g), digits)} (n={e['cells'][g]['n']})" if e["cells"].get(g) else "n/a"
+                 for g in gammas]
+        lines.append(f"| {e['dataset']} | {METRICS[e['metric']]} | {e['latent']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+RULE_NAMES = {"st_gap": "smallest gap", "elbo": "lowest −ELBO", "udr": "largest UDR", "oracle": "oracle (the metric)"}
+
+
+def regrets_markdown(regrets, digits=2) -> list[str]:
+    if not regrets:
+        return []
+    lines = ["### Model selection: the regret of each rule", "",
+             "Regret = best metric in the pool − metric of the pick (lower is better); 'random' = the expected "
+             "regret of a uniformly random pick. All runs: one run among every γ and seed of the latent type. "
+             "Choosing γ: each γ scored by the median rule score of its runs, judged by the median metric of "
+             "its runs. Choosing the seed: within each γ, mean over the γ groups.", "",
+             "| data set | latent | metric | rule | n | pick (rank) | regret | random | γ picked | γ regret | γ random | seed regret | seed random |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in regrets:
+        lines.append(f"| {r['dataset']} | {r['latent']} | {METRICS[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
+                     f"{_num(r['picked'], digits)} ({r['rank']}) | {_num(r['regret'], digits + 1)} | "
+                     f"{_num(r['random_regret'], digits + 1)} | {r['gamma_picked']:g} | {_num(r['gamma_regret'], digits + 1)} | "
+                     f"{_num(r['gamma_random_regret'], digits + 1)} | {_num(r['seed_regret'], digits + 1)} | "
+                     f"{_num(r['seed_random_regret'], digits + 1)} |")
     return lines + [""]
 
 
@@ -247,25 +363,25 @@ def to_csv(tables) -> str:
     return buffer.getvalue()
 
 
-def selection_csv(selection) -> str:
+def rows_csv(rows: list[dict], keys: list[str]) -> str:
+    """One CSV of `rows` with the columns `keys` (floats to 6 significant digits)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    keys = ["dataset", "pool", "metric", "n", "spearman", "p_value", "selected", "median", "best", "selected_run"]
     writer.writerow(keys)
-    for s in selection:
-        writer.writerow([s[k] if not isinstance(s[k], float) else f"{s[k]:.6g}" for k in keys])
+    for row in rows:
+        writer.writerow([row[k] if not isinstance(row[k], float) else f"{row[k]:.6g}" for k in keys])
     return buffer.getvalue()
 
 
-def differences_csv(differences) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    keys = ["dataset", "baseline", "candidate", "metric", "n_baseline", "n_candidate", "baseline_median",
-            "candidate_median", "difference", "ci_low", "ci_high", "u_statistic", "p_value"]
-    writer.writerow(keys)
-    for d in differences:
-        writer.writerow([d[k] if not isinstance(d[k], float) else f"{d[k]:.6g}" for k in keys])
-    return buffer.getvalue()
+CSV_KEYS = {
+    "selection": ["dataset", "pool", "metric", "n", "spearman", "p_value", "selected", "median", "best", "selected_run"],
+    "differences": ["dataset", "baseline", "candidate", "gamma", "metric", "n_baseline", "n_candidate",
+                    "baseline_median", "candidate_median", "difference", "ci_low", "ci_high", "u_statistic",
+                    "p_value", "method"],
+    "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
+                "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
+                "seed_regret", "seed_random_regret"],
+}
 
 
 def _tex_escape(text: str) -> str:
@@ -354,6 +470,7 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             fig.tight_layout()
             written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}")
 
+        written += plot_gamma(rows, dataset, out_dir)
         discrete = [r for r in rows if r["model"] in DISCRETE and r["values"].get("st_gap") is not None]
         if discrete:
             fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
@@ -372,6 +489,39 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             fig.tight_layout()
             written += save_figure(fig, out_dir / f"gap_{dataset}")
     return written
+
+
+def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
+    """`gamma_<dataset>`: each metric against gamma (0 = without TC) for both latent types:
+    median line, 25–75 % band, every run a dot. Gammas sit at equal spacing (0, 10, 30, 100)."""
+    import matplotlib.pyplot as plt
+    effects = [e for e in gamma_effect(rows) if e["dataset"] == dataset]
+    if not effects:
+        return []
+    gammas = sorted({g for e in effects for g in e["cells"]})
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], METRICS):
+        for offset, (latent, models) in zip((-0.08, 0.08), LATENTS):
+            colour = COLOURS[models[1]]
+            groups = by_gamma([r for r in rows if r["model"] in models])
+            xs = [gammas.index(g) + offset for g in groups]
+            summaries = [summarize(r["values"].get(metric) for r in rs) for rs in groups.values()]
+            kept = [(x, s) for x, s in zip(xs, summaries) if s]
+            if not kept:
+                continue
+            ax.plot([x for x, _ in kept], [s["median"] for _, s in kept], color=colour, label=latent)
+            ax.fill_between([x for x, _ in kept], [s["p25"] for _, s in kept], [s["p75"] for _, s in kept],
+                            color=colour, alpha=0.2)
+            for x, rs in zip(xs, groups.values()):
+                values = [r["values"][metric] for r in rs if r["values"].get(metric) is not None]
+                ax.scatter([x] * len(values), values, s=10, color=colour, zorder=3)
+        ax.set_xticks(range(len(gammas)), [f"{g:g}" for g in gammas])
+        ax.set_xlabel("γ (0: no TC)", fontsize=8)
+        ax.set_title(METRICS[metric], fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{dataset}: the effect of γ (median, 25–75 %, every run)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out_dir / f"gamma_{dataset}")
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -406,7 +556,9 @@ def main(argv=None) -> int:
     tables = build_tables(records)
     selection = model_selection(records)
     differences = comparisons(records)
-    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences),
+    effects = gamma_effect(records)
+    regrets = selection_regrets(records)
+    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets),
              "csv": lambda: to_csv(tables),
              "tex": lambda: to_latex(tables, selection, args.digits)}
     out = Path(args.out) if args.out else None
@@ -417,14 +569,15 @@ def main(argv=None) -> int:
         if out:
             (out / f"tables.{fmt}").write_text(text if text.endswith("\n") else text + "\n")
             if fmt == "csv":
-                (out / "selection.csv").write_text(selection_csv(selection))
-                (out / "differences.csv").write_text(differences_csv(differences))
+                for name, rows in (("selection", selection), ("differences", differences), ("regrets", regrets)):
+                    (out / f"{name}.csv").write_text(rows_csv(rows, CSV_KEYS[name]))
         else:
             print(text)
             if fmt == "csv":
-                print(selection_csv(selection))
+                print(rows_csv(selection, CSV_KEYS["selection"]))
     if out:
-        print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{' and selection.csv' if 'csv' in formats else ''} to {out}")
+        extra = " and selection.csv, differences.csv, regrets.csv" if "csv" in formats else ""
+        print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{extra} to {out}")
     if args.plots:
         from scripts.curves import plot_curves
         figures = out or Path(args.results_dir) / "plots"

@@ -149,7 +149,8 @@ def test_plots_are_written(results, tmp_path):
     written = tables.plot(records, tmp_path / "plots")
     names = sorted(p.name for p in written)
     per_metric = [f"metric_ds_{k}.{ext}" for k in METRIC_KEYS for ext in ("pdf", "png")]
-    assert names == sorted(["boxplots_ds.pdf", "boxplots_ds.png", "gap_ds.pdf", "gap_ds.png"] + per_metric)
+    assert names == sorted(["boxplots_ds.pdf", "boxplots_ds.png", "gap_ds.pdf", "gap_ds.png",
+                            "gamma_ds.pdf", "gamma_ds.png"] + per_metric)
     import matplotlib.image
     image = matplotlib.image.imread(tmp_path / "plots" / "gap_ds.png")
     assert image.shape[0] > 100 and image.shape[1] > 500
