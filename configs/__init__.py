@@ -114,25 +114,57 @@ def load_file(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
 
 
+def _flag(field: str) -> str:
+    """How a user names the field: its flag (the authors' `--K`, `--init`, `--final` where they exist)."""
+    flag = {v: k for k, v in _FLAG_TO_FIELD.items()}.get(field, field)
+    return f"--{flag}" + (f" ({field})" if flag != field else "")
+
+
+# Lower bounds no run can go below: (fields, smallest allowed value, why).
+_AT_LEAST = (
+    (("num_categories",), 2, "one category makes every latent a constant"),
+    (("num_latents", "hidden_size", "batch_size", "steps", "steps_per_dispatch"), 1, ""),
+    (("log_every", "eval_every", "save_every"), 0, "0 turns it off"),
+    (("gamma",), 0.0, "a negative weight would reward total correlation"),
+)
+# Must be > 0 (and finite): the Gumbel noise schedule's endpoints, the temperature, learning rates.
+_POSITIVE = ("noise_scale_init", "noise_scale_final", "temperature", "learning_rate", "discriminator_learning_rate")
+
+
 def validate(config: Config) -> Config:
-    positive = ["num_latents", "num_categories", "hidden_size", "batch_size", "steps_per_dispatch"]
-    for key in positive:
+    """`config` if every value can make a run; otherwise one ConfigError line naming the flag.
+
+    Called for flags, config files, sweeps and the configs stored in checkpoints (every path
+    builds its Config through `from_dict` or `Config.replace`), before any data is loaded."""
+    import math
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{_flag(field.name)} must be a finite number, got {value}")
+    for fields, lowest, why in _AT_LEAST:
+        for key in fields:
+            if getattr(config, key) < lowest:
+                raise ConfigError(f"{_flag(key)} must be at least {lowest}, got {getattr(config, key)}"
+                                  + (f" ({why})" if why else ""))
+    for key in _POSITIVE:
         if getattr(config, key) <= 0:
-            raise ConfigError(f"{key} must be positive, got {getattr(config, key)}")
-    for key in ["steps", "log_every", "eval_every", "save_every"]:
-        if getattr(config, key) < 0:
-            raise ConfigError(f"{key} must be >= 0, got {getattr(config, key)}")
-    if config.temperature <= 0:
-        raise ConfigError(f"temperature must be positive, got {config.temperature}")
+            raise ConfigError(f"{_flag(key)} must be positive, got {getattr(config, key)}")
+    for key in ("discriminator_b1", "discriminator_b2"):
+        if not 0.0 <= getattr(config, key) < 1.0:
+            raise ConfigError(f"{_flag(key)} must be in [0, 1) (an Adam decay rate), got {getattr(config, key)}")
     if config.conv_impl not in ("auto", "xla", "fast"):
-        raise ConfigError(f"conv_impl must be auto, xla or fast, got {config.conv_impl!r}")
+        raise ConfigError(f"--conv_impl must be auto, xla or fast, got {config.conv_impl!r}")
+    from data import DATASET_NAMES
+    if config.dataset not in DATASET_NAMES:
+        raise ConfigError(f"--dataset: unknown data set {config.dataset!r}; expected one of: "
+                          f"{', '.join(DATASET_NAMES)}")
     if config.seeds:
         try:
             seeds = [int(s) for s in config.seeds.split(",")]
         except ValueError:
-            raise ConfigError(f"seeds must be comma-separated integers, got {config.seeds!r}") from None
+            raise ConfigError(f"--seeds must be comma-separated integers, got {config.seeds!r}") from None
         if len(set(seeds)) != len(seeds):
-            raise ConfigError(f"seeds has duplicates: {config.seeds!r}")
+            raise ConfigError(f"--seeds has duplicates: {config.seeds!r}")
     if config.gamma != 0.0 and not config.tc:
         raise ConfigError(f"--gamma {config.gamma} has no effect without --tc")
     return config

@@ -87,3 +87,42 @@ def test_missing_data_file_names_path_and_variable(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "mpi3d_toy.npz" in err and "DISENTANGLEMENT_LIB_DATA" in err
+
+
+# Every setting no run can use, as a flag, as a config-file value and as a field (sweeps, stored
+# checkpoint configs): (flag argv, field, value, the flag named in the error).
+INVALID = [
+    (["--K", "1"], "num_categories", 1, "--K"),
+    (["--num_latents", "0"], "num_latents", 0, "--num_latents"),
+    (["--steps", "0"], "steps", 0, "--steps"),
+    (["--batch_size", "0"], "batch_size", 0, "--batch_size"),
+    (["--tc", "--gamma", "-1"], "gamma", -1.0, "--gamma"),
+    (["--init", "0"], "noise_scale_init", 0.0, "--init"),
+    (["--final", "-2"], "noise_scale_final", -2.0, "--final"),
+    (["--temperature", "0"], "temperature", 0.0, "--temperature"),
+    (["--learning_rate=-1e-4"], "learning_rate", -1e-4, "--learning_rate"),
+    (["--discriminator_b2", "1.5"], "discriminator_b2", 1.5, "--discriminator_b2"),
+    (["--log_every", "-1"], "log_every", -1, "--log_every"),
+    (["--tc", "--gamma", "inf"], "gamma", float("inf"), "--gamma"),
+    (["--dataset", "nope"], "dataset", "nope", "--dataset"),
+]
+
+
+@pytest.mark.parametrize("argv,field,value,flag", INVALID, ids=[i[1] + "=" + str(i[2]) for i in INVALID])
+def test_invalid_settings_refused_in_one_line_everywhere(argv, field, value, flag, tmp_path, capsys, monkeypatch):
+    import data
+    import tomllib
+    monkeypatch.setattr(data, "get_dataset", lambda *a, **k: pytest.fail("data loaded before the check"))
+    # Flags: run.py exits 2 with one line naming the flag, before any data is touched.
+    assert run.main(argv + ["--save_path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {flag}")
+    # A config file and a plain dict (sweeps and checkpoints build their configs this way).
+    extra = {"tc": True} if field == "gamma" else {}
+    toml = tmp_path / "bad.toml"
+    toml.write_text("".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}\n"
+                            for k, v in {field: value, **extra}.items()))
+    with pytest.raises(ConfigError, match=flag.replace("(", r"\(")):
+        configs.from_dict(tomllib.loads(toml.read_text()), where=str(toml))
+    with pytest.raises(ConfigError, match=flag):
+        Config().replace(**{field: value, **extra})

@@ -103,6 +103,8 @@ def test_formats_contain_expected_cells(results, tmp_path):
     tex = (out / "tables.tex").read_text()
     assert r"MIG & 0.30 (0.20--0.40) & 0.25 (0.15--0.35) \\" in tex
     assert r"FactorDVAE $\gamma$=10" in tex and r"\begin{tabular}" in tex
+    # The LaTeX carries the differences and p-values too, with the test used.
+    assert r"Mann--Whitney" in tex and "D-VAE vs VAE" in tex and "& exact" in tex
     rows = list(csv.DictReader(io.StringIO((out / "tables.csv").read_text())))
     vae = [r for r in rows if r["metric"] == "mig" and r["column"] == "VAE"][0]
     assert (vae["n"], float(vae["median"]), float(vae["p25"]), float(vae["p75"])) == ("5", 0.3, 0.2, 0.4)
