@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import os
 import sys
 import threading
@@ -32,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 import metrics as metrics_lib
-from data.atomic import atomic_write
+from data.atomic import plain_json as _plain
+from data.atomic import write_json_atomic
+from training.restore import load_model
 
 METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo")
 # Computed by the project's own model code, not by the disentanglement_lib metrics.
@@ -106,35 +107,6 @@ def result_path(checkpoint_path) -> Path:
     return path.with_name(stem + ".eval.json")
 
 
-def _plain(value):
-    """numpy / jax scalars and containers -> JSON-able Python values (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "shape") and np.ndim(value) == 0:
-        return _plain(np.asarray(value).item())
-    return str(value)
-
-
-def write_json_atomic(path, obj) -> Path:
-    """`obj` as JSON (numpy values made plain, NaN as null) to `path`, atomically."""
-    path = Path(path)
-    with atomic_write(path, "w") as f:
-        json.dump(_plain(obj), f, indent=2, allow_nan=False)
-        f.write("\n")
-    return path
-
-
 def merge_settings(fast: bool, overrides: dict | None) -> dict:
     """FAST_SETTINGS (with `fast`) updated by `overrides`; every metric name and keyword checked
     against its function's signature, so a typo stops eval.py before any work."""
@@ -175,36 +147,7 @@ def is_paper_protocol(settings: dict) -> bool:
     return all(set(values) <= SPEED_ONLY for values in settings.values())
 
 
-# -- loading --------------------------------------------------------------------------------
-def load_model(path, data=None, datasets: dict | None = None):
-    """(payload, config, data, model, params, state, params_disc) of the checkpoint at `path`.
-
-    `data` (a GroundTruthData) replaces the data set named in the checkpoint (tests);
-    `datasets` caches loaded data sets by name across checkpoints.
-    """
-    import jax.numpy as jnp
-
-    import configs
-    from data import get_dataset
-    from models import build_model
-    from training import checkpoint
-    from training.loop import restore_parameters
-
-    payload = checkpoint.load_checkpoint(path)
-    if not isinstance(payload.get("config"), dict):
-        raise checkpoint.CheckpointError(f"{path}: not an lddr checkpoint (no config)")
-    config = configs.from_dict(payload["config"], where=str(path))
-    if data is None:
-        datasets = datasets if datasets is not None else {}
-        if config.dataset not in datasets:
-            datasets[config.dataset] = get_dataset(config.dataset)
-        data = datasets[config.dataset]
-    model = build_model(config, data.observation_shape[-1])
-    example = jnp.zeros((1, *data.observation_shape), jnp.float32)
-    params, state, params_disc = restore_parameters(model, example, payload, path)
-    return payload, config, data, model, params, state, params_disc
-
-
+# -- loading: training.restore.load_model (the library's; also used by scripts) --------------
 # -- evaluation -----------------------------------------------------------------------------
 def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings: dict | None = None,
                         fast: bool = False, progress: bool = True, use_cache: bool = True,

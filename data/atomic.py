@@ -8,10 +8,14 @@ renamed over the destination. On any failure the temp file is removed.
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -38,3 +42,32 @@ def atomic_write(path: str | Path, mode: str = "wb"):
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def plain_json(value):
+    """numpy / jax scalars and containers -> JSON-able Python values (NaN -> None)."""
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "shape") and np.ndim(value) == 0:
+        return plain_json(np.asarray(value).item())
+    return str(value)
+
+
+def write_json_atomic(path, obj) -> Path:
+    """`obj` as JSON (numpy values made plain, NaN as null) to `path`, atomically."""
+    path = Path(path)
+    with atomic_write(path, "w") as f:
+        json.dump(plain_json(obj), f, indent=2, allow_nan=False)
+        f.write("\n")
+    return path

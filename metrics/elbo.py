@@ -19,7 +19,6 @@ from __future__ import annotations
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from metrics.st_gap import _image_source, batch_keys

@@ -25,6 +25,20 @@ def categorical_kl(logits: jax.Array) -> jax.Array:
     return jnp.sum(jnp.exp(log_q) * (log_q + math.log(num_categories)), axis=(-2, -1))
 
 
+# Per latent, for UDR's KL filter (metrics/udr.py). The training losses above keep their own
+# single reduction: summing these per-latent values would reorder the sums and change the
+# training numbers in the last bits.
+def gaussian_kl_per_latent(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) of each latent: [batch, N] -> [batch, N]."""
+    return 0.5 * (mean**2 + jnp.exp(logvar) - logvar - 1.0)
+
+
+def categorical_kl_per_latent(logits: jax.Array) -> jax.Array:
+    """KL(softmax(logits) || Uniform(K)) of each latent: [batch, N, K] -> [batch, N]."""
+    log_q = jax.nn.log_softmax(logits, axis=-1)
+    return jnp.sum(jnp.exp(log_q) * (log_q + math.log(logits.shape[-1])), axis=-1)
+
+
 def total_correlation(discriminator_logits: jax.Array) -> jax.Array:
     """Density-ratio estimate of TC: logit[0] - logit[1], [batch, 2] -> [batch]."""
     return discriminator_logits[:, 0] - discriminator_logits[:, 1]

@@ -5,7 +5,9 @@
   holds `z` [batch, N] (the sample fed to the decoder), `representation` [batch, N] (the
   metric read-out), `recon_logits` [batch, 64, 64, C] and `kl` [batch];
 - `encode` (params, state, images) -> representation [batch, N], deterministic, encoder only;
-- `discriminator` (params_disc, z [batch, N]) -> logits [batch, 2] (TC models only).
+- `discriminator` (params_disc, z [batch, N]) -> logits [batch, 2] (TC models only);
+- `posterior_kl` (params, state, images) -> KL of each latent's posterior to its prior
+  [batch, N] (UDR's filter, metrics/udr.py).
 """
 from __future__ import annotations
 
@@ -32,12 +34,14 @@ class Model(NamedTuple):
     forward: hk.TransformedWithState
     encode: hk.TransformedWithState
     discriminator: hk.Transformed | None
+    posterior_kl: hk.TransformedWithState
 
     # Models are static arguments of jitted functions: two models that compute the same thing
     # (configs differing only in bookkeeping) must compare equal, or every run recompiles.
     def _computation(self):
         fields = {k: v for k, v in self.config.to_dict().items() if k not in BOOKKEEPING_FIELDS}
-        return (tuple(sorted(fields.items())), self.num_channels, self.forward, self.encode, self.discriminator)
+        return (tuple(sorted(fields.items())), self.num_channels, self.forward, self.encode, self.discriminator,
+                self.posterior_kl)
 
     def __eq__(self, other):
         return isinstance(other, Model) and self._computation() == other._computation()
@@ -77,8 +81,9 @@ def build_model(config: Config, num_channels: int) -> Model:
     """The Model for `config`. The Haiku transforms are shared by all configs with the same
     architecture, so runs that differ only in bookkeeping reuse compiled functions."""
     architecture = {k: v for k, v in config.to_dict().items() if k not in BOOKKEEPING_FIELDS}
-    forward, encode, disc = _transforms(tuple(sorted(architecture.items())), num_channels)
-    return Model(config=config, num_channels=num_channels, forward=forward, encode=encode, discriminator=disc)
+    forward, encode, disc, posterior_kl = _transforms(tuple(sorted(architecture.items())), num_channels)
+    return Model(config=config, num_channels=num_channels, forward=forward, encode=encode, discriminator=disc,
+                 posterior_kl=posterior_kl)
 
 
 @functools.lru_cache(maxsize=32)
@@ -104,9 +109,17 @@ def _transforms(architecture: tuple, num_channels: int):
     def encode(images):
         return latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=False)[1]
 
+    def posterior_kl(images):
+        features = Encoder(config.hidden_size, config.conv_impl)(images)
+        if config.gaussian:
+            mean = hk.Linear(N, name="enc_means")(features)
+            return losses.gaussian_kl_per_latent(mean, hk.Linear(N, name="enc_logvar")(features))
+        return losses.categorical_kl_per_latent(hk.Linear(N * K, name="enc_attn_key")(features).reshape(-1, N, K))
+
     return (hk.transform_with_state(forward),
             hk.without_apply_rng(hk.transform_with_state(encode)),
-            hk.without_apply_rng(hk.transform(discriminator)) if config.tc else None)
+            hk.without_apply_rng(hk.transform(discriminator)) if config.tc else None,
+            hk.without_apply_rng(hk.transform_with_state(posterior_kl)))
 
 
 def set_gumbel_state(state: dict, scale=None, hard=None) -> dict:

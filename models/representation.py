@@ -58,3 +58,18 @@ def make_representation_function(model: Model, params, state, batch_size: int = 
         return np.concatenate(outputs)
 
     return representation_function
+
+
+def make_udr_function(model: Model, params, state, batch_size: int = 1024):
+    """observations (numpy [n, 64, 64, C]) -> (representation [n, N], mean KL per latent [N]):
+    UDR's representation function (metrics/udr.py). The codes are the read-out every metric
+    uses (`make_representation_function`); the KL is each latent's posterior against its prior
+    (Gaussian: N(0, 1); categorical: uniform over K), averaged over the observations."""
+    represent = make_representation_function(model, params, state, batch_size)
+    kl = jax.jit(lambda images: model.posterior_kl.apply(params, state, images)[0])
+
+    def udr_function(observations: np.ndarray):
+        observations = np.asarray(observations, dtype=np.float32)
+        return represent(observations), np.asarray(kl(observations), np.float64).mean(axis=0)
+
+    return udr_function

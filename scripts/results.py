@@ -82,6 +82,8 @@ def read_result(path) -> dict:
     values = {k: _number(scores.get(k)) for k in keys}
     # Selection scores that older result files lack: read when present, never "missing".
     values.update({k: _number(scores.get(k)) for k in OPTIONAL_SCORES})
+    if values["udr"] is None:
+        values["udr"] = _udr_beside(path)
     tc = raw["model"].startswith("factor_")
     return {
         "path": str(path),
@@ -94,6 +96,15 @@ def read_result(path) -> dict:
         "values": values,
         "missing": [k for k in keys if values[k] is None],
     }
+
+
+def _udr_beside(eval_json: Path):
+    """The UDR score scripts/udr.py wrote next to the run (`X.udr.json`), or None."""
+    sibling = eval_json.with_name(eval_json.name.replace(".eval.json", ".udr.json"))
+    try:
+        return _number(json.loads(sibling.read_text()).get("udr"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def gather(results_dir) -> tuple[list[dict], list[str]]:

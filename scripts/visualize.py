@@ -24,7 +24,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from eval import load_model
+from training.restore import load_model
 from scripts.results import MODEL_NAMES, save_figure as save
 
 # Names of the latent factors of the dSprites-layout data sets (others: "factor i").

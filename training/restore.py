@@ -1,0 +1,31 @@
+"""A checkpoint's model, parameters and data set, ready to evaluate (eval.py, scripts, benchmarks)."""
+from __future__ import annotations
+
+
+def load_model(path, data=None, datasets: dict | None = None):
+    """(payload, config, data, model, params, state, params_disc) of the checkpoint at `path`.
+
+    `data` (a GroundTruthData) replaces the data set named in the checkpoint (tests);
+    `datasets` caches loaded data sets by name across checkpoints.
+    """
+    import jax.numpy as jnp
+
+    import configs
+    from data import get_dataset
+    from models import build_model
+    from training import checkpoint
+    from training.loop import restore_parameters
+
+    payload = checkpoint.load_checkpoint(path)
+    if not isinstance(payload.get("config"), dict):
+        raise checkpoint.CheckpointError(f"{path}: not an lddr checkpoint (no config)")
+    config = configs.from_dict(payload["config"], where=str(path))
+    if data is None:
+        datasets = datasets if datasets is not None else {}
+        if config.dataset not in datasets:
+            datasets[config.dataset] = get_dataset(config.dataset)
+        data = datasets[config.dataset]
+    model = build_model(config, data.observation_shape[-1])
+    example = jnp.zeros((1, *data.observation_shape), jnp.float32)
+    params, state, params_disc = restore_parameters(model, example, payload, path)
+    return payload, config, data, model, params, state, params_disc
