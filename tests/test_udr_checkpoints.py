@@ -5,16 +5,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from eval_fixtures import make_checkpoint, small_data
+
+import configs
 from metrics.udr import compute_udr_sklearn
 from models import build_model
 from models.representation import make_udr_function
 from scripts import udr as udr_cli
 from training.restore import load_model
 from training.step import init_train_state
-
-import configs
 
 
 @pytest.fixture(scope="module")
