@@ -27,6 +27,7 @@ def run_case(name):
 
 def test_reference_covers_every_case():
     assert set(EXPECTED["cases"]) == {c[0] for c in ref.CASES}
+    assert EXPECTED["versions"]["sklearn"] == "1.2.2"      # the authors' pinned scikit-learn
     assert EXPECTED["source"].endswith("udr/metrics/udr.py")
 
 

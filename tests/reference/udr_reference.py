@@ -6,7 +6,13 @@ them only for a decorator and for logging). disentanglement_lib's code is not pa
 repository. To regenerate `udr.json` next to this file:
 
     git clone https://github.com/google-research/disentanglement_lib /tmp/dlib-src   # or the search tool's fetch
-    python tests/reference/udr_reference.py /tmp/dlib-src/disentanglement_lib/evaluation/udr/metrics/udr.py
+    python3.11 -m venv /tmp/sk122
+    /tmp/sk122/bin/pip install numpy==1.26.4 scipy==1.11.4 scikit-learn==1.2.2     # the authors' scikit-learn
+    /tmp/sk122/bin/python tests/reference/udr_reference.py /tmp/dlib-src/disentanglement_lib/evaluation/udr/metrics/udr.py
+
+The committed file was made that way (its `versions` say so). Run with this project's pinned
+numpy 2.4.6 / scipy 1.17.1 / scikit-learn 1.9.1 instead, every number agreed with it to 7e-16
+and every RandomState ended in the same place.
 
 tests/test_metrics_udr.py rebuilds the same inputs (`CASES`, `make_models`: legacy RandomState
 streams) and compares the project's `metrics.udr.compute_udr_sklearn` with these numbers to
