@@ -1,10 +1,13 @@
-"""SAP score (Kumar et al. 2018), disentanglement_lib's version for discrete factors.
+"""SAP score (Kumar et al. 2018), disentanglement_lib's version.
 
 Points: `num_train` then `num_test` points, each drawn with repeated
-`ground_truth_data.sample(min(batch_size, remaining), random_state)`. For each (code, factor)
-a `LinearSVC(C=0.01, class_weight="balanced")` is fit on the single code of the train points
-and scored by accuracy on the test points; SAP = mean over factors of the gap between the
-best and the second-best code's accuracy.
+`ground_truth_data.sample(min(batch_size, remaining), random_state)`. The score matrix
+[code, factor] is, with discrete factors (the default, and the paper's protocol), the test
+accuracy of a `LinearSVC(C=0.01, class_weight="balanced")` fit on the single code of the train
+points; with `continuous_factors=True`, the squared correlation of the code with the factor on
+the train points only (cov^2 / (var_code var_factor), 0 where the code's variance is at most
+1e-12; the test points are still drawn, so the RandomState moves as in disentanglement_lib).
+SAP = mean over factors of the gap between the best and the second-best code's score.
 
 The SVCs are fit one after another by default: liblinear draws its shuffling order from the C
 library's global `rand()`, which threads would share and race on (measured: the same SAP run
@@ -41,12 +44,31 @@ SOLVER = (f"LinearSVC(C=0.01, class_weight='balanced', dual=True, random_state={
 def compute_sap(ground_truth_data, representation_function, random_state,
                 num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
                 progress: bool = False, n_jobs: int | None = None,
-                chunk_size: int = utils.DEFAULT_CHUNK_SIZE) -> dict:
+                chunk_size: int = utils.DEFAULT_CHUNK_SIZE, continuous_factors: bool = False) -> dict:
     mus, ys, mus_test, ys_test = utils.generate_train_test_codes(
         ground_truth_data, representation_function, num_train, num_test, random_state, batch_size,
         progress, "SAP", chunk_size=chunk_size)
-    matrix = score_matrix(mus, ys, mus_test, ys_test, n_jobs=n_jobs)
+    if continuous_factors:
+        matrix = correlation_score_matrix(mus, ys)
+    else:
+        matrix = score_matrix(mus, ys, mus_test, ys_test, n_jobs=n_jobs)
     return {"SAP_score": avg_diff_top_two(matrix)}
+
+
+def correlation_score_matrix(mus, ys) -> np.ndarray:
+    """[num_codes, num_factors] squared correlation of each code with each factor (mus [codes, n],
+    ys [factors, n], the train points); 0 for a code whose variance is at most 1e-12."""
+    mus, ys = np.asarray(mus, np.float64), np.asarray(ys, np.float64)
+    n = mus.shape[1]
+    centred_mus = mus - mus.mean(axis=1, keepdims=True)
+    centred_ys = ys - ys.mean(axis=1, keepdims=True)
+    covariance = centred_mus @ centred_ys.T / (n - 1)
+    var_mus = (centred_mus ** 2).sum(axis=1) / (n - 1)
+    var_ys = (centred_ys ** 2).sum(axis=1) / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        matrix = covariance ** 2 / np.outer(var_mus, var_ys)
+    matrix[var_mus <= 1e-12] = 0.0
+    return matrix
 
 
 def _svc_accuracy(x, y, x_test, y_test) -> float:
