@@ -69,9 +69,11 @@ def test_beta_vae_equals_sklearn_1_2_2(case):
     model = beta_vae.fit_logistic(train_x, train_y, rs)
     assert np.mean(model.predict(train_x) == train_y) == expected["train_accuracy"]
     assert model.score(eval_x, eval_y) == expected["eval_accuracy"]
-    # Not bit-identical (the inner CG's forcing term is not scale-invariant; see beta_vae.py),
-    # but the same optimum to the stopping tolerance.
-    np.testing.assert_allclose(model.coef_, np.array(expected["coef"]), rtol=0, atol=1e-4)
+    # Not bit-identical (the inner CG's forcing term is not scale-invariant; see beta_vae.py):
+    # the same optimum to 5e-5, reached in fewer Newton iterations than 1.2.2 needed.
+    np.testing.assert_allclose(model.coef_, np.array(expected["coef"]), rtol=0, atol=5e-5)
+    np.testing.assert_allclose(model.intercept_, np.array(expected["intercept"]), rtol=0, atol=5e-5)
+    assert np.max(model.n_iter_) < expected["n_iter"]
 
 
 def test_beta_vae_cases_tell_the_tolerances_apart():
