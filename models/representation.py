@@ -34,8 +34,10 @@ def compile_encoder(model: Model, params, state, batch_size: int):
 def make_representation_function(model: Model, params, state, batch_size: int = 1024):
     """observations (numpy [n, 64, 64, C]) -> representation (numpy [n, N]).
 
-    Batches are padded to `batch_size` so one compiled shape serves every call; the
-    read-out is deterministic, so batching does not change any value.
+    Batches are padded to `batch_size` so one compiled shape serves every call: every
+    observation goes through the same program, however the calls are grouped. (Another batch
+    shape is another program; on some CPUs, e.g. an AMD EPYC, it changes the Gaussian read-out
+    in the last bits.)
     """
     if model.config.conv_impl == "auto":
         # The read-out is forward-only: XLA's own convolutions run the encoder ~5x faster on the
