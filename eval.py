@@ -7,8 +7,8 @@ Per checkpoint: MIG, Modularity, SAP, FactorVAE score, BetaVAE score and DCI, al
 order, with ONE numpy RandomState(--seed) passed from each metric to the next (SPEC §4), then
 (discrete models only) the straight-through gap on 1,000 batches of 64 training images drawn
 with jax.random(--seed), and the negative ELBO (recon + KL, as trained) on a fixed sample of
-10,000 training images drawn the same way (metrics/elbo.py). A table is printed and `X.pkl`'s results are written, atomically,
-to `X.eval.json` (fields: docs/metrics.md, "eval.py").
+10,000 training images drawn the same way (metrics/elbo.py). A table is printed and `X.pkl`'s
+results are written, atomically, to `X.eval.json` (fields: docs/metrics.md, "eval.py").
 
 For data sets whose observations are plain stored images (not colour / noisy / Scream
 dSprites), every stored image is encoded at most once (metrics/index_cache.py); the numbers
@@ -20,9 +20,7 @@ the JSON then records `"protocol": "custom"` and the settings used.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
-import os
 import sys
 import threading
 import time
@@ -31,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 import metrics as metrics_lib
-from data.atomic import plain_json as _plain
-from data.atomic import write_json_atomic
-from training.restore import load_model
+from data.atomic import plain_json, write_json_atomic
+from training.restore import expand_checkpoint_paths, load_model
 
 METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo")
 # Computed by the project's own model code, not by the disentanglement_lib metrics.
@@ -80,24 +77,6 @@ def parse_metrics(text: str | None) -> list[str]:
     if unknown or not names:
         raise EvalError(f"unknown metric name(s) {unknown or [text]}; choose from {','.join(METRIC_CHOICES)}")
     return [n for n in METRIC_CHOICES if n in names]  # the paper's order
-
-
-def expand_save_files(items) -> list[Path]:
-    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped)."""
-    paths: list[Path] = []
-    for item in items:
-        if any(c in item for c in "*?["):
-            matches = sorted(glob.glob(os.path.expanduser(item)))
-            if not matches:
-                raise EvalError(f"no file matches {item}")
-            paths.extend(Path(m) for m in matches)
-        else:
-            path = Path(item).expanduser()
-            if not path.is_file():
-                raise EvalError(f"no checkpoint at {path}")
-            paths.append(path)
-    unique = list(dict.fromkeys(paths))
-    return unique
 
 
 def result_path(checkpoint_path) -> Path:
@@ -147,7 +126,6 @@ def is_paper_protocol(settings: dict) -> bool:
     return all(set(values) <= SPEED_ONLY for values in settings.values())
 
 
-# -- loading: training.restore.load_model (the library's; also used by scripts) --------------
 # -- evaluation -----------------------------------------------------------------------------
 def evaluate_checkpoint(path, data=None, metrics=None, seed: int = 42, settings: dict | None = None,
                         fast: bool = False, progress: bool = True, use_cache: bool = True,
@@ -302,7 +280,7 @@ def _elbo_results(model, params, state, data, payload, seed, settings, times, lo
                          **settings.get("elbo", {}))
     times["elbo"] = time.perf_counter() - start
     # Non-finite (a posterior that overflows) is recorded as null, as in the JSON.
-    out = {k: _plain(value[k]) for k in (*RESULT_KEYS["elbo"], "elbo_num_images", "elbo_noise_scale")}
+    out = {k: plain_json(value[k]) for k in (*RESULT_KEYS["elbo"], "elbo_num_images", "elbo_noise_scale")}
     log(f"  {'elbo':<11s}" + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items()) + f"  ({times['elbo']:.1f} s)")
     return out
 
@@ -436,7 +414,7 @@ def main(argv=None, data=None) -> int:
         if overrides is not None and not isinstance(overrides, dict):
             raise EvalError("--settings must be a JSON object {metric: {keyword: value}}")
         merge_settings(args.fast, overrides)  # checked before any work
-        paths = expand_save_files(args.save_file)
+        paths = expand_checkpoint_paths(args.save_file)
     except expected as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

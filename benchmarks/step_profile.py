@@ -99,7 +99,7 @@ def classify(name: str, instructions: dict, opcodes: dict) -> str:
 
 def profile(name: str, data, images, dispatches: int, top: int):
     model = build_model(Config(**MODELS[name], steps=300_000), data.observation_shape[-1])
-    ts = init_train_state(model, jnp.zeros((config_batch(), *data.observation_shape), jnp.float32))
+    ts = init_train_state(model, jnp.zeros((model.config.batch_size, *data.observation_shape), jnp.float32))
     hlo = train_steps.lower(model, data, images, ts, CHUNK).compile().as_text()
     instructions, opcodes = parse_hlo(hlo)
     for _ in range(3):                               # compile, the recompile of a first call, warm-up
@@ -137,10 +137,6 @@ def profile(name: str, data, images, dispatches: int, top: int):
         print(f"    {ns / 1e6 / steps:7.2f} ms/step  {kind:12s} {shape:22s} {where}")
 
 
-def config_batch() -> int:
-    return Config().batch_size
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="dvae,factor_dvae")
@@ -149,7 +145,7 @@ def main():
     args = parser.parse_args()
     data = get_dataset("dsprites_procedural")
     images = images_on_device(data)
-    print(f"backend {jax.default_backend()}, jax {jax.__version__}, batch {config_batch()}, {CHUNK} steps per dispatch")
+    print(f"backend {jax.default_backend()}, jax {jax.__version__}, batch {Config().batch_size}, {CHUNK} steps per dispatch")
     for name in args.models.split(","):
         profile(name, data, images, args.dispatches, args.top)
 

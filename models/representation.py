@@ -62,10 +62,12 @@ def make_representation_function(model: Model, params, state, batch_size: int = 
     return representation_function
 
 
-def make_udr_function(model: Model, params, state, batch_size: int = 1024):
+def make_udr_function(model: Model, params, state, batch_size: int = 10):
     """observations (numpy [n, 64, 64, C]) -> (representation [n, N], mean KL per latent [N]):
-    UDR's representation function (metrics/udr.py). The codes are the read-out every metric
-    uses (`make_representation_function`); the KL is each latent's posterior against its prior
+    UDR's representation function (metrics/udr.py). The codes are the metrics' read-out
+    (`make_representation_function`), compiled for UDR's batch size: UDR calls it once per
+    batch of `batch_size` observations, and padding each call to the metrics' 1,024 would
+    encode a hundred times the images. The KL is each latent's posterior against its prior
     (Gaussian: N(0, 1); categorical: uniform over K), averaged over the observations."""
     represent = make_representation_function(model, params, state, batch_size)
     kl = jax.jit(lambda images: model.posterior_kl.apply(params, state, images)[0])

@@ -14,7 +14,6 @@ config: batch 10, 1,000 points, Lasso, KL filter 0.01.
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ def score_group(paths: list[Path], seed: int, options: dict, datasets: dict, log
     functions, data = [], None
     for path in paths:
         _, _, data, model, params, state, _ = load_model(path, datasets=datasets)
-        functions.append(make_udr_function(model, params, state))
+        functions.append(make_udr_function(model, params, state, options["batch_size"]))
     start = time.perf_counter()
     scores = compute_udr_sklearn(data, functions, np.random.RandomState(seed), include_raw_correlations=False,
                                  **options)
@@ -60,19 +59,6 @@ def score_group(paths: list[Path], seed: int, options: dict, datasets: dict, log
              "pairwise_disentanglement_scores": scores["pairwise_disentanglement_scores"],
              "udr_seed": seed, "settings": options, "seconds": seconds}
             for i, (path, score) in enumerate(zip(paths, scores["model_scores"]))]
-
-
-def expand(items: list[str]) -> list[Path]:
-    paths = []
-    for item in items:
-        matches = sorted(glob.glob(item)) if any(c in item for c in "*?[") else [item]
-        if not matches:
-            raise ValueError(f"no file matches {item}")
-        paths += [Path(m) for m in matches]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise ValueError(f"no checkpoint at {missing[0]}")
-    return list(dict.fromkeys(paths))
 
 
 def main(argv=None, datasets: dict | None = None) -> int:
@@ -93,12 +79,13 @@ def main(argv=None, datasets: dict | None = None) -> int:
     from data.atomic import write_json_atomic
     from metrics.udr import UdrError
     from training.checkpoint import CheckpointError, load_checkpoint
+    from training.restore import expand_checkpoint_paths
     options = {"batch_size": args.batch_size, "num_data_points": args.num_data_points,
                "correlation_matrix": args.correlation_matrix, "filter_low_kl": not args.no_filter,
                "kl_filter_threshold": args.kl_filter_threshold}
     try:
         groups: dict = {}
-        for path in expand(args.checkpoints):
+        for path in expand_checkpoint_paths(args.checkpoints):
             config = configs.from_dict(load_checkpoint(path)["config"], where=str(path))
             groups.setdefault(group_key(config), []).append(path)
         alone = [str(p[0]) for p in groups.values() if len(p) < 2]

@@ -49,7 +49,7 @@ def test_groups_scored_and_written(data, tmp_path, capsys):
     functions = []
     for path in paths[:3]:
         _, _, _, model, params, state, _ = load_model(path, data)
-        functions.append(make_udr_function(model, params, state))
+        functions.append(make_udr_function(model, params, state, 10))
     direct = compute_udr_sklearn(data, functions, np.random.RandomState(42), num_data_points=200)
     np.testing.assert_allclose([r["udr"] for r in dvae], direct["model_scores"], rtol=0, atol=1e-12)
     assert all(0.0 <= r["udr"] <= 1.0 for r in records.values())

@@ -1,6 +1,29 @@
 """A checkpoint's model, parameters and data set, ready to evaluate (eval.py, scripts, benchmarks)."""
 from __future__ import annotations
 
+import glob
+import os
+from pathlib import Path
+
+
+def expand_checkpoint_paths(items) -> list[Path]:
+    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped);
+    a pattern that matches nothing or a path that is no file is a one-line CheckpointError."""
+    from training.checkpoint import CheckpointError
+    paths: list[Path] = []
+    for item in items:
+        if any(c in item for c in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(item)))
+            if not matches:
+                raise CheckpointError(f"no file matches {item}")
+            paths.extend(Path(m) for m in matches)
+        else:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise CheckpointError(f"no checkpoint at {path}")
+            paths.append(path)
+    return list(dict.fromkeys(paths))
+
 
 def load_model(path, data=None, datasets: dict | None = None):
     """(payload, config, data, model, params, state, params_disc) of the checkpoint at `path`.
