@@ -15,6 +15,7 @@ import sys
 import configs
 from data import DataError
 from training.checkpoint import CheckpointError
+from training.loop import TrainingDiverged, resume_config, train
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +32,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_from_args(args: argparse.Namespace) -> configs.Config:
     """The run's Config: defaults < --config file < flags, or the checkpoint's config on --resume."""
     if args.resume:
-        from training.loop import resume_config
         given = {k: getattr(args, k) for k in configs.FIELD_TYPES if getattr(args, k, None) is not None}
         if args.config:
             given = {**configs.load_file(args.config), **given}
@@ -43,7 +43,6 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
-        from training.loop import TrainingDiverged, train
         from training.train_mig import training_mig
         from training.seeds import seed_config
         outputs = [seed_config(config, s).checkpoint_path() for s in config.seed_list]

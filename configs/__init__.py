@@ -80,22 +80,49 @@ class Config:
         return dataclasses.asdict(self)
 
 
+def describe(value) -> str:
+    """A bounded description of a value for error messages (type and size, never its repr)."""
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**15 else f"an int of {value.bit_length()} bits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 and value.isprintable() else f"a string of {len(value)} characters"
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return f"a {value.dtype} array of shape {tuple(value.shape)}"
+    if hasattr(value, "describe"):
+        return value.describe()
+    if isinstance(value, (bytes, memoryview)):
+        return f"{len(value)} bytes"
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+
+def shown_keys(keys, limit: int = 5) -> str:
+    """Up to `limit` keys for an error message, each cut to 40 characters."""
+    shown = [repr(k[:40]) if isinstance(k, str) else describe(k) for k in list(keys)[:limit]]
+    more = len(keys) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 _CASTS = {"str": str, "bool": bool, "int": int, "float": float}
 
 
 def from_dict(values: dict, where: str = "config") -> Config:
     """A Config from a plain dict; unknown keys and wrong types are refused with their name."""
-    unknown = sorted(set(values) - set(FIELD_TYPES))
+    unknown = [k for k in values if k not in FIELD_TYPES]
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(FIELD_TYPES)}")
+        raise ConfigError(f"{where}: unknown key(s) {shown_keys(unknown)}; valid keys: {sorted(FIELD_TYPES)}")
     typed = {}
     for key, value in values.items():
         kind = _CASTS[FIELD_TYPES[key]]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: {key} must be {FIELD_TYPES[key]}, got {value!r}")
+            raise ConfigError(f"{where}: {key} must be {FIELD_TYPES[key]}, got {describe(value)}")
         typed[key] = value
     return validate(Config(**typed))
 
@@ -153,18 +180,18 @@ def validate(config: Config) -> Config:
         if not 0.0 <= getattr(config, key) < 1.0:
             raise ConfigError(f"{_flag(key)} must be in [0, 1) (an Adam decay rate), got {getattr(config, key)}")
     if config.conv_impl not in ("auto", "xla", "fast"):
-        raise ConfigError(f"--conv_impl must be auto, xla or fast, got {config.conv_impl!r}")
+        raise ConfigError(f"--conv_impl must be auto, xla or fast, got {describe(config.conv_impl)}")
     from data import DATASET_NAMES
     if config.dataset not in DATASET_NAMES:
-        raise ConfigError(f"--dataset: unknown data set {config.dataset!r}; expected one of: "
+        raise ConfigError(f"--dataset: unknown data set {describe(config.dataset)}; expected one of: "
                           f"{', '.join(DATASET_NAMES)}")
     if config.seeds:
         try:
             seeds = [int(s) for s in config.seeds.split(",")]
         except ValueError:
-            raise ConfigError(f"--seeds must be comma-separated integers, got {config.seeds!r}") from None
+            raise ConfigError(f"--seeds must be comma-separated integers, got {describe(config.seeds)}") from None
         if len(set(seeds)) != len(seeds):
-            raise ConfigError(f"--seeds has duplicates: {config.seeds!r}")
+            raise ConfigError(f"--seeds has duplicates: {describe(config.seeds)}")
     if config.gamma != 0.0 and not config.tc:
         raise ConfigError(f"--gamma {config.gamma} has no effect without --tc")
     return config

@@ -1,4 +1,5 @@
 """scripts/sweep.py: expansion, status and skipping, config errors, submitit executors."""
+import functools
 import json
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def test_shipped_configs():
     ({"dataset": ["x"]}, "unknown key(s) ['dataset']"),
     ({"datasets": ["dsprites_full", "mnist"]}, "unknown data set(s) ['mnist']"),
     ({"models": ["beta_vae"]}, "unknown model(s) ['beta_vae']"),
-    ({"base": {"step": 10}}, "unknown key(s) ['step']"),
+    ({"base": {"step": 10}}, "unknown key(s) 'step'"),
     ({"base": {"steps": "ten"}}, "steps must be int"),
     ({"base": {"seed": 3}}, "may not set ['seed']"),
     ({"eval": {"fastest": True}}, "unknown [eval] key(s) ['fastest']"),
@@ -73,8 +74,20 @@ def test_cli_error_is_one_line_and_nothing_runs(tmp_path, capsys):
     assert sweep.main([str(tmp_path / "missing.toml"), "--results", str(tmp_path)]) == 2
 
 
+@functools.lru_cache(maxsize=None)
+def _initial_state(config):
+    import jax.numpy as jnp
+
+    from models import build_model
+    from training.step import init_train_state
+    return init_train_state(build_model(config, 1), jnp.zeros((1, 64, 64, 1), jnp.float32))
+
+
 def fake_checkpoint(run, step):
-    checkpoint.save_checkpoint(run.checkpoint, {"step": step, "config": run.config.to_dict()})
+    """A real (freshly initialised) checkpoint of the run's model, stored as if at `step`."""
+    from training.loop import checkpoint_payload
+    payload = checkpoint_payload(run.config, _initial_state(run.config.replace(seed=0, save_path="")))
+    checkpoint.save_checkpoint(run.checkpoint, {**payload, "step": step})
 
 
 def fake_eval_json(run, step):

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 import configs
+from training.pickle_reader import Global, describe
 
 SOURCE = "authors"          # payload["source"] of a checkpoint read from (or converted from) their file
 CODEBOOK = "codebook"       # this project's name of the module holding `embed` and the Gumbel state
@@ -31,14 +32,9 @@ class AuthorsFormatError(ValueError):
     """The file names the authors' classes but its content is not what their run.py writes."""
 
 
-def _refuse_build(self, state):
-    raise AuthorsFormatError(f"unexpected pickle state for {type(self).__name__}")
-
-
 # -- inert stand-ins -------------------------------------------------------------------------
-# Each defines __setstate__ so that a BUILD opcode aimed at it (or at the class object itself,
-# where the unbound method is called with the wrong arguments) fails instead of setting
-# attributes on this module's objects.
+# training/pickle_reader.py constructs these itself from checked data (NEWOBJ with the right
+# number of fields); nothing of the authors' code, box, optax or jax is imported or called.
 class TrainStateRecord(NamedTuple):
     """Stand-in for the authors' `__main__.TrainState`."""
     params: Any
@@ -46,7 +42,6 @@ class TrainStateRecord(NamedTuple):
     state: Any
     opt_state: Any
     opt_state_disc: Any
-    __setstate__ = _refuse_build
 
 
 class AdamStateRecord(NamedTuple):
@@ -54,51 +49,26 @@ class AdamStateRecord(NamedTuple):
     count: Any
     mu: Any
     nu: Any
-    __setstate__ = _refuse_build
 
 
 class EmptyStateRecord(NamedTuple):
     """Stand-in for optax's `EmptyState`."""
-    __setstate__ = _refuse_build
 
 
 class BoxRecord(dict):
-    """Stand-in for `box.box.Box`: a plain dict. Box pickles as dict items plus a BUILD of
-    its `_box_config` options, which are dropped here."""
-
-    def __setstate__(self, state):
-        if not isinstance(state, dict):
-            raise AuthorsFormatError("unexpected pickle state for a Box")
+    """Stand-in for `box.box.Box`: a plain dict. Box pickles as dict items plus a BUILD of its
+    `_box_config` options, which the reader drops."""
 
 
-class _JaxArrayRebuilder:
-    """Stand-in for `jax._src.array._reconstruct_array(fun, args, arr_state, aval_state)`:
-    rebuilds the numpy value only, and only through numpy's own `_reconstruct`."""
-    __slots__ = ()
-
-    def __call__(self, fun, args, arr_state, aval_state):
-        if not any(fun is f for f in _NUMPY_RECONSTRUCT) or not isinstance(args, tuple) or len(args) != 3 or args[0] is not np.ndarray:
-            raise AuthorsFormatError("a jax array that is not rebuilt by numpy's _reconstruct")
-        if not isinstance(aval_state, dict):
-            raise AuthorsFormatError("a jax array with an unexpected abstract-value state")
-        value = fun(*args)
-        value.__setstate__(arr_state)
-        if value.dtype.hasobject:
-            raise AuthorsFormatError("a jax array of Python objects")
-        return value
-
-    __setstate__ = _refuse_build
-
-
-_NUMPY_RECONSTRUCT = (np._core.multiarray._reconstruct,)
-
-# (module, name) as the authors' files name them -> the object the unpickler uses instead.
+# (module, name) as the authors' files name them -> what the reader builds for it. Their jax
+# arrays pickle as `_reconstruct_array(numpy's _reconstruct, args, array state, aval state)`;
+# the reader rebuilds the numpy value only.
 GLOBALS = {
-    ("__main__", "TrainState"): TrainStateRecord,
-    ("box.box", "Box"): BoxRecord,
-    ("optax._src.transform", "ScaleByAdamState"): AdamStateRecord,
-    ("optax._src.base", "EmptyState"): EmptyStateRecord,
-    ("jax._src.array", "_reconstruct_array"): _JaxArrayRebuilder(),
+    ("__main__", "TrainState"): Global("record", "__main__.TrainState", TrainStateRecord),
+    ("box.box", "Box"): Global("mapping", "box.box.Box", BoxRecord),
+    ("optax._src.transform", "ScaleByAdamState"): Global("record", "optax ScaleByAdamState", AdamStateRecord),
+    ("optax._src.base", "EmptyState"): Global("record", "optax EmptyState", EmptyStateRecord),
+    ("jax._src.array", "_reconstruct_array"): Global("jax_array", "jax._src.array._reconstruct_array"),
 }
 
 
@@ -128,6 +98,9 @@ def to_config(box: dict, where: str = "config") -> configs.Config:
     get = lambda *keys, required=True: _section(box, *keys, where=where, required=required)
     discrete = get("run", "discrete")
     tc = get("loss", "tc")
+    for key, flag in (("run.discrete", discrete), ("loss.tc", tc)):
+        if type(flag) is not bool:
+            raise AuthorsFormatError(f"{where}: config {key} must be a bool, got {describe(flag)}")
     values = {
         "dataset": get("dataset", "dataset_name"),
         "gaussian": not discrete,
@@ -148,15 +121,17 @@ def to_config(box: dict, where: str = "config") -> configs.Config:
                       noise_scale_final=get("discrete", "scale", "final"))
     if tc:
         layers = get("discriminator", "num_layers")
-        if layers != 6:
-            raise AuthorsFormatError(f"{where}: discriminator with {layers} hidden layers; this project's has 6")
+        if type(layers) is not int or layers != 6:
+            raise AuthorsFormatError(f"{where}: discriminator with {describe(layers)} hidden layers; this project's has 6")
         values.update(gamma=get("discriminator", "gamma"),
                       discriminator_learning_rate=get("discriminator", "optimizer", "lr"),
                       discriminator_b1=get("discriminator", "optimizer", "b1"),
                       discriminator_b2=get("discriminator", "optimizer", "b2"))
     resolution = get("dataset", "decode_res", required=False)
-    if resolution is not None and tuple(resolution) != (64, 64):
-        raise AuthorsFormatError(f"{where}: images of {tuple(resolution)} pixels; this project's models take 64x64")
+    if resolution is not None and (type(resolution) not in (list, tuple) or len(resolution) != 2
+                                   or any(type(n) is not int for n in resolution) or list(resolution) != [64, 64]):
+        raise AuthorsFormatError(f"{where}: dataset.decode_res is {describe(resolution)}; this project's models "
+                                 f"take 64x64 images")
     values = {k: v for k, v in values.items() if v is not None}
     try:
         return configs.from_dict(values, where=f"{where} (authors' config)")
@@ -170,7 +145,7 @@ def _plain_tree(tree, where: str):
         return {str(k): _plain_tree(v, f"{where}/{k}") for k, v in tree.items()}
     if isinstance(tree, np.ndarray) and not tree.dtype.hasobject:
         return tree
-    raise AuthorsFormatError(f"{where}: expected nested dicts of arrays, found {type(tree).__name__}")
+    raise AuthorsFormatError(f"{where}: expected nested dicts of arrays, found {describe(tree)}")
 
 
 def _rename_codebook(tree: dict) -> dict:
@@ -182,7 +157,7 @@ def _gumbel_state(state, where: str) -> dict:
     """Their state `~` {scale, lambda, hard float32} -> ours `codebook` {..., hard bool}.
     Their loop writes the annealed scale back after every step, so it may be a plain number."""
     if not isinstance(state, dict):
-        raise AuthorsFormatError(f"{where}: expected a dict, found {type(state).__name__}")
+        raise AuthorsFormatError(f"{where}: expected a dict, found {describe(state)}")
     state = _rename_codebook(state)
     if isinstance(state.get(CODEBOOK), dict):
         codebook = {str(k): (np.asarray(v, np.float32) if isinstance(v, (int, float, np.number)) else v)
@@ -211,23 +186,22 @@ def _optimizer_leaves(opt_state, where: str) -> list:
         return []
     if isinstance(opt_state, tuple) and type(opt_state) is tuple:
         return [leaf for i, part in enumerate(opt_state) for leaf in _optimizer_leaves(part, f"{where}[{i}]")]
-    raise AuthorsFormatError(f"{where}: expected optax Adam states in tuples, found {type(opt_state).__name__}")
+    raise AuthorsFormatError(f"{where}: expected optax Adam states in tuples, found {describe(opt_state)}")
 
 
 def to_payload(raw: dict, where: str) -> dict:
-    """The authors' checkpoint dict -> this project's payload (format_version included)."""
-    from training.checkpoint import FORMAT_VERSION
-
-    ts: TrainStateRecord = raw["train_state"]
-    if not isinstance(ts.params, dict):
-        raise AuthorsFormatError(f"{where}: params is not a parameter dict")
+    """The authors' checkpoint dict -> this project's payload (without format_version, which
+    training.checkpoint adds; training.checkpoint_schema checks the result)."""
     missing = sorted({"step_num", "train_state", "rng", "config"} - set(raw))
     if missing:
         raise AuthorsFormatError(f"{where}: the authors' checkpoint lacks {missing}")
+    ts: TrainStateRecord = raw["train_state"]
+    if not isinstance(ts.params, dict):
+        raise AuthorsFormatError(f"{where}: params is not a parameter dict")
     config = to_config(raw["config"], where)
     step = raw["step_num"]
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise AuthorsFormatError(f"{where}: step_num must be a non-negative integer, got {step!r}")
+        raise AuthorsFormatError(f"{where}: step_num must be a non-negative integer, got {describe(step)}")
     rng = raw["rng"]
     if not (isinstance(rng, np.ndarray) and rng.shape == (2,) and rng.dtype == np.uint32):
         raise AuthorsFormatError(f"{where}: rng must be a raw jax key (uint32 [2])")
@@ -236,7 +210,6 @@ def to_payload(raw: dict, where: str) -> dict:
         raise AuthorsFormatError(f"{where}: config says tc={config.tc} but the discriminator is "
                                  f"{'present' if tc else 'missing'}")
     return {
-        "format_version": FORMAT_VERSION,
         "source": SOURCE,
         "model": config.model_name,
         "dataset": config.dataset,

@@ -1,4 +1,4 @@
-"""Checkpoints: plain pickles written atomically and read back with a restricted unpickler.
+"""Checkpoints: plain pickles written atomically and read back by a pickle interpreter.
 
 Content (format version 1): plain dicts, lists, tuples, numbers, strings and numpy arrays
 only, so that a checkpoint never needs this project's classes to load:
@@ -12,7 +12,6 @@ payload (training/authors_format.py), so every tool reads both through this one 
 """
 from __future__ import annotations
 
-import io
 import pickle
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import numpy as np
 
 from data.atomic import atomic_write
 from training import authors_format
-
-FORMAT_VERSION = 1
+from training.checkpoint_schema import FORMAT_VERSION, PayloadError, check_payload
+from training.pickle_reader import Global, PickleRefused, describe, read_pickle
 
 
 class CheckpointError(ValueError):
@@ -51,9 +50,10 @@ def restore_tree(template, leaves: list, what: str):
     if len(template_leaves) != len(leaves):
         raise CheckpointError(f"{what}: checkpoint has {len(leaves)} arrays, the model expects {len(template_leaves)}")
     for i, (expected, got) in enumerate(zip(template_leaves, leaves)):
-        if np.shape(expected) != np.shape(got):
-            raise CheckpointError(f"{what}: array {i} has shape {np.shape(got)}, the model expects {np.shape(expected)}")
-    return jax.tree_util.tree_unflatten(treedef, [np.asarray(leaf) for leaf in leaves])
+        if not isinstance(got, np.ndarray) or got.shape != np.shape(expected) or got.dtype != expected.dtype:
+            raise CheckpointError(f"{what}: array {i} is {describe(got)}, the model expects a {expected.dtype} "
+                                  f"array of shape {np.shape(expected)}")
+    return jax.tree_util.tree_unflatten(treedef, list(leaves))
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> Path:
@@ -64,60 +64,46 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     return path
 
 
-# The only globals a checkpoint may name, each mapped to a fixed object (nothing is imported
-# by name from the file): what numpy needs to rebuild arrays and scalars (dict, list, tuple,
-# str, int and float need nothing), plus the authors' classes, which map to inert stand-ins
-# (training/authors_format.py). Files written with numpy 1.x name `numpy.core`, numpy 2
-# `numpy._core`.
-_NUMPY_GLOBALS = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    **{(f"numpy.{core}.multiarray", "_reconstruct"): np._core.multiarray._reconstruct for core in ("core", "_core")},
-    **{(f"numpy.{core}.multiarray", "scalar"): np._core.multiarray.scalar for core in ("core", "_core")},
-    **{(f"numpy.{core}.numeric", "_frombuffer"): np._core.numeric._frombuffer for core in ("core", "_core")},
-}
-_GLOBALS = {**_NUMPY_GLOBALS, **authors_format.GLOBALS}
+def _numpy_globals() -> dict:
+    """The numpy globals an array, dtype or scalar pickles with (numpy 1.x writes `numpy.core`,
+    numpy 2 `numpy._core`; protocol 2 writes bytes through `_codecs.encode`, and empty bytes as
+    `bytes()`)."""
+    table = {("numpy", "ndarray"): Global("ndarray", "numpy.ndarray"),
+             ("numpy", "dtype"): Global("dtype", "numpy.dtype"),
+             ("_codecs", "encode"): Global("encode", "_codecs.encode"),
+             ("__builtin__", "bytes"): Global("empty_bytes", "bytes"),
+             ("builtins", "bytes"): Global("empty_bytes", "bytes")}
+    for core in ("core", "_core"):
+        table[f"numpy.{core}.multiarray", "_reconstruct"] = Global("reconstruct", f"numpy.{core}.multiarray._reconstruct")
+        table[f"numpy.{core}.multiarray", "scalar"] = Global("scalar", f"numpy.{core}.multiarray.scalar")
+        table[f"numpy.{core}.numeric", "_frombuffer"] = Global("frombuffer", f"numpy.{core}.numeric._frombuffer")
+    return table
 
 
-def _global(module: str, name: str):
-    """The object standing for `module.name` in a checkpoint, or a one-line refusal."""
-    if (module, name) in _GLOBALS:
-        return _GLOBALS[module, name]
-    if module == "numpy.dtypes" and name.endswith("DType"):  # numpy 2's dtype classes
-        value = getattr(np.dtypes, name, None)
-        if isinstance(value, type) and issubclass(value, np.dtype):
-            return value
-    raise CheckpointError(
-        f"refusing to load {module}.{name}: a checkpoint (this project's or the authors') holds only "
-        f"plain containers, arrays and the authors' TrainState/Box/optax states, so this file is "
-        f"either from another program or unsafe")
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        return _global(module, name)
+# The only globals a checkpoint may name: numpy's array, dtype and scalar rebuilders, plus the
+# authors' classes (training/authors_format.py). Each stands for a kind of data that
+# training/pickle_reader.py builds itself; nothing is imported or called by name from the file.
+GLOBALS = {**_numpy_globals(), **authors_format.GLOBALS}
 
 
 def load_checkpoint(path: str | Path) -> dict:
     """The payload of an lddr checkpoint, or of the authors' (mapped to this project's payload,
-    with "source": "authors"); a one-line CheckpointError for anything else."""
+    with "source": "authors"), checked as a whole (training/checkpoint_schema.py); a one-line
+    CheckpointError for anything else. The file is interpreted, never unpickled
+    (training/pickle_reader.py), so no file can run code, crash, hang or exhaust memory here."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        with open(path, "rb") as f:
-            payload = _RestrictedUnpickler(io.BufferedReader(f)).load()
-    except (CheckpointError, authors_format.AuthorsFormatError) as error:
-        raise CheckpointError(f"{path}: {error}") from None
-    except Exception as error:  # truncated or not a pickle at all
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
-    if authors_format.is_authors_file(payload):
-        try:
-            return authors_format.to_payload(payload, str(path))
-        except authors_format.AuthorsFormatError as error:
-            raise CheckpointError(str(error)) from None
-    if not isinstance(payload, dict) or "format_version" not in payload:
-        raise CheckpointError(f"{path}: not an lddr checkpoint (no format_version)")
-    if payload["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {payload['format_version']}, this code reads {FORMAT_VERSION}")
-    return payload
+        raw = read_pickle(path.read_bytes(), GLOBALS)
+    except PickleRefused as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint: {error}") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        if authors_format.is_authors_file(raw):
+            raw = {"format_version": FORMAT_VERSION, **authors_format.to_payload(raw, str(path))}
+        return check_payload(raw)
+    except (PayloadError, authors_format.AuthorsFormatError) as error:
+        message = str(error)
+        raise CheckpointError(message if message.startswith(str(path)) else f"{path}: {message}") from None

@@ -38,8 +38,23 @@ def convert(source, output=None) -> Path:
     output = Path(output) if output is not None else default_output(source, payload)
     if output.resolve() == source.resolve():
         raise CheckpointError(f"{output}: the output would overwrite the authors' file; give another name")
+    check_against_model(payload, source)
     payload = {k: v for k, v in payload.items() if k not in ("format_version", "seed_known")}
     return save_checkpoint(output, {**payload, "converted_from": str(source)})
+
+
+def check_against_model(payload: dict, where) -> None:
+    """Every parameter and optimiser array has the name, shape and dtype of the model the
+    config builds (as a resume would check), before anything is written."""
+    import jax.numpy as jnp
+
+    from data import IMAGE_SIZE, num_channels
+    from models import build_model
+    from training.loop import restore_train_state
+
+    config = configs.from_dict(payload["config"])
+    channels = num_channels(config.dataset)
+    restore_train_state(build_model(config, channels), jnp.zeros((1, *IMAGE_SIZE, channels), jnp.float32), payload, where)
 
 
 def main(argv=None) -> int:

@@ -12,9 +12,10 @@ from tqdm import tqdm
 
 import configs
 from configs import Config
-from data import GroundTruthData, get_dataset
+from data import IMAGE_SIZE, GroundTruthData, get_dataset, num_channels
 from models import Model, build_model
 from training import checkpoint
+from training.pickle_reader import describe
 from training.run_log import RunLog, log_path
 from training.step import TrainState, committed, images_on_device, init_train_state, optimizers, train_steps
 
@@ -119,10 +120,11 @@ def _match(template: dict, stored: dict, what: str):
         if isinstance(value, dict):
             out[key] = _match(value, stored[key], f"{what}/{key}")
         else:
-            if tuple(value.shape) != np.shape(stored[key]):
+            got = stored[key]
+            if not isinstance(got, np.ndarray) or got.shape != tuple(value.shape) or got.dtype != value.dtype:
                 raise checkpoint.CheckpointError(
-                    f"{what}/{key}: shape {np.shape(stored[key])}, the model expects {tuple(value.shape)}")
-            out[key] = jnp.asarray(stored[key], dtype=value.dtype)
+                    f"{what}/{key}: {describe(got)}, the model expects a {value.dtype} array of shape {tuple(value.shape)}")
+            out[key] = jnp.asarray(got)
     return out
 
 
@@ -158,9 +160,10 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     if resume is not None:  # checked before anything is loaded or trained
         payload = checkpoint.load_checkpoint(resume)
         history = _resumed_history(payload, config, resume, allow_schedule_change)
-    data = data if data is not None else get_dataset(config.dataset)
-    model = build_model(config, data.observation_shape[-1])
-    example = jnp.zeros((config.batch_size, *data.observation_shape), jnp.float32)
+    # The model and a resumed state come before the data, so a bad checkpoint is refused first.
+    channels = data.observation_shape[-1] if data is not None else num_channels(config.dataset)
+    model = build_model(config, channels)
+    example = jnp.zeros((config.batch_size, *IMAGE_SIZE, channels), jnp.float32)
     if config.seeds:
         if resume is not None:
             raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
@@ -175,6 +178,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         else:
             ts = init_train_state(model, example)
         steps_fn, member_state = train_steps, lambda ts, i: ts
+    data = data if data is not None else get_dataset(config.dataset)
     images = images_on_device(data)
     step = first_step = int(np.max(ts.step))
     run_logs = [RunLog(log_path(m.checkpoint_path()), resume_step=step if resume is not None else None)

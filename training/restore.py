@@ -34,21 +34,21 @@ def load_model(path, data=None, datasets: dict | None = None):
     import jax.numpy as jnp
 
     import configs
-    from data import get_dataset
+    from data import IMAGE_SIZE, get_dataset, num_channels
     from models import build_model
     from training import checkpoint
     from training.loop import restore_parameters
 
     payload = checkpoint.load_checkpoint(path)
-    if not isinstance(payload.get("config"), dict):
-        raise checkpoint.CheckpointError(f"{path}: not an lddr checkpoint (no config)")
     config = configs.from_dict(payload["config"], where=str(path))
+    # Parameters are checked against the model before the data set is loaded.
+    channels = data.observation_shape[-1] if data is not None else num_channels(config.dataset)
+    model = build_model(config, channels)
+    example = jnp.zeros((1, *IMAGE_SIZE, channels), jnp.float32)
+    params, state, params_disc = restore_parameters(model, example, payload, path)
     if data is None:
         datasets = datasets if datasets is not None else {}
         if config.dataset not in datasets:
             datasets[config.dataset] = get_dataset(config.dataset)
         data = datasets[config.dataset]
-    model = build_model(config, data.observation_shape[-1])
-    example = jnp.zeros((1, *data.observation_shape), jnp.float32)
-    params, state, params_disc = restore_parameters(model, example, payload, path)
     return payload, config, data, model, params, state, params_disc

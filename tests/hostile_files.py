@@ -1,0 +1,166 @@
+"""Hostile checkpoint files (issue 22), each with the one-line refusal it must get.
+
+Files that pickle cannot produce are written opcode by opcode; the rest are a real payload
+with one field broken, pickled by plain pickle. `hostile_files(folder, payload)` writes them
+all and returns {name: (path, regex of the refusal)}.
+"""
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+# -- opcodes -------------------------------------------------------------------------------
+PROTO4 = b"\x80\x04"
+STOP, MARK, NONE, TUPLE, TUPLE1, TUPLE2, TUPLE3 = b".", b"(", b"N", b"t", b"\x85", b"\x86", b"\x87"
+EMPTY_DICT, EMPTY_LIST, EMPTY_TUPLE = b"}", b"]", b")"
+SETITEM, APPEND, REDUCE, BUILD, NEWFALSE, NEWTRUE = b"s", b"a", b"R", b"b", b"\x89", b"\x88"
+
+
+def text(value: str) -> bytes:
+    data = value.encode()
+    return b"X" + struct.pack("<I", len(data)) + data                 # BINUNICODE
+
+
+def raw(data: bytes) -> bytes:
+    return b"B" + struct.pack("<I", len(data)) + data                  # BINBYTES
+
+
+def integer(n: int) -> bytes:
+    return b"J" + struct.pack("<i", n)                                 # BININT
+
+
+def name(module: str, attribute: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + attribute.encode() + b"\n"  # GLOBAL
+
+
+def put(i: int) -> bytes:
+    return b"r" + struct.pack("<I", i)                                 # LONG_BINPUT
+
+
+def get(i: int) -> bytes:
+    return b"j" + struct.pack("<I", i)                                 # LONG_BINGET
+
+
+def dtype(code: str, state: bytes | None = None) -> bytes:
+    """numpy.dtype(code, False, True) with a BUILD of `state` (numpy's own state by default)."""
+    state = state if state is not None else (
+        MARK + integer(3) + text("<") + NONE * 3 + integer(-1) * 2 + integer(0) + TUPLE)
+    return name("numpy", "dtype") + text(code) + NEWFALSE + NEWTRUE + TUPLE3 + REDUCE + state + BUILD
+
+
+def reconstructed_array(shape: tuple, dtype_bytes: bytes, data: bytes) -> bytes:
+    """numpy's protocol-2..4 array: _reconstruct(ndarray, (0,), b'b') + BUILD of its state."""
+    shape_bytes = MARK + b"".join(integer(n) for n in shape) + TUPLE
+    return (name("numpy._core.multiarray", "_reconstruct") + name("numpy", "ndarray") + integer(0) + TUPLE1
+            + raw(b"b") + TUPLE3 + REDUCE
+            + MARK + integer(1) + shape_bytes + dtype_bytes + NEWFALSE + raw(data) + TUPLE + BUILD)
+
+
+def in_payload(payload: dict, key: str, value_bytes: bytes) -> bytes:
+    """The real payload with `key` replaced by the value the given opcodes build."""
+    head = pickle.dumps({k: v for k, v in payload.items() if k != key}, protocol=4)
+    assert head.endswith(b"u."), "a dict pickle ends with SETITEMS, STOP"   # protocol 4, > 1 item
+    return head[:-1] + text(key) + value_bytes + SETITEM + STOP
+
+
+# -- the files -------------------------------------------------------------------------------
+def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
+    """Files only a hand-written opcode stream can make."""
+    object_fields = (MARK + integer(3) + text("|") + NONE + MARK + text("f0") + TUPLE + EMPTY_DICT + text("f0")
+                     + name("numpy", "dtype") + text("O") + NEWFALSE + NEWTRUE + TUPLE3 + REDUCE
+                     + integer(0) + TUPLE2 + SETITEM + integer(8) + integer(1) + integer(63) + TUPLE)
+    nested_memo = NONE + put(0) + b"".join(get(i) + get(i) + TUPLE2 + put(i + 1) for i in range(100))
+    deep_lists = EMPTY_LIST + put(0) + EMPTY_LIST * 29 + get(0) + APPEND * 30
+    return {
+        # A dtype whose state gives it object fields: numpy would read the file's bytes as pointers.
+        "dtype_object_fields": (in_payload(payload, "rng", reconstructed_array((2,), dtype("f8", object_fields),
+                                                                                  b"\x00" * 16)),
+                                r"dtype 'O'"),
+        "object_array": (in_payload(payload, "rng", reconstructed_array((2,), dtype("O"), b"\x00" * 16)),
+                         r"dtype 'O'"),
+        # BUILD on an allowed function: would set its __defaults__ and __qualname__.
+        "build_on_function": (in_payload(payload, "step", name("numpy._core.numeric", "_frombuffer") + NONE
+                                         + EMPTY_DICT + text("__qualname__") + text("pwned") + SETITEM + TUPLE2
+                                         + BUILD + b"0" + integer(3)),
+                              r"BUILD on the global numpy\._core\.numeric\._frombuffer"),
+        # 9 bytes: a memo index that makes the C unpickler allocate gigabytes.
+        "memo_index_4gb": (PROTO4 + NONE + put(0xFFFFFFF0) + STOP, r"the file holds None"),
+        # Exponential structure from shared references, then hashed as a dict key.
+        "hash_bomb_key": (PROTO4 + EMPTY_DICT + nested_memo + NONE + SETITEM + STOP,
+                          r"more parts than the file has bytes"),
+        "deep_tuples": (PROTO4 + NONE + TUPLE1 * 1_000_000 + STOP, r"nested more than 32 deep"),
+        # numpy.ndarray called with strides (0,): 4 billion elements over one byte.
+        "zero_stride_array": (in_payload(payload, "format_version", name("numpy", "ndarray") + MARK
+                                         + MARK + integer(2**31 - 1) + TUPLE + dtype("u1") + raw(b"x") + integer(0)
+                                         + MARK + integer(0) + TUPLE + TUPLE + REDUCE),
+                              r"numpy\.ndarray called with a tuple of 5 items"),
+        "self_referencing_list": (in_payload(payload, "format_version", deep_lists), r"\(a cycle\)"),
+        "array_bytes_disagree_with_shape": (in_payload(payload, "rng", reconstructed_array((2**20,), dtype("u4"), b"\0" * 8)),
+                                            r"with 8 bytes of data \(expected 4194304\)"),
+        "announced_length_past_the_end": (PROTO4 + b"\x8e" + struct.pack("<Q", 2**60) + STOP, r"truncated"),
+        "many_empty_lists": (PROTO4 + EMPTY_LIST * 2_000_000 + STOP, r"more than 4x the file's size"),
+        "long4_integer": (PROTO4 + b"\x8b" + struct.pack("<i", 10**6) + b"\x01" * 10**6 + STOP,
+                          r"opcode b'\\x8b'"),
+        "tuple_dict_key": (PROTO4 + EMPTY_DICT + EMPTY_TUPLE + NONE + SETITEM + STOP, r"keys must be strings"),
+        "runs_a_command": (PROTO4 + name("posix", "system") + text("true") + TUPLE1 + REDUCE + STOP,
+                           r"refusing to load posix\.system"),
+        "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
+    }
+
+
+def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
+    """A real payload with one field broken: pickle writes these itself."""
+    def changed(**fields):
+        return {**payload, **fields}
+
+    def without(key):
+        return {k: v for k, v in payload.items() if k != key}
+
+    def param(value):
+        module = sorted(payload["params"])[0]
+        name_ = sorted(payload["params"][module])[0]
+        return changed(params={**payload["params"], module: {**payload["params"][module], name_: value}})
+
+    first = payload["params"][sorted(payload["params"])[0]]
+    shape = first[sorted(first)[0]].shape
+    nan = np.zeros(shape, np.float32)
+    nan.flat[0] = np.nan
+    extra = {**payload["params"], "enc_conv0": {**payload["params"]["enc_conv0"], "extra": np.zeros(3, np.float32)}}
+    files = {
+        "format_version_nested_list": (changed(format_version=[[1]]), r"format_version is a list of 1 items"),
+        "format_version_array": (changed(format_version=np.ones(3, np.int64)), r"format_version is a int64 array"),
+        "format_version_string": (changed(format_version="1"), r"format_version is '1'; this code reads 1"),
+        "step_array": (changed(step=np.array(5)), r"step: expected an integer"),
+        "step_string": (changed(step="abc"), r"step: expected an integer .* got 'abc'"),
+        "step_negative": (changed(step=-5), r"step: expected an integer in \[0, 2147483647\], got -5"),
+        "params_nan": (param(nan), r"params/.*: a float32 array .* with NaN or infinite values"),
+        "params_complex": (param(np.zeros(shape, np.complex64)), r"dtype 'c8'"),
+        "params_unicode": (param(np.array(["abc"] * 4)), r"dtype 'U3'"),
+        "params_object": (param(np.array([1, "a"], dtype=object)), r"dtype 'O8'"),
+        "params_float64": (param(np.zeros(shape, np.float64)), r"the model expects a float32 array"),
+        "params_extra": (changed(params=extra), r"parameter names differ .*unexpected \['extra'\]"),
+        "rng_float_wrong_shape": (changed(rng=np.zeros(3, np.float32)), r"rng: expected a raw jax key"),
+        "config_step_type": (changed(config={**payload["config"], "steps": "many"}),
+                             r"steps must be int, got 'many'"),
+        "unknown_key": (changed(extra_field=1), r"unexpected keys: 'extra_field'"),
+    }
+    for key in ("params", "state", "step", "opt_state", "rng", "config"):
+        files[f"missing_{key}"] = (without(key), rf"checkpoint lacks \['{key}'\]")
+    return files
+
+
+def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
+    """Write every hostile file into `folder`: {name: (path, regex of its refusal)}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for key, (content, message) in _crafted(payload).items():
+        out[key] = (folder / f"{key}.pkl", message)
+        out[key][0].write_bytes(content)
+    for key, (broken, message) in _broken_payloads(payload).items():
+        out[key] = (folder / f"{key}.pkl", message)
+        out[key][0].write_bytes(pickle.dumps(broken, protocol=5))
+    return out

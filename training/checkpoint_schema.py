@@ -1,0 +1,126 @@
+"""What a checkpoint payload must hold, checked as a whole before any work starts.
+
+`training.checkpoint.load_checkpoint` runs `check_payload` on every file it reads (this
+project's or, after mapping, the authors'), so every entry point refuses a malformed file in
+one line before loading data, compiling or evaluating. Shapes against the model the config
+builds are checked where the model is built (`training.loop.restore_parameters`,
+`restore_train_state`), which every entry point also does before any work.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import configs
+from training.pickle_reader import describe
+
+FORMAT_VERSION = 1
+REQUIRED = ("format_version", "model", "dataset", "step", "config", "params", "state", "opt_state",
+            "params_disc", "state_disc", "opt_state_disc", "rng")
+# Written by some paths only: resumes with a schedule change, the authors' files and conversions.
+OPTIONAL = ("config_history", "source", "converted_from", "seed_known")
+MAX_STEP = 2**31 - 1           # the training step is an int32 on the device
+NUMERIC_KINDS = "biuf"
+
+
+class PayloadError(ValueError):
+    """One problem with a payload, naming its key."""
+
+
+def _integer(value, key: str, lowest: int = 0, highest: int = MAX_STEP) -> int:
+    if type(value) is not int or not lowest <= value <= highest:
+        raise PayloadError(f"{key}: expected an integer in [{lowest}, {highest}], got {describe(value)}")
+    return value
+
+
+def _string(value, key: str) -> str:
+    if type(value) is not str:
+        raise PayloadError(f"{key}: expected a string, got {describe(value)}")
+    return value
+
+
+def check_array(value, key: str) -> np.ndarray:
+    """A numeric array with finite values (NaN or infinity in a parameter is a broken run)."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in NUMERIC_KINDS:
+        raise PayloadError(f"{key}: expected a numeric array, got {describe(value)}")
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise PayloadError(f"{key}: {describe(value)} with NaN or infinite values")
+    return value
+
+
+def _parameter_tree(value, key: str, depth: int = 0):
+    """Haiku's {module: {name: array}} (any depth up to 4), string keys, finite numeric arrays."""
+    if isinstance(value, np.ndarray) and depth > 0:
+        return check_array(value, key)
+    if type(value) is not dict or depth > 4:
+        raise PayloadError(f"{key}: expected nested dicts of arrays, got {describe(value)}")
+    for name, item in value.items():
+        _parameter_tree(item, f"{key}/{name}", depth + 1)
+
+
+def _leaves(value, key: str):
+    """An optimiser state stored as its flat list of arrays."""
+    if type(value) is not list:
+        raise PayloadError(f"{key}: expected a list of arrays, got {describe(value)}")
+    for i, item in enumerate(value):
+        check_array(item, f"{key}[{i}]")
+
+
+def _history(value, key: str = "config_history"):
+    if type(value) is not list:
+        raise PayloadError(f"{key}: expected a list, got {describe(value)}")
+    for i, entry in enumerate(value):
+        if type(entry) is not dict or set(entry) != {"step", "changed"} or type(entry["changed"]) is not dict:
+            raise PayloadError(f"{key}[{i}]: expected {{'step', 'changed'}}, got {describe(entry)}")
+        _integer(entry["step"], f"{key}[{i}].step")
+        for field, change in entry["changed"].items():
+            if field not in configs.FIELD_TYPES or type(change) not in (list, tuple) or len(change) != 2 \
+                    or not all(type(v) in (bool, int, float, str) for v in change):
+                raise PayloadError(f"{key}[{i}].changed.{field[:40]}: expected [old, new], got {describe(change)}")
+
+
+def check_payload(payload) -> dict:
+    """`payload` if it is a complete, well-typed checkpoint payload; otherwise PayloadError."""
+    if type(payload) is not dict:
+        raise PayloadError(f"not an lddr checkpoint (the file holds {describe(payload)})")
+    if "format_version" not in payload:
+        raise PayloadError("not an lddr checkpoint (no format_version)")
+    version = payload["format_version"]
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise PayloadError(f"format_version is {describe(version)}; this code reads {FORMAT_VERSION}")
+    missing = [key for key in REQUIRED if key not in payload]
+    if missing:
+        raise PayloadError(f"checkpoint lacks {missing}")
+    unknown = [key for key in payload if key not in REQUIRED + OPTIONAL]
+    if unknown:
+        raise PayloadError(f"checkpoint has unexpected keys: {configs.shown_keys(unknown)}")
+    if type(payload["config"]) is not dict:
+        raise PayloadError(f"config: expected a dict, got {describe(payload['config'])}")
+    try:
+        config = configs.from_dict(payload["config"], where="config")
+    except configs.ConfigError as error:
+        raise PayloadError(str(error)) from None
+    if _string(payload["model"], "model") != config.model_name or _string(payload["dataset"], "dataset") != config.dataset:
+        raise PayloadError(f"model/dataset {describe(payload['model'])}/{describe(payload['dataset'])} "
+                           f"disagree with the config's {config.model_name}/{config.dataset}")
+    _integer(payload["step"], "step")
+    rng = payload["rng"]
+    if not (isinstance(rng, np.ndarray) and rng.dtype == np.uint32 and rng.shape == (2,)):
+        raise PayloadError(f"rng: expected a raw jax key (uint32 [2]), got {describe(rng)}")
+    _parameter_tree(payload["params"], "params")
+    _parameter_tree(payload["state"], "state")
+    _leaves(payload["opt_state"], "opt_state")
+    if type(payload["state_disc"]) is not dict or payload["state_disc"]:
+        raise PayloadError(f"state_disc: expected an empty dict, got {describe(payload['state_disc'])}")
+    for key, check in (("params_disc", _parameter_tree), ("opt_state_disc", _leaves)):
+        if config.tc:
+            check(payload[key], key)
+        elif payload[key] is not None:
+            raise PayloadError(f"{key}: a model without --tc has none, got {describe(payload[key])}")
+    if "config_history" in payload:
+        _history(payload["config_history"])
+    for key in ("source", "converted_from"):
+        if key in payload:
+            _string(payload[key], key)
+    if "seed_known" in payload and type(payload["seed_known"]) is not bool:
+        raise PayloadError(f"seed_known: expected a bool, got {describe(payload['seed_known'])}")
+    return payload
