@@ -158,7 +158,7 @@ def test_numpy_1_files_load_as_written(tmp_path):
     from numpy1_pickles import expected_values
     want = expected_values()
     for protocol in (2, 3, 4, 5):
-        blob = (ROOT / "tests" / "reference" / f"numpy1_protocol{protocol}.pkl").read_bytes()
+        blob = (ROOT / "tests" / "reference" / f"numpy1_protocol{protocol}.pickle").read_bytes()
         assert b"numpy.core" in blob and b"numpy._core" not in blob
         got = checkpoint.read_pickle(blob, checkpoint.GLOBALS)
         with warnings.catch_warnings():              # numpy 2 reads numpy.core through an alias

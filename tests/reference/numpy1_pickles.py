@@ -1,7 +1,7 @@
 """Pickles written by numpy 1.x (module names `numpy.core.*`), for the checkpoint reader's tests.
 
-Run under numpy 1.x to (re)write tests/reference/numpy1_protocol{2,3,4,5}.pkl; the committed
-files were written by numpy 1.26.4 (the scikit-learn 1.2.2 side venv of
+Run under numpy 1.x to (re)write tests/reference/numpy1_protocol{2,3,4,5}.pickle (not .pkl,
+which git ignores); the committed files were written by numpy 1.26.4 (the scikit-learn 1.2.2 side venv of
 tests/reference/sklearn_1_2_2_reference.py):
     /tmp/sk122/bin/python tests/reference/numpy1_pickles.py
 `expected_values()` is what each file holds; tests/test_hostile_checkpoints.py reads the files
@@ -37,5 +37,5 @@ if __name__ == "__main__":
     for protocol in (2, 3, 4, 5):
         blob = pickle.dumps(expected_values(), protocol=protocol)
         assert b"numpy.core" in blob and b"numpy._core" not in blob
-        (folder / f"numpy1_protocol{protocol}.pkl").write_bytes(blob)
+        (folder / f"numpy1_protocol{protocol}.pickle").write_bytes(blob)
         print(f"protocol {protocol}: {len(blob)} bytes", file=sys.stderr)
