@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from versions import ROOT, extract, run_in
+
 MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
           "factor_dvae": dict(tc=True, gamma=30.0)}
 
@@ -55,26 +54,9 @@ print("RESULT " + json.dumps({"ms_per_step": 1000 * (t_long - t_short) / (long -
 """
 
 
-def extract(revision: str, into: Path) -> Path:
-    """The tree of `revision` (any git revision) in a fresh folder."""
-    folder = into / revision.replace("/", "_")
-    folder.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True)
-    if archive.returncode:
-        sys.exit(f"error: git cannot archive {revision!r}: {archive.stderr.decode().strip()}")
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
-    return folder
-
-
 def measure(folder: Path, fields: dict, short: int, long: int) -> dict:
     """One version's per-step time and parameter digest, in a fresh process."""
-    env = {**os.environ, "PYTHONPATH": str(folder)}
-    done = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(fields), str(short), str(long)],
-                          cwd=folder, env=env, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode or not lines:
-        sys.exit(f"error: the run in {folder} failed:\n{done.stderr[-2000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_in(folder, DRIVER, json.dumps(fields), str(short), str(long))
 
 
 def main():

@@ -192,8 +192,12 @@ def write_authors_checkpoint(folder, step_num=3, protocol=None, **config_fields)
         rng, _ = jax.random.split(rng)
     status = {"step_num": step_num, "train_state": TrainState(params, params_disc, state, opt_state, opt_state_disc),
               "rng": rng, "config": config}
-    path = Path(folder) / authors_name(config)
-    # In their script the class is an attribute of __main__; pickle checks that it is.
+    return dump_as_authors(status, Path(folder) / authors_name(config), protocol)
+
+
+def dump_as_authors(status: dict, path: Path, protocol=None) -> Path:
+    """Pickle `status` as their run.py does: the TrainState class is an attribute of __main__
+    (pickle checks that it is)."""
     main = sys.modules["__main__"]
     had, before = hasattr(main, "TrainState"), getattr(main, "TrainState", None)
     main.TrainState = TrainState

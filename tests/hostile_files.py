@@ -152,6 +152,33 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
     return files
 
 
+def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
+    """The authors' file (tests/authors_fixtures.py) with one part broken."""
+    from box import Box
+
+    from authors_fixtures import read_with_pickle, write_authors_checkpoint
+
+    (folder / "authors").mkdir()
+    raw = read_with_pickle(write_authors_checkpoint(folder / "authors"))
+    deep = np.zeros(1, np.float32)
+    for _ in range(40):
+        deep = {"x": deep}
+    params = raw["train_state"].params
+    nan = np.array(params["enc_conv0"]["w"])
+    nan.flat[0] = np.nan
+    config = raw["config"].to_dict()
+    config["dataset"]["decode_res"] = 64
+
+    def with_params(**modules):
+        return {**raw, "train_state": raw["train_state"]._replace(params={**params, **modules})}
+    return {
+        "authors_deep_params": (with_params(enc_conv0=deep), r"nested more than 32 deep"),
+        "authors_nan_params": (with_params(enc_conv0={**params["enc_conv0"], "w": nan}),
+                               r"params/enc_conv0/w: a float32 array .* with NaN or infinite values"),
+        "authors_decode_res_int": ({**raw, "config": Box(config, frozen_box=True)}, r"dataset\.decode_res is 64;"),
+    }
+
+
 def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
     """Write every hostile file into `folder`: {name: (path, regex of its refusal)}."""
     folder = Path(folder)
@@ -163,4 +190,7 @@ def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
     for key, (broken, message) in _broken_payloads(payload).items():
         out[key] = (folder / f"{key}.pkl", message)
         out[key][0].write_bytes(pickle.dumps(broken, protocol=5))
+    from authors_fixtures import dump_as_authors
+    for key, (broken, message) in _authors_variants(folder).items():
+        out[key] = (dump_as_authors(broken, folder / f"{key}.pkl"), message)
     return out

@@ -95,7 +95,8 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        raw = read_pickle(path.read_bytes(), GLOBALS)
+        with open(path, "rb") as f:
+            raw = read_pickle(f, GLOBALS)
     except PickleRefused as error:
         raise CheckpointError(f"{path}: not a readable checkpoint: {error}") from None
     except OSError as error:

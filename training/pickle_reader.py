@@ -27,8 +27,11 @@ changed once it is inside another, so no structure can contain itself.
 """
 from __future__ import annotations
 
+import io
+import os
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -43,7 +46,6 @@ MAX_NAME = 200                 # characters of a global's module or name
 # numpy dtype codes an array or scalar may have: plain numbers only.
 DTYPE_CODES = ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")
 _CONTAINER_COST = 256          # bytes charged per container (its Python object and bookkeeping), plus 8 per item
-_BYTES = (bytes, memoryview)   # BINBYTES are views into the file; protocol 2's are bytes
 
 
 class PickleRefused(ValueError):
@@ -82,19 +84,45 @@ def _plain_dtype(code, byteorder: str = "=") -> np.dtype:
     if byteorder not in "<>=|" or len(byteorder) != 1:
         raise PickleRefused(f"dtype byte order {describe(byteorder)}")
     dtype = np.dtype(code)
-    return dtype.newbyteorder(byteorder) if byteorder in "<>" else dtype
+    swapped = dtype.newbyteorder(byteorder) if byteorder in "<>" else dtype
+    return dtype if swapped.isnative else swapped      # native is '=', as numpy unpickles it
+
+
+class _Raw:
+    """Bytes of the file (BINBYTES and the like), read straight into a fresh buffer. The first
+    array built from them takes that buffer; any later one gets a copy, so no two arrays share
+    memory. Not a value: left in the result, it is refused."""
+    __slots__ = ("buffer", "owned")
+
+    def __init__(self, buffer: np.ndarray, owned: bool = True):
+        self.buffer, self.owned = buffer, owned     # uint8 [n]
+
+    def __len__(self) -> int:
+        return len(self.buffer)
+
+    def describe(self) -> str:
+        return f"{len(self.buffer)} bytes"
+
+    def equals(self, data: bytes) -> bool:
+        return len(self.buffer) == len(data) and self.buffer.tobytes() == data
+
+    def take(self) -> np.ndarray:
+        """The buffer itself the first time, a copy afterwards."""
+        if self.owned:
+            self.owned = False
+            return self.buffer
+        return self.buffer.copy()
 
 
 class _Reader:
-    def __init__(self, data: bytes, globals_: dict):
-        self.data, self.pos, self.globals = data, 0, globals_
-        self.view = memoryview(data).toreadonly()
+    def __init__(self, file: BinaryIO, size: int, globals_: dict):
+        self.file, self.size, self.pos, self.globals = file, size, 0, globals_
         self.stack: list = []
         self.marks: list[int] = []
         self.memo: dict[int, object] = {}
         # id -> [object, depth, size, sealed] for every container built (keeps ids unique).
         self.info: dict[int, list] = {}
-        self.budget = BUDGET_FACTOR * len(data) + BUDGET_SLACK
+        self.budget = BUDGET_FACTOR * size + BUDGET_SLACK
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def charge(self, nbytes: int):
@@ -139,21 +167,41 @@ class _Reader:
     def check(self, depth: int, size: int):
         if depth > MAX_DEPTH:
             raise PickleRefused(f"containers nested more than {MAX_DEPTH} deep")
-        if size > len(self.data) + 1000:
+        if size > self.size + 1000:
             raise PickleRefused("a value with more parts than the file has bytes (shared references "
                                 "standing for a much larger structure)")
 
-    def skip(self, n: int) -> int:
-        """Advance over `n` bytes of the file; returns where they start."""
-        if n < 0 or self.pos + n > len(self.data):
-            raise PickleRefused(f"truncated: {n} bytes announced at byte {self.pos}, "
-                                f"{len(self.data) - self.pos} left")
-        self.pos += n
-        return self.pos - n
+    def announced(self, n: int):
+        """`n` more bytes are about to be read: refused if the file has fewer."""
+        if n < 0 or self.pos + n > self.size:
+            raise PickleRefused(f"truncated: {n} bytes announced at byte {self.pos}, {self.size - self.pos} left")
 
     def read(self, n: int) -> bytes:
-        start = self.skip(n)
-        return self.data[start:start + n]
+        self.announced(n)
+        chunk = self.file.read(n)
+        self.pos += len(chunk)
+        if len(chunk) != n:
+            raise PickleRefused(f"truncated at byte {self.pos} (the file changed while being read)")
+        return chunk
+
+    def read_raw(self, n: int) -> _Raw:
+        """`n` bytes into a fresh buffer, with no intermediate copy."""
+        self.announced(n)
+        self.charge(n + 128)
+        buffer = np.empty(n, np.uint8)
+        got = self.file.readinto(memoryview(buffer)) if n else 0
+        self.pos += got or 0
+        if got != n:
+            raise PickleRefused(f"truncated at byte {self.pos} (the file changed while being read)")
+        return _Raw(buffer)
+
+    def read_line(self) -> str:
+        """A GLOBAL's module or name: a short line."""
+        line = self.file.readline(MAX_NAME + 1)
+        self.pos += len(line)
+        if not line.endswith(b"\n"):
+            raise PickleRefused("GLOBAL without a short name line")
+        return line[:-1].decode("utf-8", "replace")
 
     def unpack(self, fmt: str):
         return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
@@ -168,7 +216,9 @@ class _Reader:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self):
-        if self.data[:1] != b"\x80" or len(self.data) < 2 or not 2 <= self.data[1] <= 5:
+        head = self.file.read(2)
+        self.pos = len(head)
+        if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
             raise PickleRefused("not a pickle of protocol 2 to 5 (checkpoints are written with 2-5)")
         for count in range(MAX_OPCODES):
             at = self.pos
@@ -189,8 +239,8 @@ class _Reader:
     def finish(self):
         if len(self.stack) != 1 or self.marks:
             raise PickleRefused("the pickle ends with a malformed stack")
-        if self.pos != len(self.data):
-            raise PickleRefused(f"{len(self.data) - self.pos} bytes after the end of the pickle")
+        if self.pos != self.size or self.file.read(1):
+            raise PickleRefused(f"{self.size - self.pos} bytes after the end of the pickle")
         root = self.stack[0]
         _check_plain(root)
         return root
@@ -211,7 +261,8 @@ def _check_plain(root):
             todo.extend(value.values())
         elif isinstance(value, (list, tuple)):
             todo.extend(value)
-        elif not (value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic))):
+        elif type(value) is _Raw or not (value is None or isinstance(value, (bool, int, float, str, np.ndarray,
+                                                                                np.generic))):
             raise PickleRefused(f"{describe(value)} stored as a value")
 
 
@@ -271,13 +322,7 @@ def _text(fmt: str):
 
 
 def _bytes(fmt: str):
-    # A read-only view into the file, not a copy: bytes only ever feed an array or scalar,
-    # which copies them into a fresh buffer (and a view left as a value is refused).
-    def handler(r):
-        n = r.unpack(fmt)
-        start = r.skip(n)
-        r.stack.append(r.view[start:start + n])
-    return handler
+    return lambda r: r.stack.append(r.read_raw(r.unpack(fmt)))
 
 
 def _empty(factory):
@@ -364,14 +409,8 @@ def _lookup(r, module, name):
 
 
 def _global(r):
-    lines = []
-    for _ in range(2):
-        end = r.data.find(b"\n", r.pos, r.pos + MAX_NAME + 1)
-        if end < 0:
-            raise PickleRefused("GLOBAL without a short name line")
-        lines.append(r.read(end - r.pos).decode("utf-8", "replace"))
-        r.read(1)
-    _lookup(r, *lines)
+    module = r.read_line()
+    _lookup(r, module, r.read_line())
 
 
 def _stack_global(r):
@@ -436,18 +475,18 @@ def _call(r, target: Global, args: tuple):
         buffer, dtype, shape, order = args
         return _new_array(r, buffer, dtype, shape, order == "F")
     if kind == "scalar":
-        if len(args) != 2 or not isinstance(args[0], np.dtype) or type(args[1]) not in _BYTES \
+        if len(args) != 2 or not isinstance(args[0], np.dtype) or type(args[1]) is not _Raw \
                 or len(args[1]) != args[0].itemsize:
             raise PickleRefused(f"a numpy scalar from {describe(args)}")
-        return np.frombuffer(args[1], dtype=args[0], count=1)[0]
+        return args[1].buffer.view(args[0])[0]
     if kind == "empty_bytes" and args == ():
-        return b""
+        return _Raw(np.empty(0, np.uint8))
     if kind == "encode":
         if len(args) != 2 or type(args[0]) is not str or args[1] not in ("latin1", "latin-1"):
             raise PickleRefused(f"_codecs.encode of {describe(args)} (only protocol 2's latin1 bytes)")
         r.charge(len(args[0]) + 64)
         try:
-            return args[0].encode("latin1")
+            return _Raw(np.frombuffer(args[0].encode("latin1"), np.uint8), owned=False)
         except UnicodeEncodeError:
             raise PickleRefused("protocol 2 bytes that are not latin1") from None
     if kind == "jax_array":
@@ -461,7 +500,7 @@ def _call(r, target: Global, args: tuple):
 
 def _check_reconstruct_args(args, target: Global):
     if not (type(args) is tuple and len(args) == 3 and isinstance(args[0], Global) and args[0].kind == "ndarray"
-            and args[1] == (0,) and args[2] == b"b"):
+            and args[1] == (0,) and type(args[2]) is _Raw and args[2].equals(b"b")):
         raise PickleRefused(f"{target.name} with arguments {describe(args)} (numpy writes (ndarray, (0,), b'b'))")
 
 
@@ -484,7 +523,7 @@ def _array_from_state(r, state) -> np.ndarray:
 
 
 def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
-    if type(raw) not in _BYTES:
+    if type(raw) is not _Raw:
         raise PickleRefused(f"array data that is {describe(raw)}")
     if not isinstance(dtype, np.dtype):
         raise PickleRefused(f"an array whose dtype is {describe(dtype)}")
@@ -497,9 +536,10 @@ def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
     if count * dtype.itemsize != len(raw):
         raise PickleRefused(f"an array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data "
                             f"(expected {count * dtype.itemsize})")
-    r.charge(len(raw) + 128)
-    flat = np.frombuffer(raw, dtype=dtype, count=count)
-    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+    buffer = raw.take()
+    if buffer is not raw.buffer:
+        r.charge(len(buffer) + 128)
+    return buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
 
 
 _OPCODES = {
@@ -516,7 +556,10 @@ _OPCODES = {
 }
 
 
-def read_pickle(data: bytes, globals_: dict) -> object:
-    """The value pickled in `data`, built under the rules above; `globals_` maps (module, name)
-    to the `Global` it stands for. Raises PickleRefused (one line) for anything else."""
-    return _Reader(data, globals_).run()
+def read_pickle(file: BinaryIO | bytes, globals_: dict) -> object:
+    """The value pickled in `file` (an open binary file, or bytes), built under the rules above;
+    `globals_` maps (module, name) to the `Global` it stands for. Raises PickleRefused (one
+    line) for anything else."""
+    if isinstance(file, bytes):
+        return _Reader(io.BytesIO(file), len(file), globals_).run()
+    return _Reader(file, os.fstat(file.fileno()).st_size - file.tell(), globals_).run()

@@ -1,0 +1,88 @@
+"""Time `load_checkpoint` of this tree against an earlier commit, on real checkpoints, alternating.
+
+    python benchmarks/checkpoint_load.py --against 7d6863a [--rounds 3] [--repeats 20]
+
+Writes a freshly initialised D-VAE and FactorDVAE checkpoint (the paper's architecture, with
+optimiser states: the size of every checkpoint a run writes) with this tree's writer, then
+each version (this tree; `--against`, extracted with `git archive`) loads each file
+`--repeats` times in its own process (the file is in the page cache after the first). Rounds
+alternate the versions; the median per-load time over all loads is reported, with a digest of
+what was loaded (equal digests: the versions return the same arrays, bit for bit). 7d6863a is
+the last commit whose loader was pickle with a restricted `find_class` (issue 22).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from versions import ROOT, extract, run_in
+
+sys.path.insert(0, str(ROOT))
+
+DRIVER = r"""
+import hashlib, json, sys, time
+import jax, numpy as np
+from training.checkpoint import load_checkpoint
+path, repeats = sys.argv[1], int(sys.argv[2])
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    payload = load_checkpoint(path)
+    times.append(time.perf_counter() - start)
+digest = hashlib.sha256()
+for key in ("params", "state", "opt_state", "params_disc", "opt_state_disc", "rng"):
+    for leaf in jax.tree_util.tree_leaves(payload[key]):
+        digest.update(str((leaf.dtype, leaf.shape)).encode() + np.ascontiguousarray(leaf).tobytes())
+print("RESULT " + json.dumps({"seconds": times, "sha256": digest.hexdigest()[:16]}))
+"""
+
+
+def write_checkpoints(folder: Path) -> dict[str, Path]:
+    """A D-VAE and a FactorDVAE (gamma 30) as run.py would write them at step 0."""
+    import jax.numpy as jnp
+
+    from configs import Config
+    from models import build_model
+    from training.checkpoint import save_checkpoint
+    from training.loop import checkpoint_payload
+    from training.step import init_train_state
+
+    files = {}
+    for name, fields in {"dvae": {}, "factor_dvae": {"tc": True, "gamma": 30.0}}.items():
+        config = Config(**fields)
+        ts = init_train_state(build_model(config, 1), jnp.zeros((1, 64, 64, 1), jnp.float32))
+        files[name] = save_checkpoint(folder / f"{name}.pkl", checkpoint_payload(config, ts))
+    return files
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--against", default="7d6863a", help="a git revision to compare with")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_checkpoints(Path(tmp))
+        versions = {"this tree": ROOT, args.against: extract(args.against, Path(tmp))}
+        for name, path in files.items():
+            times = {v: [] for v in versions}
+            digests = {}
+            for round_ in range(args.rounds):
+                for version in (list(versions) if round_ % 2 == 0 else list(versions)[::-1]):
+                    result = run_in(versions[version], DRIVER, str(path), str(args.repeats))
+                    times[version] += result["seconds"]
+                    digests[version] = result["sha256"]
+            base = statistics.median(times["this tree"])
+            for version, values in times.items():
+                median = statistics.median(values)
+                print(f"{name:12s} {path.stat().st_size / 2**20:5.1f} MiB  {version:10s} median {1000 * median:6.1f} ms "
+                      f"per load (min {1000 * min(values):.1f}); this tree takes x{base / median:.2f} its time; "
+                      f"content {digests[version]}"
+                      + ("" if digests[version] == digests["this tree"] else " (DIFFERENT from this tree)"))
+
+
+if __name__ == "__main__":
+    main()
