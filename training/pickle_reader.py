@@ -204,7 +204,8 @@ class _Reader:
         return line[:-1].decode("utf-8", "replace")
 
     def unpack(self, fmt: str):
-        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+        layout = _LAYOUTS.get(fmt) or _LAYOUTS.setdefault(fmt, struct.Struct(fmt))
+        return layout.unpack(self.read(layout.size))[0]
 
     def pop_mark(self) -> list:
         if not self.marks:
@@ -222,8 +223,11 @@ class _Reader:
             raise PickleRefused("not a pickle of protocol 2 to 5 (checkpoints are written with 2-5)")
         for count in range(MAX_OPCODES):
             at = self.pos
-            code = self.read(1)
+            code = self.file.read(1)
+            self.pos += 1
             handler = _OPCODES.get(code)
+            if not code:
+                raise PickleRefused(f"truncated: the file ends at byte {at} without a STOP")
             if handler is None:
                 raise PickleRefused(f"opcode {code!r} at byte {at} is not one a checkpoint uses")
             try:
@@ -247,6 +251,7 @@ class _Reader:
 
 
 _STOP = object()
+_LAYOUTS: dict[str, struct.Struct] = {}
 
 
 def _check_plain(root):
