@@ -9,8 +9,9 @@ within each node, and the order for the next level is a stable partition of it.
 
 The model is sklearn's, rule for rule:
 
-- the initial raw prediction is the clipped class prior through sklearn's link (symmetric
-  multinomial logit; logit for two classes, which use one tree per stage);
+- the initial raw prediction is 1.2.2's: the class prior clipped to float32's eps, as
+  log-probabilities (log-odds for two classes, which use one tree per stage), and the
+  multiclass probabilities are exp(raw - logsumexp(raw));
 - each tree fits the negative gradient of the half multinomial (binomial) loss with the
   `friedman_mse` criterion as scikit-learn 1.2.2 computes it: the best split maximises
   (n_right sum_left - n_left sum_right)^2 / (n_left n_right) over the split positions between sorted values that differ by more than 1e-7
@@ -99,22 +100,28 @@ class PresortedGradientBoostingClassifier:
         return self
 
     def _initial_raw_prediction(self, labels, num_classes):
-        """sklearn's DummyClassifier(strategy='prior') probabilities through the loss's link."""
+        """scikit-learn 1.2.2's initial raw prediction (`_gb_losses`): the DummyClassifier's
+        class prior clipped to float32's eps, as log-odds (two classes) or log-probabilities.
+        (From 1.3 on, sklearn centres the log-probabilities: the same probabilities, other
+        rounding.)"""
         prior = np.bincount(labels, minlength=num_classes) / len(labels)
-        eps = np.finfo(np.float64).eps
+        eps = np.finfo(np.float32).eps
         prior = np.clip(prior, eps, 1 - eps)
         if not self.multiclass_:
             p = prior[1]
             return np.array([np.log(p / (1 - p))])
-        log_prior = np.log(prior)
-        return log_prior - np.mean(log_prior)
+        return np.log(prior).astype(np.float64)
 
     def _probabilities(self, raw):
         """raw [n, trees] -> predicted probabilities of each tree's target."""
         if not self.multiclass_:
             return 1.0 / (1.0 + np.exp(-raw))
-        shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        # 1.2.2's MultinomialDeviance: exp(raw - logsumexp(raw)), with scipy 1.11's logsumexp
+        # written out (max-shifted sum of exponentials) so that its rounding is the same.
+        largest = raw.max(axis=1, keepdims=True)
+        largest[~np.isfinite(largest)] = 0
+        log_sum = np.log(np.sum(np.exp(raw - largest), axis=1, keepdims=True)) + largest
+        return np.nan_to_num(np.exp(raw - log_sum))
 
     # -- prediction ---------------------------------------------------------------------------
     def decision_function(self, X):

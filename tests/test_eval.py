@@ -177,12 +177,19 @@ def test_errors_are_one_line(tmp_path, capsys, checkpoints, data, monkeypatch):
     assert "unknown metric" in _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--metrics", "mig,irs"])
     assert "--settings" in _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--settings", "{oops"])
     # A checkpoint of a data set whose files are missing: the error names the path tried.
+    # (dSprites: one channel like the checkpoint's model, so its parameters pass the model check.)
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
     payload = load_checkpoint(checkpoints["dvae"])
-    payload["config"] = {**payload["config"], "dataset": "mpi3d_toy"}
-    other = save_checkpoint(tmp_path / "mpi3d_toy_seed1.pkl", payload)
+    payload["config"] = {**payload["config"], "dataset": "dsprites_full"}
+    other = save_checkpoint(tmp_path / "dsprites_full_seed1.pkl", {**payload, "dataset": "dsprites_full"})
     err = _error_line(capsys, ["--save_file", str(other), "--metrics", "mig"])
-    assert str(tmp_path / "mpi3d_toy" / "mpi3d_toy.npz") in err
+    assert str(tmp_path / "dsprites" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz") in err
+    # A 3-channel data set's config on this 1-channel model: refused by the model check, before
+    # any data is looked for.
+    payload["config"] = {**payload["config"], "dataset": "mpi3d_toy"}
+    other = save_checkpoint(tmp_path / "mpi3d_toy_seed1.pkl", {**payload, "dataset": "mpi3d_toy"})
+    err = _error_line(capsys, ["--save_file", str(other), "--metrics", "mig"])
+    assert "params/dec_deconv3/b: a float32 array of shape (1,), the model expects a float32 array of shape (3,)" in err
 
 
 def test_command_line_error(tmp_path):

@@ -20,7 +20,7 @@ import pytest
 from configs import Config
 from hostile_files import hostile_files
 from models import build_model
-from training import authors_format, checkpoint
+from training import checkpoint
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.loop import checkpoint_payload
 from training.restore import load_model

@@ -78,15 +78,22 @@ def test_trees_are_sklearns():
 @pytest.mark.parametrize("num_classes", [2, 3, 6])
 def test_booster_is_sklearns_without_ties(num_classes):
     """Stumps on continuous features rarely meet two equally good splits: then the whole
-    model - initial prediction, Newton leaf values, importances, predictions - is sklearn's."""
+    model - Newton leaf values, importances, predictions - is today's sklearn's. Today's
+    sklearn starts multiclass models from centred log-priors, 1.2.2 (and this booster) from
+    the log-priors themselves: raw predictions are compared up to that per-row shift, which
+    changes no probability (the absolute values are 1.2.2's: test_booster_stage_by_stage...)."""
     rs = np.random.RandomState(num_classes)
     x = rs.randn(400, 4).astype(np.float32)
     y = (x[:, 0] * 3 + x[:, 1] + rs.randn(400)).round().astype(int) % num_classes
     x_test = rs.randn(200, 4).astype(np.float32)
     ref = GradientBoostingClassifier(n_estimators=10, max_depth=1, random_state=0).fit(x, y)
     ours = PresortedGradientBoostingClassifier(n_estimators=10, max_depth=1).fit(x, y)
-    np.testing.assert_allclose(ours.decision_function(x), ref.decision_function(x), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ours.decision_function(x_test), ref.decision_function(x_test), rtol=0, atol=1e-12)
+
+    def centred(raw):
+        return raw - raw.mean(axis=1, keepdims=True) if raw.ndim == 2 else raw
+    for points in (x, x_test):
+        np.testing.assert_allclose(centred(ours.decision_function(points)), centred(ref.decision_function(points)),
+                                   rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours.feature_importances_, ref.feature_importances_, rtol=1e-10, atol=1e-14)
     np.testing.assert_array_equal(ours.predict(x_test), ref.predict(x_test))
     np.testing.assert_array_equal(ours.classes_, ref.classes_)
@@ -125,14 +132,15 @@ def test_booster_stage_by_stage_equals_sklearn_1_2_2(case):
         np.testing.assert_allclose(ours.leaf_value_[stage, k][reached],
                                    np.array(tree["value"], float)[reached], rtol=1e-12, atol=1e-15)
     stages = expected["complete_stages"]
-    if stages:
-        truncated = PresortedGradientBoostingClassifier()
-        truncated.__dict__.update(ours.__dict__)
-        for attr in ("feature_", "threshold_", "leaf_value_"):
-            setattr(truncated, attr, getattr(ours, attr)[:stages])
-        staged = np.array(expected["staged_raw"])        # [n, 1] for two classes
-        np.testing.assert_allclose(truncated.decision_function(x).reshape(staged.shape), staged,
-                                   rtol=0, atol=1e-12)
+    assert stages >= 1, "the reference case has no complete stage: the raw predictions cannot be compared"
+    truncated = PresortedGradientBoostingClassifier()
+    truncated.__dict__.update(ours.__dict__)
+    for attr in ("feature_", "threshold_", "leaf_value_"):
+        setattr(truncated, attr, getattr(ours, attr)[:stages])
+    staged = np.array(expected["staged_raw"])        # [n, 1] for two classes, [n, 3] for three
+    assert staged.shape == (n, 1 if num_classes == 2 else num_classes)
+    np.testing.assert_allclose(truncated.decision_function(x).reshape(staged.shape), staged,
+                               rtol=0, atol=1e-12)
 
 
 def test_single_class_is_an_error():
@@ -140,9 +148,11 @@ def test_single_class_is_an_error():
         PresortedGradientBoostingClassifier().fit(np.zeros((5, 2)), np.ones(5))
 
 
+@pytest.mark.slow   # 20 fits of sklearn's booster: ~25 s
 def test_dci_close_to_sklearns():
     """On codes like a trained model's (saturated, rounded, noise dimensions) DCI with the
-    presorted booster stays within the spread of sklearn's own runs (global seeds) plus 0.02."""
+    presorted booster lies within the spread of sklearn's own runs over 20 global seeds (no
+    slack: with 3 seeds the spread is too narrow, informativeness_test then lies 0.012 below it)."""
     rs = np.random.RandomState(0)
     sizes = (3, 4, 6)
 
@@ -157,12 +167,12 @@ def test_dci_close_to_sklearns():
     (x_train, y_train), (x_test, y_test) = codes(400), codes(200)
     ours = dci.dci_from_codes(x_train, y_train, x_test, y_test)
     theirs = []
-    for seed in range(3):
+    for seed in range(20):
         np.random.seed(seed)
         theirs.append(dci.dci_from_codes(x_train, y_train, x_test, y_test, booster="sklearn", n_jobs=1))
     for key, value in ours.items():
         low, high = min(t[key] for t in theirs), max(t[key] for t in theirs)
-        assert low - 0.02 <= value <= high + 0.02, (key, value, low, high)
+        assert low <= value <= high, (key, value, low, high)
     assert 0.3 < ours["disentanglement"] < 1  # a non-trivial score
     # Deterministic: the tie breaker has a fixed seed.
     assert dci.dci_from_codes(x_train, y_train, x_test, y_test) == ours

@@ -51,7 +51,7 @@ BETA_VAE_CASES = [
 GLOBAL_SEEDS = (0, 12345)
 # (name, samples, features, classes)
 GBT_CASES = [("gbt_a", 300, 2, 2), ("gbt_b", 500, 3, 2), ("gbt_c", 2000, 5, 2),
-             ("gbt_d", 1000, 4, 3)]
+             ("gbt_d", 3000, 6, 3)]
 
 
 def _codes(factors, sizes, mix, noise, rs):

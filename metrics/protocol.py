@@ -1,0 +1,104 @@
+"""The evaluation protocol of the paper (SPEC §4) as data: which metrics, in which order, with
+which settings, and where the result of a checkpoint is written.
+
+`metrics.checkpoint_eval.evaluate_checkpoint` runs it; eval.py, scripts/sweep.py, the tables
+and the benchmarks read these names and rules from here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import metrics as metrics_lib
+
+METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo")
+# Computed by the project's own model code, not by the disentanglement_lib metrics.
+UNSUPERVISED = ("st_gap", "elbo")
+RESULT_FORMAT = 1
+
+# Reduced settings for smoke tests (--fast): NOT the paper's protocol.
+FAST_SETTINGS = {
+    "mig": {"num_train": 1000},
+    "modularity": {"num_train": 1000, "num_test": 500},
+    "sap": {"num_train": 1000, "num_test": 500},
+    "factor_vae": {"num_train": 200, "num_eval": 100, "num_variance_estimate": 1000},
+    "beta_vae": {"num_train": 200, "num_eval": 100},
+    "dci": {"num_train": 1000, "num_test": 500},
+    "st_gap": {"num_batches": 20},
+    "elbo": {"num_batches": 5},
+}
+
+# Flat result keys of each metric (evaluate_all's, plus the gap's), in table order.
+RESULT_KEYS = {
+    "mig": ["mig"],
+    "modularity": ["modularity"],
+    "sap": ["sap_score"],
+    "factor_vae": ["factor_vae_metric", "factor_vae_train_accuracy", "factor_vae_num_active_dims"],
+    "beta_vae": ["beta_vae_sklearn", "beta_vae_train_accuracy"],
+    "dci": ["dci_disentanglement", "dci_completeness", "dci_informativeness_train",
+            "dci_informativeness_test"],
+    "st_gap": ["st_gap", "st_loss_hard", "st_loss_soft"],
+    "elbo": ["elbo", "elbo_recon", "elbo_kl"],
+}
+
+
+class EvalError(ValueError):
+    """Bad evaluation input (metric names, settings); the message is one line."""
+
+
+# -- small helpers --------------------------------------------------------------------------
+def parse_metrics(text: str | None) -> list[str]:
+    """'mig,dci' -> ['mig', 'dci'] (checked); None or 'all' -> every metric plus st_gap and elbo."""
+    if text is None or text.strip() == "all":
+        return list(METRIC_CHOICES)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in METRIC_CHOICES]
+    if unknown or not names:
+        raise EvalError(f"unknown metric name(s) {unknown or [text]}; choose from {','.join(METRIC_CHOICES)}")
+    return [n for n in METRIC_CHOICES if n in names]  # the paper's order
+
+
+def result_path(checkpoint_path) -> Path:
+    """X.pkl -> X.eval.json (next to the checkpoint)."""
+    path = Path(checkpoint_path)
+    stem = path.name[:-4] if path.name.endswith(".pkl") else path.name
+    return path.with_name(stem + ".eval.json")
+
+
+def merge_settings(fast: bool, overrides: dict | None) -> dict:
+    """FAST_SETTINGS (with `fast`) updated by `overrides`; every metric name and keyword checked
+    against its function's signature, so a typo stops an evaluation before any work."""
+    settings = {k: dict(v) for k, v in (FAST_SETTINGS.items() if fast else ())}
+    for name, values in (overrides or {}).items():
+        if name not in METRIC_CHOICES:
+            raise EvalError(f"--settings: unknown metric {name!r}; choose from {','.join(METRIC_CHOICES)}")
+        if not isinstance(values, dict):
+            raise EvalError(f"--settings: the value for {name!r} must be an object of keyword arguments")
+        allowed = _setting_keywords(name)
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise EvalError(f"--settings: {name} has no keyword(s) {unknown}; valid: {', '.join(sorted(allowed))}")
+        settings.setdefault(name, {}).update(values)
+    return settings
+
+
+def _setting_keywords(name: str) -> set[str]:
+    if name not in UNSUPERVISED:
+        return metrics_lib.setting_keywords(name)
+    import inspect
+
+    from metrics.elbo import compute_elbo
+    from metrics.st_gap import compute_st_gap
+    # The model, its parameters and the data come from the checkpoint; the seed is --seed.
+    fixed = {"model", "params", "state", "params_disc", "data", "seed", "progress", "step", "pixel_scale"}
+    function = compute_st_gap if name == "st_gap" else compute_elbo
+    return set(inspect.signature(function).parameters) - fixed
+
+
+# Keywords that change speed only, never a number.
+# (DCI's `booster` changes only how equally good splits are chosen, as sklearn's own runs do.)
+SPEED_ONLY = {"chunk_size", "n_jobs", "booster", "batches_per_call"}
+
+
+def is_paper_protocol(settings: dict) -> bool:
+    """Whether `settings` leave every sample size and setting of SPEC §4 as it is."""
+    return all(set(values) <= SPEED_ONLY for values in settings.values())
