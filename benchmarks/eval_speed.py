@@ -29,7 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import eval as ev  # noqa: E402
+from metrics.checkpoint_eval import evaluate_checkpoint, format_table  # noqa: E402
+from metrics.protocol import parse_metrics  # noqa: E402
+from training.restore import load_model  # noqa: E402
 
 MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
           "factor_dvae": dict(tc=True, gamma=30.0)}
@@ -57,7 +59,7 @@ def readout_rates(paths: list[Path], rounds: int = 3, images: int = 8192) -> dic
     from models.representation import make_representation_function
     functions, datasets = {}, {}
     for path in paths:
-        _, _, data, model, params, state, _ = ev.load_model(path, datasets=datasets)
+        _, _, data, model, params, state, _ = load_model(path, datasets=datasets)
         functions[path] = make_representation_function(model, params, state)
     first = datasets[next(iter(datasets))]
     observations = first.sample_observations(images, np.random.RandomState(0)).astype(np.float32)
@@ -95,7 +97,7 @@ def main(argv=None) -> int:
     if args.readout_only:
         return 0
 
-    names = ev.parse_metrics(args.metrics)
+    names = parse_metrics(args.metrics)
     if args.no_gap:
         names = [n for n in names if n != "st_gap"]
     settings = json.loads(args.settings) if args.settings else {}
@@ -105,10 +107,10 @@ def main(argv=None) -> int:
         runs = [not args.no_cache] + ([args.no_cache] if args.compare else [])
         results = []
         for use_cache in runs:
-            result = ev.evaluate_checkpoint(path, metrics=names, settings=settings or None, progress=False,
+            result = evaluate_checkpoint(path, metrics=names, settings=settings or None, progress=False,
                                             use_cache=use_cache, write=False, log=lambda *a: None)
             results.append(result)
-            print(f"== {path.name}\n" + ev.format_table(result))
+            print(f"== {path.name}\n" + format_table(result))
             print("times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result["times"].items()))
         totals[path] = results[0]["times"]["total"]
         if args.compare:

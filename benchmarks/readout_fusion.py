@@ -17,14 +17,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import eval as ev  # noqa: E402
+from training.restore import load_model  # noqa: E402
 from models import representation  # noqa: E402
 
 
 def main(paths: list[str], rounds: int = 3, images: int = 8192) -> int:
     functions, datasets = {}, {}
     for path in paths:
-        _, _, data, model, params, state, _ = ev.load_model(path, datasets=datasets)
+        _, _, data, model, params, state, _ = load_model(path, datasets=datasets)
         for variant, options in (("default", {}), ("fused", representation.CPU_COMPILER_OPTIONS)):
             representation.CPU_COMPILER_OPTIONS, saved = options, representation.CPU_COMPILER_OPTIONS
             functions[Path(path).name, variant] = representation.make_representation_function(model, params, state)

@@ -12,8 +12,7 @@ import json
 import math
 from pathlib import Path
 
-
-from eval import result_path
+from metrics.protocol import result_path
 
 # The paper's headline metrics, in table order, with their display names.
 METRICS = {

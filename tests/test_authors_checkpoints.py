@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 
 import eval as ev
+from metrics.checkpoint_eval import evaluate_checkpoint
+from metrics.protocol import result_path
 import run
 from authors_fixtures import (TrainState, authors_representation, cosine_scale, read_with_pickle,
                               write_authors_checkpoint)
 from models import build_model
 from models.representation import make_representation_function
-from scripts import sweep, tables, visualize
+from scripts import sweep_status, tables, visualize
 from training import authors_format, checkpoint, convert
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.loop import restore_parameters, restore_train_state, resume_config, train
@@ -158,7 +160,7 @@ def test_convert_writes_this_projects_format_with_the_seed(files, tmp_path, caps
 def evaluated(files, tiny_data):
     """The authors' two files evaluated, and the converted twin of the D-VAE."""
     twin = convert.convert(files["dvae"], files["dvae"].parent / "twin" / "dsprites_procedural_seed3.pkl")
-    return {name: ev.evaluate_checkpoint(path, data=tiny_data, settings=SMALL, progress=False, log=lambda *_: None)
+    return {name: evaluate_checkpoint(path, data=tiny_data, settings=SMALL, progress=False, log=lambda *_: None)
             for name, path in [("dvae", files["dvae"]), ("factor_vae", files["factor_vae"]), ("twin", twin)]}
 
 
@@ -166,10 +168,10 @@ def test_eval_of_authors_file_equals_its_converted_twin(evaluated, files):
     ours, twin = evaluated["dvae"], evaluated["twin"]
     assert set(ours["results"]) >= {"mig", "dci_disentanglement", "st_gap"}
     assert ours["results"] == twin["results"]                  # exactly: same read-out, same RandomState
-    written = json.loads(ev.result_path(files["dvae"]).read_text())
+    written = json.loads(result_path(files["dvae"]).read_text())
     assert written["source"] == "authors" and written["seed"] == 3 and written["step"] == 3
-    assert written["model"] == "dvae" and ev.result_path(files["dvae"]).name == "dsprites_procedural.eval.json"
-    factor = json.loads(ev.result_path(files["factor_vae"]).read_text())
+    assert written["model"] == "dvae" and result_path(files["dvae"]).name == "dsprites_procedural.eval.json"
+    factor = json.loads(result_path(files["factor_vae"]).read_text())
     assert (factor["source"], factor["model"], factor["gamma"]) == ("authors", "factor_vae", 30.0)
     assert "st_gap" not in factor["results"]                  # Gaussian: no gap
 
@@ -178,7 +180,7 @@ def test_eval_command_line_on_authors_file(files, tiny_data, capsys, tmp_path):
     copy = tmp_path / files["factor_vae"].name
     copy.write_bytes(files["factor_vae"].read_bytes())
     assert ev.main(["--save_file", str(copy), "--metrics", "mig", "--fast", "--no_progress"], data=tiny_data) == 0
-    assert json.loads(ev.result_path(copy).read_text())["source"] == "authors"
+    assert json.loads(result_path(copy).read_text())["source"] == "authors"
     assert "factor_vae on dsprites_procedural, gamma 30.0, seed 3, step 3" in capsys.readouterr().out
 
 
@@ -186,7 +188,7 @@ def test_tables_and_sweep_read_them(evaluated, files, capsys):
     assert tables.main([str(files["dvae"].parent)]) == 0
     out = capsys.readouterr().out
     assert "D-VAE" in out and "FactorVAE γ=30" in out
-    assert sweep.checkpoint_step(files["dvae"]) == 3
+    assert sweep_status.checkpoint_step(files["dvae"]) == 3
 
 
 def test_visualize_authors_files(files, tiny_data, tmp_path):

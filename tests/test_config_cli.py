@@ -45,7 +45,7 @@ def test_config_file_then_flags(tmp_path):
 
 
 def test_shipped_config_files_load():
-    from scripts import sweep
+    from scripts import sweep_grid
     files = {p: configs.load_file(p) for p in configs.CONFIG_DIR.glob("*.toml")}
     # A file with a `models` list is a sweep (scripts/sweep.py); every other one is a run config.
     sweeps = [p for p, values in files.items() if "models" in values]
@@ -54,7 +54,7 @@ def test_shipped_config_files_load():
     for path in run_configs:
         configs.from_dict(files[path], where=str(path))
     for path in sweeps:
-        assert sweep.expand(sweep.load_sweep(path), "results")
+        assert sweep_grid.expand(sweep_grid.load_sweep(path), "results")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -10,6 +10,9 @@ import pytest
 
 import eval as ev
 import metrics
+from metrics.checkpoint_eval import evaluate_checkpoint
+from metrics.protocol import result_path
+from training.restore import load_model
 from eval_fixtures import make_checkpoint, small_data
 from training.checkpoint import load_checkpoint, save_checkpoint
 from metrics.index_cache import CachedRepresentation, IndexedData, supports_index_cache
@@ -44,14 +47,14 @@ SMALL = {"mig": {"num_train": 500}, "modularity": {"num_train": 500, "num_test":
 def evaluated(checkpoints, data):
     """evaluate_checkpoint (all six metrics + gap, reduced settings) of both checkpoints."""
     settings = {**SMALL, **SMALL_GAP}
-    return {name: ev.evaluate_checkpoint(path, data=data, settings=settings, progress=False)
+    return {name: evaluate_checkpoint(path, data=data, settings=settings, progress=False)
             for name, path in checkpoints.items()}
 
 
 def test_json_has_everything(evaluated, checkpoints):
-    discrete = json.loads(ev.result_path(checkpoints["dvae"]).read_text())
-    gaussian = json.loads(ev.result_path(checkpoints["vae"]).read_text())
-    assert ev.result_path(checkpoints["dvae"]).name == "dsprites_procedural_seed1.eval.json"
+    discrete = json.loads(result_path(checkpoints["dvae"]).read_text())
+    gaussian = json.loads(result_path(checkpoints["vae"]).read_text())
+    assert result_path(checkpoints["dvae"]).name == "dsprites_procedural_seed1.eval.json"
     for result in (discrete, gaussian):
         for key in SIX + ["dci_completeness", "dci_informativeness_train", "dci_informativeness_test",
                           "factor_vae_train_accuracy", "factor_vae_num_active_dims", "beta_vae_train_accuracy"]:
@@ -77,7 +80,7 @@ def test_json_has_everything(evaluated, checkpoints):
 def test_cache_equals_plain(evaluated, checkpoints, data):
     cached = evaluated["dvae"]
     assert cached["index_cache"]["used"] and cached["index_cache"]["images_encoded"] <= data.images.shape[0]
-    plain = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=SMALL, progress=False,
+    plain = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=SMALL, progress=False,
                                    use_cache=False, write=False, metrics=list(metrics.METRIC_NAMES))
     assert not plain["index_cache"]["used"]
     # The cached run started DCI early on its planned draws; the plain one ran it in turn.
@@ -95,7 +98,7 @@ def test_main_glob_table(checkpoints, data, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert out.count("wrote ") == 2 and "st_gap" in out and "not defined for Gaussian models" in out
-    result = json.loads(ev.result_path(checkpoints["dvae"]).read_text())
+    result = json.loads(result_path(checkpoints["dvae"]).read_text())
     assert result["metrics"] == ["mig", "st_gap"] and set(result["results"]) == {"mig", "st_gap", "st_loss_hard", "st_loss_soft"}
 
 
@@ -132,14 +135,14 @@ def test_wiring_training_mig_is_eval_mig(checkpoints, data):
     """Wiring: training and eval.py compute MIG on the same points with the same code (the
     value itself is checked in test_eval_mig_by_hand)."""
     from training.train_mig import training_mig
-    payload, config, _, model, params, state, params_disc = ev.load_model(checkpoints["dvae"], data)
+    payload, config, _, model, params, state, params_disc = load_model(checkpoints["dvae"], data)
 
     class TS:
         pass
     ts = TS()
     ts.params, ts.state = params, state
     trained = training_mig(model, ts, data)["mig"]
-    evaluated = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"], seed=config.seed,
+    evaluated = evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"], seed=config.seed,
                                        progress=False, write=False)
     assert evaluated["results"]["mig"] == trained and evaluated["protocol"] == "paper"
     assert list(evaluated["results"]) == ["mig"]
@@ -153,7 +156,7 @@ def test_eval_mig_by_hand(checkpoints, monkeypatch):
     data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
     rep = KnownMigRep(data)
     monkeypatch.setattr(models.representation, "make_representation_function", lambda *args: rep)
-    result = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"],
+    result = evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"],
                                     settings={"mig": {"num_train": 2000}}, progress=False, write=False)
     assert sum(len(f) for f in rep.seen) == 2000
     assert result["results"]["mig"] == pytest.approx(rep.mig_by_hand(), abs=1e-12)
@@ -201,7 +204,7 @@ def test_command_line_error(tmp_path):
 
 # -- reliability (issue 14) -----------------------------------------------------------------
 def test_settings_keywords_checked_before_any_work(capsys, checkpoints, monkeypatch):
-    monkeypatch.setattr(ev, "load_model", lambda *a, **k: pytest.fail("loaded a checkpoint"))
+    monkeypatch.setattr("metrics.checkpoint_eval.load_model", lambda *a, **k: pytest.fail("loaded a checkpoint"))
     for settings, message in [({"dci": {"num_trian": 100}}, "dci has no keyword(s) ['num_trian']"),
                               ({"st_gap": {"seed": 3}}, "st_gap has no keyword(s) ['seed']"),
                               ({"sap": {"progress": True}}, "sap has no keyword(s) ['progress']")]:
@@ -250,7 +253,7 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
     if where == "gap":
         monkeypatch.setattr("metrics.st_gap._batch_losses", fail)
     with pytest.raises(RuntimeError, match=f"failure in {where}"):
-        ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings={**SMALL, **SMALL_GAP},
+        evaluate_checkpoint(checkpoints["dvae"], data=data, settings={**SMALL, **SMALL_GAP},
                                progress=False, write=False, log=lambda *a: None)
     assert started.get("dci")
     assert [t.name for t in threading.enumerate() if t.name in ("st-gap", "early-dci")] == []
@@ -258,21 +261,21 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
 
 def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, data):
     settings = {**SMALL, **SMALL_GAP}
-    overlapped = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
+    overlapped = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
                                         write=False, log=lambda *a: None)
-    one_by_one = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
+    one_by_one = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
                                         write=False, log=lambda *a: None, overlap=False, early_dci=False)
     assert overlapped["dci_early"] and overlapped["st_gap_overlapped"]
     assert not one_by_one["dci_early"] and not one_by_one["st_gap_overlapped"]
     assert one_by_one["results"] == overlapped["results"]
     # A subset that includes DCI: DCI starts from where MIG alone leaves the RandomState.
-    subset = ev.evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
+    subset = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
                                     write=False, log=lambda *a: None, metrics=["mig", "dci"])
     assert subset["dci_early"] and subset["results"]["mig"] == overlapped["results"]["mig"]
     from metrics import evaluate_all
     from metrics.index_cache import IndexedData, index_settings
     from models.representation import make_representation_function
-    _, _, _, model, params, state, _ = ev.load_model(checkpoints["dvae"], data)
+    _, _, _, model, params, state, _ = load_model(checkpoints["dvae"], data)
     cache = CachedRepresentation(data, make_representation_function(model, params, state))
     direct = evaluate_all(IndexedData(data), cache, np.random.RandomState(42), metrics=["mig", "dci"],
                           settings=index_settings(SMALL, ["mig", "dci"]))

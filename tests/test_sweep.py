@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import sweep
+from scripts import sweep, sweep_execute, sweep_grid, sweep_status
 from training import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +19,7 @@ def sweep_values(**changes):
 
 
 def test_expansion(tmp_path):
-    runs = sweep.expand(sweep.parse_sweep(sweep_values()), tmp_path)
+    runs = sweep_grid.expand(sweep_grid.parse_sweep(sweep_values()), tmp_path)
     # vae x 2 seeds, dvae x 2 seeds, factor_dvae x 2 gammas x 2 seeds
     assert len(runs) == 8
     names = [r.name for r in runs]
@@ -31,20 +31,20 @@ def test_expansion(tmp_path):
     assert all(r.config.steps == 30 and r.config.batch_size == 8 for r in runs)      # [base] applied
     assert all(r.checkpoint.parent == tmp_path for r in runs)
     assert runs[0].eval_json.name == "dsprites_procedural_gauss_seed1.eval.json"
-    seeds = sweep.parse_sweep(sweep_values(seeds={"start": 3, "stop": 5})).seeds
+    seeds = sweep_grid.parse_sweep(sweep_values(seeds={"start": 3, "stop": 5})).seeds
     assert seeds == (3, 4, 5)
 
 
 def test_shipped_configs():
-    paper = sweep.load_sweep(ROOT / "configs" / "sweep_paper.toml")
-    runs = sweep.expand(paper, "results/paper")
+    paper = sweep_grid.load_sweep(ROOT / "configs" / "sweep_paper.toml")
+    runs = sweep_grid.expand(paper, "results/paper")
     # The six data sets of the authors' README; noisy / Scream dSprites are not the paper's.
     assert paper.datasets == ("dsprites_full", "color_dsprites", "smallnorb", "cars3d",
                               "shapes3d", "mpi3d_toy")
     assert paper.gammas == (10.0, 20.0, 30.0, 40.0, 50.0, 100.0)
     assert len(runs) == 6 * (2 + 2 * 6) * 10
     assert all(r.config.steps == 300_000 for r in runs)
-    smoke = sweep.load_sweep("sweep_smoke.toml")            # bare name: looked up in configs/
+    smoke = sweep_grid.load_sweep("sweep_smoke.toml")            # bare name: looked up in configs/
     assert smoke.datasets == ("dsprites_procedural",) and smoke.base["steps"] <= 1000
 
 
@@ -59,8 +59,8 @@ def test_shipped_configs():
     ({"gammas": []}, "gammas must be a non-empty list"),
 ])
 def test_config_errors(changes, message):
-    with pytest.raises(sweep.SweepError) as error:
-        sweep.parse_sweep(sweep_values(**changes))
+    with pytest.raises(sweep_grid.SweepError) as error:
+        sweep_grid.parse_sweep(sweep_values(**changes))
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
@@ -91,10 +91,10 @@ def fake_checkpoint(run, step):
 
 
 def fake_eval_json(run, step):
-    """The fields eval.evaluate_checkpoint records about how it evaluated, for the paper's protocol."""
-    import eval as eval_lib
+    """The fields evaluate_checkpoint records about how it evaluated, for the paper's protocol."""
+    from metrics.protocol import METRIC_CHOICES
     run.eval_json.write_text(json.dumps({"step": step, "protocol": "paper", "eval_seed": 42, "results": {},
-                                         "metrics": list(eval_lib.METRIC_CHOICES),
+                                         "metrics": list(METRIC_CHOICES),
                                          "settings": {"st_gap": {"num_batches": 100, "batch_size": 64}}}))
 
 
@@ -102,12 +102,12 @@ def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3, 4]\n'
                       '[base]\nsteps = 30\n')
-    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    runs = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(runs[0], 30)
     fake_eval_json(runs[0], 30)                     # finished and evaluated
     fake_checkpoint(runs[1], 30)                    # finished, not evaluated
     fake_checkpoint(runs[2], 10)                    # interrupted
-    assert [sweep.status(r) for r in runs] == ["done", "eval", "resume", "train"]
+    assert [sweep_status.status(r) for r in runs] == ["done", "eval", "resume", "train"]
 
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
     out = capsys.readouterr().out
@@ -117,8 +117,8 @@ def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
     # Executing: the done run is skipped without training; the others call train/evaluate as needed.
     calls = []
     monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(("train", config.seed, kw["resume"])))
-    monkeypatch.setattr(sweep, "evaluate", lambda path, options, data=None, log=print: calls.append(("eval", Path(path).name)))
-    outcomes = sweep.run_local(runs, data="no data needed", log=lambda *_: None)
+    monkeypatch.setattr(sweep_execute, "evaluate", lambda path, options, data=None, log=print: calls.append(("eval", Path(path).name)))
+    outcomes = sweep_execute.run_local(runs, data="no data needed", log=lambda *_: None)
     assert [o["status"] for o in outcomes] == ["skipped", "eval", "resume", "train"]
     assert calls == [("eval", "dsprites_procedural_seed2.pkl"),
                      ("train", 3, runs[2].checkpoint), ("eval", "dsprites_procedural_seed3.pkl"),
@@ -126,13 +126,13 @@ def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
 
 
 def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
-    runs = sweep.expand(sweep.parse_sweep(sweep_values(models=["dvae"])), tmp_path)
+    runs = sweep_grid.expand(sweep_grid.parse_sweep(sweep_values(models=["dvae"])), tmp_path)
 
     def boom(config, **kw):
         raise RuntimeError("out of memory")
     monkeypatch.setattr("training.loop.train", boom)
     lines = []
-    outcomes = sweep.run_local(runs, data="no data needed", log=lines.append)
+    outcomes = sweep_execute.run_local(runs, data="no data needed", log=lines.append)
     assert [o["status"] for o in outcomes] == ["failed", "failed"]
     assert any("FAILED: RuntimeError: out of memory" in line for line in lines)
 
@@ -140,8 +140,8 @@ def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
 @pytest.mark.parametrize("cluster", ["debug", "local"])
 def test_submitit_array_job(tmp_path, monkeypatch, cluster):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))        # the local executor starts fresh Pythons
-    runs = sweep.expand(sweep.parse_sweep(sweep_values(models=["dvae", "factor_dvae"], gammas=[30])), tmp_path)
-    jobs, results = sweep.submit(runs, tmp_path / "logs", cluster=cluster, function=sweep.probe, wait=True,
+    runs = sweep_grid.expand(sweep_grid.parse_sweep(sweep_values(models=["dvae", "factor_dvae"], gammas=[30])), tmp_path)
+    jobs, results = sweep_execute.submit(runs, tmp_path / "logs", cluster=cluster, function=sweep_execute.probe, wait=True,
                                  timeout_min=5)
     assert [r["run"] for r in results] == [r.name for r in runs]
     assert all(r["status"] == "probe" for r in results)
@@ -163,7 +163,7 @@ def test_cli_submitit_probe(tmp_path, capsys, monkeypatch):
 
 def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
     """A real eval JSON from `fast` settings is not 'done' for a sweep asking for the paper's protocol."""
-    import eval as eval_lib
+    from metrics.checkpoint_eval import evaluate_checkpoint
     from tests.eval_fixtures import make_checkpoint, small_data
 
     data = small_data(tmp_path / "data")
@@ -171,16 +171,16 @@ def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 10\n'
                       '[eval]\nfast = true\nmetrics = "mig"\n')
-    run, = sweep.expand(sweep.load_sweep(config), tmp_path)
+    run, = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     make_checkpoint(tmp_path, data, seed=1)          # an untrained model at run.checkpoint ...
     checkpoint.save_checkpoint(run.checkpoint, {**checkpoint.load_checkpoint(run.checkpoint), "step": 10})  # ... finished
-    eval_lib.evaluate_checkpoint(run.checkpoint, data=data, metrics=["mig"], fast=True, progress=False,
+    evaluate_checkpoint(run.checkpoint, data=data, metrics=["mig"], fast=True, progress=False,
                                  log=lambda *_: None)
     assert json.loads(run.eval_json.read_text())["protocol"] == "custom"
 
     def state(eval_options):
         reasons = {}
-        return sweep.status(sweep.Run(run.config, eval_options), reasons), reasons.get(run.name, "")
+        return sweep_status.status(sweep_grid.Run(run.config, eval_options), reasons), reasons.get(run.name, "")
 
     assert state(fast_mig) == ("done", "")
     got, why = state({})                             # the paper's protocol, all metrics
@@ -211,7 +211,7 @@ def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
 def test_eval_mismatch_in_dry_run_and_execute(tmp_path, capsys, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 30\n')
-    run, = sweep.expand(sweep.load_sweep(config), tmp_path)
+    run, = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(run, 30)
     run.eval_json.write_text(json.dumps({"step": 30, "protocol": "custom", "metrics": ["mig"], "eval_seed": 42,
                                          "settings": {"mig": {"num_train": 1000}}}))
@@ -219,19 +219,19 @@ def test_eval_mismatch_in_dry_run_and_execute(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "0 train, 0 resume, 1 eval, 0 done" in out and "used the 'custom' protocol" in out
     calls, lines = [], []
-    monkeypatch.setattr(sweep, "evaluate", lambda path, options, data=None, log=print: calls.append(options))
-    sweep.run_local([run], data="no data needed", log=lines.append)
+    monkeypatch.setattr(sweep_execute, "evaluate", lambda path, options, data=None, log=print: calls.append(options))
+    sweep_execute.run_local([run], data="no data needed", log=lines.append)
     assert calls == [{}] and any("evaluating again: " in line and "'custom'" in line for line in lines)
 
 
 def test_unreadable_checkpoint_is_moved_aside(tmp_path, capsys, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 30\n')
-    run, = sweep.expand(sweep.load_sweep(config), tmp_path)
+    run, = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(run, 20)
     damaged = run.checkpoint.read_bytes()[:-40]      # a truncated pickle
     run.checkpoint.write_bytes(damaged)
-    assert sweep.status(run) == "unreadable"
+    assert sweep_status.status(run) == "unreadable"
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "1 unreadable" in out and "cannot be read as a checkpoint" in out
@@ -239,8 +239,8 @@ def test_unreadable_checkpoint_is_moved_aside(tmp_path, capsys, monkeypatch):
 
     calls, lines = [], []
     monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(kw["resume"]))
-    monkeypatch.setattr(sweep, "evaluate", lambda *a, **kw: None)
-    outcome, = sweep.run_local([run], data="no data needed", log=lines.append)
+    monkeypatch.setattr(sweep_execute, "evaluate", lambda *a, **kw: None)
+    outcome, = sweep_execute.run_local([run], data="no data needed", log=lines.append)
     assert outcome["status"] == "train" and calls == [None]     # trained from step 0, not over the file
     aside = list(tmp_path.glob(run.checkpoint.name + ".unreadable-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged and not run.checkpoint.exists()
@@ -253,7 +253,7 @@ def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
     submitit looks for srun when the executor is made, so it needs the cluster's tools)."""
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["vae", "dvae"]\nseeds = [1, 2]\n')
-    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    runs = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(runs[0], runs[0].config.steps)
     fake_eval_json(runs[0], runs[0].config.steps)              # done: not submitted
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm",
@@ -277,7 +277,7 @@ def test_a_committed_result_without_its_checkpoint_is_done(tmp_path):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3]\n'
                       '[base]\nsteps = 30\n')
-    runs = sweep.expand(sweep.load_sweep(config), tmp_path)
+    runs = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_eval_json(runs[0], 30)                     # the finished run's result, no checkpoint
     fake_eval_json(runs[1], 10)                     # a result of another step: does not count
-    assert [sweep.status(r) for r in runs] == ["done", "train", "train"]
+    assert [sweep_status.status(r) for r in runs] == ["done", "train", "train"]
