@@ -13,12 +13,11 @@ the last commit whose loader was pickle with a restricted `find_class` (issue 22
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from versions import ROOT, extract, run_in
+from versions import ROOT, alternate, extract, report, run_in
 
 sys.path.insert(0, str(ROOT))
 
@@ -68,20 +67,14 @@ def main():
         files = write_checkpoints(Path(tmp))
         versions = {"this tree": ROOT, args.against: extract(args.against, Path(tmp))}
         for name, path in files.items():
-            times = {v: [] for v in versions}
-            digests = {}
-            for round_ in range(args.rounds):
-                for version in (list(versions) if round_ % 2 == 0 else list(versions)[::-1]):
-                    result = run_in(versions[version], DRIVER, str(path), str(args.repeats))
-                    times[version] += result["seconds"]
-                    digests[version] = result["sha256"]
-            base = statistics.median(times["this tree"])
-            for version, values in times.items():
-                median = statistics.median(values)
-                print(f"{name:12s} {path.stat().st_size / 2**20:5.1f} MiB  {version:10s} median {1000 * median:6.1f} ms "
-                      f"per load (min {1000 * min(values):.1f}); this tree takes x{base / median:.2f} its time; "
-                      f"content {digests[version]}"
-                      + ("" if digests[version] == digests["this tree"] else " (DIFFERENT from this tree)"))
+            runs = alternate(versions, args.rounds,
+                             lambda version, folder: run_in(folder, DRIVER, str(path), str(args.repeats)))
+            times = {v: [t for run in r for t in run["seconds"]] for v, r in runs.items()}
+            digests = {v: r[-1]["sha256"] for v, r in runs.items()}
+            size = path.stat().st_size / 2**20
+            report(times, digests, lambda version, median, values, ratio: (
+                f"{name:12s} {size:5.1f} MiB  {version:10s} median {1000 * median:6.1f} ms per load "
+                f"(min {1000 * min(values):.1f}); x{ratio:.2f} this tree's time; content {digests[version]}"))
 
 
 if __name__ == "__main__":

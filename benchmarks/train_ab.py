@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from versions import ROOT, extract, run_in
+from versions import ROOT, alternate, extract, report, run_in
 
 MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
           "factor_dvae": dict(tc=True, gamma=30.0)}
@@ -76,23 +75,17 @@ def main():
             if name not in MODELS:
                 sys.exit(f"error: unknown model {name!r}; expected one of {', '.join(MODELS)}")
             fields = {**MODELS[name], "steps": args.steps, "eval_every": 0, "log_every": 0, "save_every": 0}
-            times = {v: [] for v in versions}
-            digests = {}
-            for round_ in range(args.rounds):
-                # Alternate the order too, so neither version always runs first.
-                order = list(versions) if round_ % 2 == 0 else list(versions)[::-1]
-                for version in order:
-                    result = measure(versions[version], fields, args.short, args.long)
-                    times[version].append(result["ms_per_step"])
-                    digests[version] = result["params_sha256"]
-                    print(f"{name} round {round_ + 1} {version}: {result['ms_per_step']:.1f} ms/step", flush=True)
-            base = statistics.median(times["this tree"])
-            for version, values in times.items():
-                median = statistics.median(values)
-                print(f"{name:12s} {version:12s} median {median:6.1f} ms/step "
-                      f"({', '.join(f'{v:.1f}' for v in values)}); this tree is x{median / base:.3f} as fast; "
-                      f"params after {args.long} steps {digests[version]}"
-                      + ("" if digests[version] == digests["this tree"] else " (DIFFERENT from this tree)"))
+
+            def measured(version, folder):
+                result = measure(folder, fields, args.short, args.long)
+                print(f"{name} {version}: {result['ms_per_step']:.1f} ms/step", flush=True)
+                return result
+            runs = alternate(versions, args.rounds, measured)
+            times = {v: [r["ms_per_step"] for r in results] for v, results in runs.items()}
+            digests = {v: results[-1]["params_sha256"] for v, results in runs.items()}
+            report(times, digests, lambda version, median, values, ratio: (
+                f"{name:12s} {version:12s} median {median:6.1f} ms/step ({', '.join(f'{v:.1f}' for v in values)}); "
+                f"x{ratio:.3f} this tree's time; params after {args.long} steps {digests[version]}"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,23 @@ def run_in(folder: Path, driver: str, *args: str) -> dict:
     if done.returncode or not lines:
         sys.exit(f"error: the run in {folder} failed:\n{done.stderr[-2000:]}")
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def alternate(versions: dict, rounds: int, measure) -> dict:
+    """{version: [measure(version, folder) per round]}: the versions take turns, in reversed
+    order every other round, so that load on the machine hits all of them alike."""
+    results = {version: [] for version in versions}
+    for round_ in range(rounds):
+        for version in (list(versions) if round_ % 2 == 0 else list(versions)[::-1]):
+            results[version].append(measure(version, versions[version]))
+    return results
+
+
+def report(times: dict, digests: dict, line) -> None:
+    """Print `line(version, median, values, median / this tree's median)` per version, marked
+    when the version's digest differs from this tree's (it computed something else)."""
+    base = statistics.median(times["this tree"])
+    for version, values in times.items():
+        median = statistics.median(values)
+        same = digests[version] == digests["this tree"]
+        print(line(version, median, values, median / base) + ("" if same else " (DIFFERENT from this tree)"))
