@@ -99,7 +99,6 @@ def describe(value) -> str:
     return f"a {type(value).__name__}"
 
 
-
 def shown_keys(keys, limit: int = 5) -> str:
     """Up to `limit` keys for an error message, each cut to 40 characters."""
     shown = [repr(k[:40]) if isinstance(k, str) else describe(k) for k in list(keys)[:limit]]

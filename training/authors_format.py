@@ -21,7 +21,8 @@ import jax
 import numpy as np
 
 import configs
-from training.pickle_reader import Global, describe
+from configs import describe
+from training.pickle_reader import Global
 
 SOURCE = "authors"          # payload["source"] of a checkpoint read from (or converted from) their file
 CODEBOOK = "codebook"       # this project's name of the module holding `embed` and the Gumbel state

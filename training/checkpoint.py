@@ -21,7 +21,8 @@ import numpy as np
 from data.atomic import atomic_write
 from training import authors_format
 from training.checkpoint_schema import FORMAT_VERSION, PayloadError, check_payload
-from training.pickle_reader import Global, PickleRefused, describe, read_pickle
+from configs import describe
+from training.pickle_reader import Global, PickleRefused, read_pickle
 
 
 class CheckpointError(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import configs
-from training.pickle_reader import describe
+from configs import describe
 
 FORMAT_VERSION = 1
 REQUIRED = ("format_version", "model", "dataset", "step", "config", "params", "state", "opt_state",

@@ -46,15 +46,10 @@ def convert(source, output=None) -> Path:
 def check_against_model(payload: dict, where) -> None:
     """Every parameter and optimiser array has the name, shape and dtype of the model the
     config builds (as a resume would check), before anything is written."""
-    import jax.numpy as jnp
-
-    from data import IMAGE_SIZE, num_channels
-    from models import build_model
     from training.loop import restore_train_state
+    from training.restore import model_and_example
 
-    config = configs.from_dict(payload["config"])
-    channels = num_channels(config.dataset)
-    restore_train_state(build_model(config, channels), jnp.zeros((1, *IMAGE_SIZE, channels), jnp.float32), payload, where)
+    restore_train_state(*model_and_example(configs.from_dict(payload["config"])), payload, where)
 
 
 def main(argv=None) -> int:

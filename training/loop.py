@@ -11,11 +11,11 @@ import numpy as np
 from tqdm import tqdm
 
 import configs
-from configs import Config
-from data import IMAGE_SIZE, GroundTruthData, get_dataset, num_channels
-from models import Model, build_model
+from configs import Config, describe
+from data import GroundTruthData, get_dataset
+from models import Model
 from training import checkpoint
-from training.pickle_reader import describe
+from training.restore import model_and_example
 from training.run_log import RunLog, log_path
 from training.step import TrainState, committed, images_on_device, init_train_state, optimizers, train_steps
 
@@ -161,9 +161,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         payload = checkpoint.load_checkpoint(resume)
         history = _resumed_history(payload, config, resume, allow_schedule_change)
     # The model and a resumed state come before the data, so a bad checkpoint is refused first.
-    channels = data.observation_shape[-1] if data is not None else num_channels(config.dataset)
-    model = build_model(config, channels)
-    example = jnp.zeros((config.batch_size, *IMAGE_SIZE, channels), jnp.float32)
+    model, example = model_and_example(config, data, config.batch_size)
     if config.seeds:
         if resume is not None:
             raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")

@@ -131,13 +131,9 @@ class _Reader:
             raise PickleRefused(f"builds more than {BUDGET_FACTOR}x the file's size in memory")
 
     def new_container(self, value, items=()):
-        self.charge(_CONTAINER_COST + 8 * len(items))
-        depth, size = 1, 1
-        for item in items:
-            item_depth, item_size = self.seal(item)
-            depth, size = max(depth, item_depth + 1), size + item_size
-        self.info[id(value)] = [value, depth, size, False]
-        self.check(depth, size)
+        self.charge(_CONTAINER_COST)
+        entry = self.info[id(value)] = [value, 1, 1, False]
+        self.absorb(entry, items)
         return value
 
     def seal(self, item) -> tuple[int, int]:
@@ -156,18 +152,19 @@ class _Reader:
         entry = self.info.get(id(container))
         if entry is None or entry[0] is not container or not isinstance(container, (list, dict)):
             raise PickleRefused(f"items added to {describe(container)}")
+        self.absorb(entry, items)
+
+    def absorb(self, entry: list, items):
+        """Count `items` into a container's [object, depth, size, sealed] entry, within the limits."""
         for item in items:
             item_depth, item_size = self.seal(item)
             if entry[3]:
                 raise PickleRefused("a list or dict changed after it was stored in another (a cycle)")
             entry[1], entry[2] = max(entry[1], item_depth + 1), entry[2] + item_size
         self.charge(8 * len(items))
-        self.check(entry[1], entry[2])
-
-    def check(self, depth: int, size: int):
-        if depth > MAX_DEPTH:
+        if entry[1] > MAX_DEPTH:
             raise PickleRefused(f"containers nested more than {MAX_DEPTH} deep")
-        if size > self.size + 1000:
+        if entry[2] > self.size + 1000:
             raise PickleRefused("a value with more parts than the file has bytes (shared references "
                                 "standing for a much larger structure)")
 
@@ -221,7 +218,7 @@ class _Reader:
         self.pos = len(head)
         if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
             raise PickleRefused("not a pickle of protocol 2 to 5 (checkpoints are written with 2-5)")
-        for count in range(MAX_OPCODES):
+        for _ in range(MAX_OPCODES):
             at = self.pos
             code = self.file.read(1)
             self.pos += 1
@@ -277,7 +274,7 @@ def _proto(r):
 
 
 def _frame(r):
-    r.read(8)     # a length hint for buffered reading; the data is already in memory
+    r.read(8)     # a length hint for buffered reading; this reader reads as it goes
 
 
 def _stop(r):
@@ -448,7 +445,7 @@ def _build(r):
         for key in target.memo_keys:
             r.memo[key] = built
         return
-    if isinstance(target, dict) and not type(target) is dict and isinstance(state, dict):
+    if isinstance(target, dict) and type(target) is not dict and isinstance(state, dict):
         entry = r.info[id(target)]
         if entry[3]:
             raise PickleRefused(f"a second BUILD of {type(target).__name__}")

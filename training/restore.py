@@ -25,26 +25,33 @@ def expand_checkpoint_paths(items) -> list[Path]:
     return list(dict.fromkeys(paths))
 
 
+def model_and_example(config, data=None, batch_size: int = 1):
+    """(model, zero images [batch_size, 64, 64, C]) for `config`, with C from `data` or, without
+    it, from the data set's registry entry: a checkpoint is checked against its model before
+    any data set is loaded."""
+    import jax.numpy as jnp
+
+    from data import IMAGE_SIZE, num_channels
+    from models import build_model
+
+    channels = data.observation_shape[-1] if data is not None else num_channels(config.dataset)
+    return build_model(config, channels), jnp.zeros((batch_size, *IMAGE_SIZE, channels), jnp.float32)
+
+
 def load_model(path, data=None, datasets: dict | None = None):
     """(payload, config, data, model, params, state, params_disc) of the checkpoint at `path`.
 
     `data` (a GroundTruthData) replaces the data set named in the checkpoint (tests);
     `datasets` caches loaded data sets by name across checkpoints.
     """
-    import jax.numpy as jnp
-
     import configs
-    from data import IMAGE_SIZE, get_dataset, num_channels
-    from models import build_model
+    from data import get_dataset
     from training import checkpoint
     from training.loop import restore_parameters
 
     payload = checkpoint.load_checkpoint(path)
     config = configs.from_dict(payload["config"], where=str(path))
-    # Parameters are checked against the model before the data set is loaded.
-    channels = data.observation_shape[-1] if data is not None else num_channels(config.dataset)
-    model = build_model(config, channels)
-    example = jnp.zeros((1, *IMAGE_SIZE, channels), jnp.float32)
+    model, example = model_and_example(config, data)   # parameters checked before data loads
     params, state, params_disc = restore_parameters(model, example, payload, path)
     if data is None:
         datasets = datasets if datasets is not None else {}
