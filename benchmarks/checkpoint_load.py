@@ -1,6 +1,6 @@
 """Time `load_checkpoint` of this tree against an earlier commit, on real checkpoints, alternating.
 
-    python benchmarks/checkpoint_load.py --against 7d6863a [--rounds 3] [--repeats 20]
+    python benchmarks/checkpoint_load.py --against 7d6863a [--rounds 3] [--repeats 20] [--end_to_end]
 
 Writes a freshly initialised D-VAE and FactorDVAE checkpoint (the paper's architecture, with
 optimiser states: the size of every checkpoint a run writes) with this tree's writer, then
@@ -25,11 +25,15 @@ DRIVER = r"""
 import hashlib, json, sys, time
 import jax, numpy as np
 from training.checkpoint import load_checkpoint
-path, repeats = sys.argv[1], int(sys.argv[2])
+from training.restore import load_model
+path, repeats, end_to_end = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+datasets = {}
+if end_to_end:   # the data set once, outside the timing, as eval.py caches it across files
+    load_model(path, datasets=datasets)
 times = []
 for _ in range(repeats):
     start = time.perf_counter()
-    payload = load_checkpoint(path)
+    payload = load_model(path, datasets=datasets)[0] if end_to_end else load_checkpoint(path)
     times.append(time.perf_counter() - start)
 digest = hashlib.sha256()
 for key in ("params", "state", "opt_state", "params_disc", "opt_state_disc", "rng"):
@@ -62,13 +66,18 @@ def main():
     parser.add_argument("--against", default="7d6863a", help="a git revision to compare with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--end_to_end", action="store_true",
+                        help="time training.restore.load_model (read, check, build the model, restore its "
+                             "parameters: what every entry point does before its first work) instead of "
+                             "load_checkpoint alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         files = write_checkpoints(Path(tmp))
         versions = {"this tree": ROOT, args.against: extract(args.against, Path(tmp))}
         for name, path in files.items():
             runs = alternate(versions, args.rounds,
-                             lambda version, folder: run_in(folder, DRIVER, str(path), str(args.repeats)))
+                             lambda version, folder: run_in(folder, DRIVER, str(path), str(args.repeats),
+                                                            str(int(args.end_to_end))))
             times = {v: [t for run in r for t in run["seconds"]] for v, r in runs.items()}
             digests = {v: r[-1]["sha256"] for v, r in runs.items()}
             size = path.stat().st_size / 2**20

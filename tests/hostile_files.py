@@ -36,6 +36,10 @@ def name(module: str, attribute: str) -> bytes:
     return b"c" + module.encode() + b"\n" + attribute.encode() + b"\n"  # GLOBAL
 
 
+def frame(n: int) -> bytes:
+    return b"\x95" + struct.pack("<Q", n)                              # FRAME
+
+
 def put(i: int) -> bytes:
     return b"r" + struct.pack("<I", i)                                 # LONG_BINPUT
 
@@ -108,6 +112,13 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
         "runs_a_command": (PROTO4 + name("posix", "system") + text("true") + TUPLE1 + REDUCE + STOP,
                            r"refusing to load posix\.system"),
         "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
+        "list_containing_itself": (in_payload(payload, "step", EMPTY_LIST + put(0) + get(0) + APPEND), r"\(a cycle\)"),
+        # Frames (protocol 4-5) are read whole: one may not announce more than the file holds,
+        # start inside another, or end inside an opcode's argument (pickle never writes these).
+        "frame_past_the_end": (PROTO4 + frame(2**40) + NONE + STOP, r"truncated: 1099511627776 bytes announced"),
+        "frame_inside_a_frame": (PROTO4 + frame(10) + frame(1) + NONE + STOP + NONE * 9, r"a FRAME before the end"),
+        "argument_across_a_frame": (PROTO4 + frame(2) + b"J\x01" + b"\x00\x00\x00" + STOP,
+                                    r"4 bytes announced across the end of a frame"),
     }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from data.atomic import atomic_write
 from training import authors_format
-from training.checkpoint_schema import FORMAT_VERSION, PayloadError, check_payload
+from training.checkpoint_schema import FORMAT_VERSION, FiniteValues, PayloadError, check_payload
 from configs import describe
 from training.pickle_reader import Global, PickleRefused, read_pickle
 
@@ -95,9 +95,10 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    finite = FiniteValues()
     try:
         with open(path, "rb") as f:
-            raw = read_pickle(f, GLOBALS)
+            raw = read_pickle(f, GLOBALS, on_array=finite)
     except PickleRefused as error:
         raise CheckpointError(f"{path}: not a readable checkpoint: {error}") from None
     except OSError as error:
@@ -105,7 +106,7 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         if authors_format.is_authors_file(raw):
             raw = {"format_version": FORMAT_VERSION, **authors_format.to_payload(raw, str(path))}
-        return check_payload(raw)
+        return check_payload(raw, finite)
     except (PayloadError, authors_format.AuthorsFormatError) as error:
         message = str(error)
         raise CheckpointError(message if message.startswith(str(path)) else f"{path}: {message}") from None

@@ -38,32 +38,61 @@ def _string(value, key: str) -> str:
     return value
 
 
-def check_array(value, key: str) -> np.ndarray:
+def all_finite(array: np.ndarray) -> bool:
+    """No NaN or infinity. One pass: a sum of squares is finite only if every value is (NaN and
+    infinities propagate); when it overflows, min and max (which propagate NaN and reach +-inf)
+    decide exactly."""
+    if array.dtype.kind != "f" or not array.size:
+        return True
+    flat = array.ravel(order="K")      # a view for C- and Fortran-ordered arrays
+    with np.errstate(over="ignore", invalid="ignore"):
+        if array.dtype.itemsize >= 4 and np.isfinite(np.dot(flat, flat)):
+            return True
+    return bool(np.isfinite(flat.min()) and np.isfinite(flat.max()))
+
+
+class FiniteValues:
+    """`all_finite` of every array, computed by the checkpoint reader as it builds each one
+    (pass an instance as `read_pickle`'s on_array): the bytes are then still in the cache, where
+    a separate pass over a large checkpoint reads them from memory again. Arrays it never saw
+    (e.g. made by the authors' format mapping) are checked when asked."""
+
+    def __init__(self):
+        self.seen: dict[int, tuple[np.ndarray, bool]] = {}     # id -> (the array, finite)
+
+    def __call__(self, array: np.ndarray):
+        self.seen[id(array)] = (array, all_finite(array))
+
+    def of(self, array: np.ndarray) -> bool:
+        entry = self.seen.get(id(array))
+        return entry[1] if entry is not None and entry[0] is array else all_finite(array)
+
+
+def check_array(value, key: str, finite: FiniteValues) -> np.ndarray:
     """A numeric array with finite values (NaN or infinity in a parameter is a broken run)."""
     if not isinstance(value, np.ndarray) or value.dtype.kind not in NUMERIC_KINDS:
         raise PayloadError(f"{key}: expected a numeric array, got {describe(value)}")
-    # min and max propagate NaN and reach +-inf, without a temporary the size of the array.
-    if value.dtype.kind == "f" and value.size and not (np.isfinite(value.min()) and np.isfinite(value.max())):
+    if not finite.of(value):
         raise PayloadError(f"{key}: {describe(value)} with NaN or infinite values")
     return value
 
 
-def _parameter_tree(value, key: str, depth: int = 0):
+def _parameter_tree(value, key: str, finite: FiniteValues, depth: int = 0):
     """Haiku's {module: {name: array}} (any depth up to 4), string keys, finite numeric arrays."""
     if isinstance(value, np.ndarray) and depth > 0:
-        return check_array(value, key)
+        return check_array(value, key, finite)
     if type(value) is not dict or depth > 4:
         raise PayloadError(f"{key}: expected nested dicts of arrays, got {describe(value)}")
     for name, item in value.items():
-        _parameter_tree(item, f"{key}/{name}", depth + 1)
+        _parameter_tree(item, f"{key}/{name}", finite, depth + 1)
 
 
-def _leaves(value, key: str):
+def _leaves(value, key: str, finite: FiniteValues):
     """An optimiser state stored as its flat list of arrays."""
     if type(value) is not list:
         raise PayloadError(f"{key}: expected a list of arrays, got {describe(value)}")
     for i, item in enumerate(value):
-        check_array(item, f"{key}[{i}]")
+        check_array(item, f"{key}[{i}]", finite)
 
 
 def _history(value, key: str = "config_history"):
@@ -79,8 +108,10 @@ def _history(value, key: str = "config_history"):
                 raise PayloadError(f"{key}[{i}].changed.{field[:40]}: expected [old, new], got {describe(change)}")
 
 
-def check_payload(payload) -> dict:
-    """`payload` if it is a complete, well-typed checkpoint payload; otherwise PayloadError."""
+def check_payload(payload, finite: FiniteValues | None = None) -> dict:
+    """`payload` if it is a complete, well-typed checkpoint payload; otherwise PayloadError.
+    `finite`: what the reader already found out about the arrays' values, if anything."""
+    finite = finite or FiniteValues()
     if type(payload) is not dict:
         raise PayloadError(f"not an lddr checkpoint (the file holds {describe(payload)})")
     if "format_version" not in payload:
@@ -107,14 +138,14 @@ def check_payload(payload) -> dict:
     rng = payload["rng"]
     if not (isinstance(rng, np.ndarray) and rng.dtype == np.uint32 and rng.shape == (2,)):
         raise PayloadError(f"rng: expected a raw jax key (uint32 [2]), got {describe(rng)}")
-    _parameter_tree(payload["params"], "params")
-    _parameter_tree(payload["state"], "state")
-    _leaves(payload["opt_state"], "opt_state")
+    _parameter_tree(payload["params"], "params", finite)
+    _parameter_tree(payload["state"], "state", finite)
+    _leaves(payload["opt_state"], "opt_state", finite)
     if type(payload["state_disc"]) is not dict or payload["state_disc"]:
         raise PayloadError(f"state_disc: expected an empty dict, got {describe(payload['state_disc'])}")
     for key, check in (("params_disc", _parameter_tree), ("opt_state_disc", _leaves)):
         if config.tc:
-            check(payload[key], key)
+            check(payload[key], key, finite)
         elif payload[key] is not None:
             raise PayloadError(f"{key}: a model without --tc has none, got {describe(payload[key])}")
     if "config_history" in payload:

@@ -115,8 +115,13 @@ class _Raw:
 
 
 class _Reader:
-    def __init__(self, file: BinaryIO, size: int, globals_: dict):
+    def __init__(self, file: BinaryIO, size: int, globals_: dict, on_array=None):
         self.file, self.size, self.pos, self.globals = file, size, 0, globals_
+        self.on_array = on_array
+        # The current FRAME (protocol 4-5 group their small opcodes in frames of about 64 KiB):
+        # read whole, then parsed by index, which is most of this reader's speed. `pos` is the
+        # file offset after the frame; array bytes outside frames are read from the file directly.
+        self.frame, self.frame_at = b"", 0
         self.stack: list = []
         self.marks: list[int] = []
         self.memo: dict[int, object] = {}
@@ -131,21 +136,9 @@ class _Reader:
             raise PickleRefused(f"builds more than {BUDGET_FACTOR}x the file's size in memory")
 
     def new_container(self, value, items=()):
-        self.charge(_CONTAINER_COST)
         entry = self.info[id(value)] = [value, 1, 1, False]
-        self.absorb(entry, items)
+        self.absorb(entry, items, _CONTAINER_COST)
         return value
-
-    def seal(self, item) -> tuple[int, int]:
-        """An item goes into a container: from now on it cannot change (so nothing can ever
-        contain itself); returns its (depth, size)."""
-        entry = self.info.get(id(item))
-        if entry is not None and entry[0] is item:
-            entry[3] = True
-            return entry[1], entry[2]
-        if isinstance(item, _Pending):
-            raise PickleRefused(f"a numpy {item.kind} used before its state was set")
-        return 0, 1
 
     def add(self, container, items):
         """Items appended or set into an open list, dict or mapping."""
@@ -154,26 +147,52 @@ class _Reader:
             raise PickleRefused(f"items added to {describe(container)}")
         self.absorb(entry, items)
 
-    def absorb(self, entry: list, items):
-        """Count `items` into a container's [object, depth, size, sealed] entry, within the limits."""
+    def absorb(self, entry: list, items, cost: int = 0):
+        """Count `items` into a container's [object, depth, size, sealed] entry, within the limits
+        (`cost`: bytes charged besides the items'). Each item is sealed: from now on it cannot
+        change, so nothing can ever contain itself."""
+        info, depth, size = self.info, entry[1], entry[2]
         for item in items:
-            item_depth, item_size = self.seal(item)
-            if entry[3]:
-                raise PickleRefused("a list or dict changed after it was stored in another (a cycle)")
-            entry[1], entry[2] = max(entry[1], item_depth + 1), entry[2] + item_size
-        self.charge(8 * len(items))
-        if entry[1] > MAX_DEPTH:
+            item_entry = info.get(id(item))
+            if item_entry is not None and item_entry[0] is item:
+                item_entry[3] = True
+                depth, size = max(depth, item_entry[1] + 1), size + item_entry[2]
+            elif type(item) is _Pending:
+                raise PickleRefused(f"a numpy {item.kind} used before its state was set")
+            else:
+                size += 1
+        if entry[3]:      # also when an item was the container itself
+            raise PickleRefused("a list or dict changed after it was stored in another (a cycle)")
+        entry[1], entry[2] = depth, size
+        self.charge(cost + 8 * len(items))
+        if depth > MAX_DEPTH:
             raise PickleRefused(f"containers nested more than {MAX_DEPTH} deep")
-        if entry[2] > self.size + 1000:
+        if size > self.size + 1000:
             raise PickleRefused("a value with more parts than the file has bytes (shared references "
                                 "standing for a much larger structure)")
 
+    # -- input ---------------------------------------------------------------------------------
+    def at(self) -> int:
+        """The file offset of the next byte to parse."""
+        return self.pos - len(self.frame) + self.frame_at
+
     def announced(self, n: int):
         """`n` more bytes are about to be read: refused if the file has fewer."""
-        if n < 0 or self.pos + n > self.size:
-            raise PickleRefused(f"truncated: {n} bytes announced at byte {self.pos}, {self.size - self.pos} left")
+        if n < 0 or self.at() + n > self.size:
+            raise PickleRefused(f"truncated: {n} bytes announced at byte {self.at()}, {self.size - self.at()} left")
 
-    def read(self, n: int) -> bytes:
+    def from_frame(self, n: int) -> int | None:
+        """The frame offset of the next `n` bytes if the current frame holds them; None once the
+        frame is used up (the bytes then come from the file); refused if they would cross its end."""
+        at = self.frame_at
+        if at == len(self.frame):
+            return None
+        if n < 0 or at + n > len(self.frame):
+            raise PickleRefused(f"{n} bytes announced across the end of a frame at byte {self.at()}")
+        self.frame_at = at + n
+        return at
+
+    def read_file(self, n: int) -> bytes:
         self.announced(n)
         chunk = self.file.read(n)
         self.pos += len(chunk)
@@ -181,28 +200,65 @@ class _Reader:
             raise PickleRefused(f"truncated at byte {self.pos} (the file changed while being read)")
         return chunk
 
+    def read(self, n: int) -> bytes:
+        at = self.from_frame(n)
+        return self.read_file(n) if at is None else self.frame[at:at + n]
+
     def read_raw(self, n: int) -> _Raw:
         """`n` bytes into a fresh buffer, with no intermediate copy."""
         self.announced(n)
         self.charge(n + 128)
         buffer = np.empty(n, np.uint8)
+        at = self.from_frame(n)
+        if at is not None:
+            buffer[:] = memoryview(self.frame)[at:at + n]
+            return _Raw(buffer)
         got = self.file.readinto(memoryview(buffer)) if n else 0
         self.pos += got or 0
         if got != n:
             raise PickleRefused(f"truncated at byte {self.pos} (the file changed while being read)")
         return _Raw(buffer)
 
+    def read_frame(self, n: int):
+        if self.frame_at != len(self.frame):
+            raise PickleRefused("a FRAME before the end of the previous one")
+        self.announced(n)
+        self.charge(n)
+        self.frame, self.frame_at = self.read_file(n), 0
+
     def read_line(self) -> str:
         """A GLOBAL's module or name: a short line."""
-        line = self.file.readline(MAX_NAME + 1)
-        self.pos += len(line)
+        at = self.frame_at
+        if at < len(self.frame):
+            end = self.frame.find(b"\n", at, at + MAX_NAME + 1)
+            line = self.frame[at:end + 1] if end >= 0 else b""
+            self.frame_at = end + 1 if end >= 0 else at
+        else:
+            line = self.file.readline(MAX_NAME + 1)
+            self.pos += len(line)
         if not line.endswith(b"\n"):
             raise PickleRefused("GLOBAL without a short name line")
         return line[:-1].decode("utf-8", "replace")
 
-    def unpack(self, fmt: str):
-        layout = _LAYOUTS.get(fmt) or _LAYOUTS.setdefault(fmt, struct.Struct(fmt))
+    def byte(self) -> int:
+        """A one-byte argument (the commonest kind)."""
+        at = self.frame_at
+        if at < len(self.frame):
+            self.frame_at = at + 1
+            return self.frame[at]
+        return self.read(1)[0]
+
+    def unpack(self, layout: struct.Struct):
+        at = self.frame_at
+        if at + layout.size <= len(self.frame):
+            self.frame_at = at + layout.size
+            return layout.unpack_from(self.frame, at)[0]
         return layout.unpack(self.read(layout.size))[0]
+
+    def built(self, array: np.ndarray) -> np.ndarray:
+        if self.on_array is not None:
+            self.on_array(array)
+        return array
 
     def pop_mark(self) -> list:
         if not self.marks:
@@ -214,41 +270,44 @@ class _Reader:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self):
-        head = self.file.read(2)
-        self.pos = len(head)
+        head = self.read_file(2) if self.size >= 2 else b""
         if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
             raise PickleRefused("not a pickle of protocol 2 to 5 (checkpoints are written with 2-5)")
         for _ in range(MAX_OPCODES):
-            at = self.pos
-            code = self.file.read(1)
-            self.pos += 1
-            handler = _OPCODES.get(code)
-            if not code:
-                raise PickleRefused(f"truncated: the file ends at byte {at} without a STOP")
+            at, frame = self.frame_at, self.frame
+            if at < len(frame):
+                code, self.frame_at = frame[at], at + 1
+            else:
+                byte = self.file.read(1)
+                self.pos += len(byte)
+                if not byte:
+                    raise PickleRefused(f"truncated: the file ends at byte {self.pos} without a STOP")
+                code = byte[0]
+            handler = _HANDLERS[code]
             if handler is None:
-                raise PickleRefused(f"opcode {code!r} at byte {at} is not one a checkpoint uses")
+                raise PickleRefused(f"opcode {bytes([code])!r} at byte {self.at() - 1} is not one a checkpoint uses")
             try:
                 if handler(self) is _STOP:
                     return self.finish()
             except PickleRefused as error:
-                raise PickleRefused(f"{error} (byte {at})") from None
+                raise PickleRefused(f"{error} (opcode at byte {self.at() - 1})") from None
             except (IndexError, KeyError, TypeError, ValueError, OverflowError, struct.error) as error:
-                raise PickleRefused(f"malformed pickle at byte {at} ({type(error).__name__} "
-                                    f"on opcode {code!r})") from None
+                raise PickleRefused(f"malformed pickle near byte {self.at()} ({type(error).__name__} "
+                                    f"on opcode {bytes([code])!r})") from None
         raise PickleRefused(f"more than {MAX_OPCODES} opcodes (checkpoints use thousands)")
 
     def finish(self):
         if len(self.stack) != 1 or self.marks:
             raise PickleRefused("the pickle ends with a malformed stack")
-        if self.pos != self.size or self.file.read(1):
-            raise PickleRefused(f"{self.size - self.pos} bytes after the end of the pickle")
+        if self.at() != self.size or self.file.read(1):
+            raise PickleRefused(f"{self.size - self.at()} bytes after the end of the pickle")
         root = self.stack[0]
         _check_plain(root)
         return root
 
 
-_STOP = object()
-_LAYOUTS: dict[str, struct.Struct] = {}
+_STOP, _MISSING = object(), object()
+_U8, _U16, _U32, _I32, _U64, _F64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<i", "<Q", ">d"))
 
 
 def _check_plain(root):
@@ -274,7 +333,7 @@ def _proto(r):
 
 
 def _frame(r):
-    r.read(8)     # a length hint for buffered reading; this reader reads as it goes
+    r.read_frame(r.unpack(_U64))
 
 
 def _stop(r):
@@ -297,24 +356,26 @@ def _push(value):
     return lambda r: r.stack.append(value)
 
 
-def _int(fmt: str):
-    return lambda r: r.stack.append(r.unpack(fmt))
+def _int(layout: struct.Struct):
+    if layout is _U8:
+        return lambda r: r.stack.append(r.byte())
+    return lambda r: r.stack.append(r.unpack(layout))
 
 
 def _long1(r):
-    n = r.unpack("<B")
+    n = r.unpack(_U8)
     if n > MAX_INT_BYTES:
         raise PickleRefused(f"an integer of {n} bytes (at most {MAX_INT_BYTES})")
     r.stack.append(int.from_bytes(r.read(n), "little", signed=True))
 
 
 def _float(r):
-    r.stack.append(r.unpack(">d"))
+    r.stack.append(r.unpack(_F64))
 
 
-def _text(fmt: str):
+def _text(layout: struct.Struct):
     def handler(r):
-        n = r.unpack(fmt)
+        n = r.byte() if layout is _U8 else r.unpack(layout)
         r.charge(n + 64)
         try:
             r.stack.append(r.read(n).decode("utf-8", "surrogatepass"))
@@ -323,8 +384,8 @@ def _text(fmt: str):
     return handler
 
 
-def _bytes(fmt: str):
-    return lambda r: r.stack.append(r.read_raw(r.unpack(fmt)))
+def _bytes(layout: struct.Struct):
+    return lambda r: r.stack.append(r.read_raw(r.unpack(layout)))
 
 
 def _empty(factory):
@@ -379,22 +440,22 @@ def _setitems(r):
     _set_items(r.stack[-1], items)
 
 
-def _put(fmt: str | None):
+def _put(layout: struct.Struct | None):
     def handler(r):
-        key = len(r.memo) if fmt is None else r.unpack(fmt)
-        value = r.stack[-1]
-        r.memo[key] = value
-        if isinstance(value, _Pending):
+        key = len(r.memo) if layout is None else r.byte() if layout is _U8 else r.unpack(layout)
+        value = r.memo[key] = r.stack[-1]
+        if type(value) is _Pending:
             value.memo_keys.append(key)
     return handler
 
 
-def _get(fmt: str):
+def _get(layout: struct.Struct):
     def handler(r):
-        key = r.unpack(fmt)
-        if key not in r.memo:
+        key = r.byte() if layout is _U8 else r.unpack(layout)
+        value = r.memo.get(key, _MISSING)
+        if value is _MISSING:
             raise PickleRefused(f"memo entry {key} is read before it is written")
-        r.stack.append(r.memo[key])
+        r.stack.append(value)
     return handler
 
 
@@ -475,7 +536,7 @@ def _call(r, target: Global, args: tuple):
         if len(args) != 4 or args[3] not in ("C", "F"):
             raise PickleRefused(f"{target.name} with arguments {describe(args)}")
         buffer, dtype, shape, order = args
-        return _new_array(r, buffer, dtype, shape, order == "F")
+        return r.built(_new_array(r, buffer, dtype, shape, order == "F"))
     if kind == "scalar":
         if len(args) != 2 or not isinstance(args[0], np.dtype) or type(args[1]) is not _Raw \
                 or len(args[1]) != args[0].itemsize:
@@ -521,7 +582,7 @@ def _array_from_state(r, state) -> np.ndarray:
     array = _new_array(r, raw, dtype, shape, fortran)
     # numpy's ndarray.__setstate__ turns non-native byte order into native (the values are
     # the same); `_frombuffer` (protocol 5) keeps it. Match both.
-    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="), order="K")
+    return r.built(array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="), order="K"))
 
 
 def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
@@ -547,21 +608,24 @@ def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
 _OPCODES = {
     b"\x80": _proto, b"\x95": _frame, b".": _stop, b"(": _mark, b"0": _pop, b"1": _pop_mark,
     b"N": _push(None), b"\x88": _push(True), b"\x89": _push(False),
-    b"J": _int("<i"), b"K": _int("<B"), b"M": _int("<H"), b"\x8a": _long1, b"G": _float,
-    b"\x8c": _text("<B"), b"X": _text("<I"), b"\x8d": _text("<Q"),
-    b"C": _bytes("<B"), b"B": _bytes("<I"), b"\x8e": _bytes("<Q"), b"\x96": _bytes("<Q"),
+    b"J": _int(_I32), b"K": _int(_U8), b"M": _int(_U16), b"\x8a": _long1, b"G": _float,
+    b"\x8c": _text(_U8), b"X": _text(_U32), b"\x8d": _text(_U64),
+    b"C": _bytes(_U8), b"B": _bytes(_U32), b"\x8e": _bytes(_U64), b"\x96": _bytes(_U64),
     b"}": _empty(dict), b"]": _empty(list), b")": _tuple(0),
     b"t": _tuple(None), b"\x85": _tuple(1), b"\x86": _tuple(2), b"\x87": _tuple(3),
     b"a": _append, b"e": _appends, b"s": _setitem, b"u": _setitems,
-    b"\x94": _put(None), b"q": _put("<B"), b"r": _put("<I"), b"h": _get("<B"), b"j": _get("<I"),
+    b"\x94": _put(None), b"q": _put(_U8), b"r": _put(_U32), b"h": _get(_U8), b"j": _get(_U32),
     b"c": _global, b"\x93": _stack_global, b"R": _reduce, b"\x81": _newobj, b"b": _build,
 }
+_HANDLERS = [_OPCODES.get(bytes([code])) for code in range(256)]     # indexed by the opcode's byte
 
 
-def read_pickle(file: BinaryIO | bytes, globals_: dict) -> object:
+def read_pickle(file: BinaryIO | bytes, globals_: dict, on_array=None) -> object:
     """The value pickled in `file` (an open binary file, or bytes), built under the rules above;
-    `globals_` maps (module, name) to the `Global` it stands for. Raises PickleRefused (one
-    line) for anything else."""
+    `globals_` maps (module, name) to the `Global` it stands for. `on_array(array)`, if given, is
+    called on every array as it is built, while its bytes are still in the cache (a check of
+    every value then costs a fraction of a pass over the loaded payload). Raises PickleRefused
+    (one line) for anything else."""
     if isinstance(file, bytes):
-        return _Reader(io.BytesIO(file), len(file), globals_).run()
-    return _Reader(file, os.fstat(file.fileno()).st_size - file.tell(), globals_).run()
+        return _Reader(io.BytesIO(file), len(file), globals_, on_array).run()
+    return _Reader(file, os.fstat(file.fileno()).st_size - file.tell(), globals_, on_array).run()
