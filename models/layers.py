@@ -219,14 +219,21 @@ def _phase_outputs(x, w, taps_h, taps_w, out_h: int, out_w: int, tap_matrix) -> 
     return outputs
 
 
+PER_PHASE_MIN_CHANNELS = 8   # below it XLA:CPU's per-phase weight gradients are slower than the union's
+
+
 def _transpose_conv_bwd(stride, residuals, dy):
-    """The gradients of the same linear map, one stride-1 convolution per phase (fast on
-    XLA:CPU, and less than half the work of the union kernel's gradients)."""
+    """The gradients of the same linear map as stride-1 convolutions (fast on XLA:CPU): one per
+    phase, with less than half the union kernel's work; for few output channels (the decoder's
+    image layer) the union kernel's single convolution, whose weight gradient XLA runs better."""
     x, w = residuals
     (sh, sw), (kh, kw) = stride, w.shape[:2]
     h, wd = x.shape[1:3]
-    _, vjp = jax.vjp(lambda x, w: _phase_outputs(x, w, _transpose_taps(kh, sh), _transpose_taps(kw, sw), h, wd,
-                                                 lambda w: w.transpose(0, 1, 3, 2)), x, w)
+    taps_h, taps_w, transpose = _transpose_taps(kh, sh), _transpose_taps(kw, sw), lambda w: w.transpose(0, 1, 3, 2)
+    if w.shape[2] < PER_PHASE_MIN_CHANNELS:
+        _, vjp = jax.vjp(lambda x, w: _phase_conv(x, w, taps_h, taps_w, h, wd, transpose), x, w)
+        return vjp(dy)
+    _, vjp = jax.vjp(lambda x, w: _phase_outputs(x, w, taps_h, taps_w, h, wd, transpose), x, w)
     return vjp([dy[:, rh::sh, rw::sw] for rh in range(sh) for rw in range(sw)])
 
 

@@ -11,7 +11,9 @@ from models.networks import Decoder, Encoder
 # (input H=W, in channels, out channels, kernel): the layers of SPEC §1 (batch kept small).
 ENCODER = [(64, 1, 32, 4), (32, 32, 32, 4), (16, 32, 64, 2), (8, 64, 64, 2)]
 DECODER = [(4, 64, 64, 4), (8, 64, 32, 4), (16, 32, 32, 4), (32, 32, 1, 4), (32, 32, 3, 4)]
-ODD = [(7, 3, 5, 3, 2), (9, 2, 4, 5, 3)]          # odd size, odd kernel, stride 3
+# Odd sizes, odd kernels, stride 3; with fewer and with at least PER_PHASE_MIN_CHANNELS output
+# channels, so both gradient forms of the transposed convolution are checked there too.
+ODD = [(7, 3, 5, 3, 2), (9, 2, 4, 5, 3), (7, 3, 8, 3, 2), (5, 2, 9, 5, 3)]
 
 
 def _compare(ours, theirs, x, rtol=1e-4):
