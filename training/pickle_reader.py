@@ -19,9 +19,9 @@ BUILD on a token run this module's own construction for that kind, never the fil
 and nothing the file names is called or changed. Everything else is refused in one line
 (`PickleRefused`) naming the opcode, the global or the limit it met.
 
-Limits, all proportional to the file (read whole first): opcodes (also an absolute cap, so time
-is bounded), bytes built (`BUDGET_FACTOR` times the file plus a little), nesting depth, and
-the size of each value counted as a tree (shared references counted at every use, so a few
+Limits, all proportional to the file (its size is known before reading): opcodes (also an
+absolute cap, so time is bounded), bytes built (`BUDGET_FACTOR` times the file plus a little,
+frames included), nesting depth, and the size of each value counted as a tree (shared references counted at every use, so a few
 bytes of memo references cannot stand for an exponential structure). A container cannot be
 changed once it is inside another, so no structure can contain itself.
 """
