@@ -18,10 +18,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from configs import describe
 from data.atomic import atomic_write
 from training import authors_format
 from training.checkpoint_schema import FORMAT_VERSION, FiniteValues, PayloadError, check_payload
-from configs import describe
 from training.pickle_reader import Global, PickleRefused, read_pickle
 
 

@@ -21,8 +21,9 @@ and nothing the file names is called or changed. Everything else is refused in o
 
 Limits, all proportional to the file (its size is known before reading): opcodes (also an
 absolute cap, so time is bounded), bytes built (`BUDGET_FACTOR` times the file plus a little,
-frames included), nesting depth, and the size of each value counted as a tree (shared references counted at every use, so a few
-bytes of memo references cannot stand for an exponential structure). A container cannot be
+frames included), nesting depth, and the size of each value counted as a tree (shared
+references counted at every use, so a few bytes of memo references cannot stand for an
+exponential structure). A container cannot be
 changed once it is inside another, so no structure can contain itself.
 """
 from __future__ import annotations
@@ -249,6 +250,8 @@ class _Reader:
         return self.read(1)[0]
 
     def unpack(self, layout: struct.Struct):
+        if layout is _U8:
+            return self.byte()
         at = self.frame_at
         if at + layout.size <= len(self.frame):
             self.frame_at = at + layout.size
@@ -357,8 +360,6 @@ def _push(value):
 
 
 def _int(layout: struct.Struct):
-    if layout is _U8:
-        return lambda r: r.stack.append(r.byte())
     return lambda r: r.stack.append(r.unpack(layout))
 
 
@@ -375,7 +376,7 @@ def _float(r):
 
 def _text(layout: struct.Struct):
     def handler(r):
-        n = r.byte() if layout is _U8 else r.unpack(layout)
+        n = r.unpack(layout)
         r.charge(n + 64)
         try:
             r.stack.append(r.read(n).decode("utf-8", "surrogatepass"))
@@ -442,7 +443,7 @@ def _setitems(r):
 
 def _put(layout: struct.Struct | None):
     def handler(r):
-        key = len(r.memo) if layout is None else r.byte() if layout is _U8 else r.unpack(layout)
+        key = len(r.memo) if layout is None else r.unpack(layout)
         value = r.memo[key] = r.stack[-1]
         if type(value) is _Pending:
             value.memo_keys.append(key)
@@ -451,7 +452,7 @@ def _put(layout: struct.Struct | None):
 
 def _get(layout: struct.Struct):
     def handler(r):
-        key = r.byte() if layout is _U8 else r.unpack(layout)
+        key = r.unpack(layout)
         value = r.memo.get(key, _MISSING)
         if value is _MISSING:
             raise PickleRefused(f"memo entry {key} is read before it is written")
