@@ -89,7 +89,7 @@ def _phase_conv(x, w, taps_h, taps_w, out_h: int, out_w: int, tap_matrix, shift_
     (3x3, more than half zeros). With `shift_phases`, a phase's taps sit in the kernel relative
     to its own first offset and its outputs are read from the convolution shifted by that
     offset: a 2x2 kernel, about half the work forward, but slicing the phases apart makes the
-    gradients slow on XLA:CPU, hence `conv2d_transpose_fast`'s custom VJP (`_phase_outputs`).
+    gradients slow on XLA:CPU, hence `conv2d_transpose_fast`'s custom VJP.
     Returns [B, out_h * sh, out_w * sw, O].
     """
     sh, sw = len(taps_h), len(taps_w)
@@ -132,6 +132,43 @@ def _conv_adjoint_taps(k: int, s: int, d_max: int):
     return [[(-d, s * d + r) for d in range(d_max) if s * d + r < k] for r in range(s)]
 
 
+def _window_correlation(big, small, kernel, stride, pad_lo):
+    """Every tap's sum of products of `big`'s stride-s windows with `small`, as one matmul.
+
+    G[ah, aw, cb, cs] = sum over b, i, j of bigp[b, sh*i + ah, sw*j + aw, cb] * small[b, i, j, cs]
+    for taps ah < kh, aw < kw, where bigp is big [B, H, W, cb] zero-padded by pad_lo in front and
+    small is [B, OH, OW, cs]. Returns [kh, kw, cb, cs]. A strided convolution's weight gradient
+    is G(x, dy); a transposed convolution's is G(dy, x) with its taps flipped.
+
+    XLA:CPU computes these as convolutions that contract the batch over a whole-image window,
+    its slowest kind. Here space-to-depth turns the taps into n x n shifts (n = ceil(k / s)) of a
+    stride-1 array [B, OH + n - 1, OW + n - 1, sh*sw*cb]; the shifts of whichever side is
+    narrower are stacked along channels, and one matmul contracting batch and positions gives
+    every tap (those past k, from rounding k up to n*s, are dropped).
+    """
+    (kh, kw), (sh, sw), (lo_h, lo_w) = kernel, stride, pad_lo
+    b, oh, ow, cs = small.shape
+    h, w, cb = big.shape[1:]
+    nh, nw = -(-kh // sh), -(-kw // sw)
+    zero = jnp.zeros((), big.dtype)
+    big = lax.pad(big, zero, [(0, 0, 0), (lo_h, sh * (oh + nh - 1) - lo_h - h, 0),
+                              (lo_w, sw * (ow + nw - 1) - lo_w - w, 0), (0, 0, 0)])
+    big = _space_to_depth(big, sh, sw)                       # [B, oh+nh-1, ow+nw-1, sh*sw*cb]
+    shifts = [(dh, dw) for dh in range(nh) for dw in range(nw)]
+    if sh * sw * cb < cs:      # stack shifted windows of big: [B, oh, ow, nh*nw*sh*sw*cb]
+        stacked = jnp.concatenate([big[:, dh:dh + oh, dw:dw + ow] for dh, dw in shifts], axis=-1)
+        g = jnp.einsum("bijc,bijd->cd", stacked, small).reshape(nh, nw, sh, sw, cb, cs)
+    else:                      # stack shifted copies of small, on big's grid
+        small = jnp.pad(small, ((0, 0), (nh - 1, nh - 1), (nw - 1, nw - 1), (0, 0)))
+        stacked = jnp.concatenate([small[:, nh - 1 - dh:2 * nh - 2 - dh + oh, nw - 1 - dw:2 * nw - 2 - dw + ow]
+                                   for dh, dw in shifts], axis=-1)
+        g = jnp.einsum("bijc,bijd->cd", big, stacked).reshape(sh, sw, cb, nh, nw, cs)
+        g = g.transpose(3, 4, 0, 1, 2, 5)                    # [nh, nw, sh, sw, cb, cs]
+    # tap ah = sh * dh + (row phase)
+    g = g.transpose(0, 2, 1, 3, 4, 5).reshape(nh * sh, nw * sw, cb, cs)
+    return g[:kh, :kw]
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _strided_conv(x, w, stride):
     return lax.conv_general_dilated(x, w, stride, "SAME", dimension_numbers=_DN)
@@ -142,7 +179,7 @@ def _strided_conv_fwd(x, w, stride):
 
 
 def _strided_conv_bwd(stride, residuals, dy):
-    """dx as a sub-pixel (stride-1) convolution of dy; dw is XLA's own (fast enough on CPU)."""
+    """dx as a sub-pixel (stride-1) convolution of dy; dw as one matmul (`_window_correlation`)."""
     x, w = residuals
     (sh, sw), (kh, kw) = stride, w.shape[:2]
     b, h, wd, c = x.shape
@@ -153,8 +190,7 @@ def _strided_conv_bwd(stride, residuals, dy):
     # Gradient w.r.t. the zero-padded input [B, sh*(oh+dh-1), sw*(ow+dw-1), C], then cropped.
     dxp = _phase_conv(dy, w, taps_h, taps_w, oh + dh - 1, ow + dw_ - 1, lambda w: w.transpose(0, 1, 3, 2))
     dx = dxp[:, ph_lo:ph_lo + h, pw_lo:pw_lo + wd]
-    _, w_vjp = jax.vjp(lambda w: lax.conv_general_dilated(x, w, stride, "SAME", dimension_numbers=_DN), w)
-    return dx, w_vjp(dy)[0]
+    return dx, _window_correlation(x, dy, (kh, kw), stride, (ph_lo, pw_lo))
 
 
 _strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
@@ -175,14 +211,18 @@ def conv2d_fast(x, w, stride):
     return _strided_conv(x, w, (sh, sw))
 
 
+def _transpose_pad(k: int, s: int) -> int:
+    """The zeros lax.conv_transpose (padding SAME) puts before the s-dilated input."""
+    return k - 1 if s > k - 1 else int(np.ceil((k + s - 2) / 2))
+
+
 def _transpose_taps(k: int, s: int):
     """Per phase r: the (offset d, kernel tap a) pairs of a SAME transposed conv (lax's padding).
 
     lax.conv_transpose zero-dilates x by s, pads by pad_a before and correlates with w, so
     output o = s*i + r sums x[i + d] w[a] over the taps with a = s*d + pad_a - r, 0 <= a < k.
     """
-    pad_len = k + s - 2
-    pad_a = k - 1 if s > k - 1 else int(np.ceil(pad_len / 2))
+    pad_a = _transpose_pad(k, s)
     return [[((r + a - pad_a) // s, a) for a in range(k) if (r + a - pad_a) % s == 0] for r in range(s)]
 
 
@@ -198,43 +238,19 @@ def _transpose_conv_fwd(x, w, stride):
     return _transpose_conv(x, w, stride), (x, w)
 
 
-def _phase_outputs(x, w, taps_h, taps_w, out_h: int, out_w: int, tap_matrix) -> list:
-    """The sub-pixel convolution as one stride-1 convolution per phase (rh, rw), each with only
-    its own taps (a 2x2 kernel for 4x4 stride 2): [y_phase [B, out_h, out_w, O]] in row-major
-    phase order. Slower forward than `_phase_conv`, but its gradients do 16 tap products where
-    the union kernel's do 36."""
-    m = tap_matrix(w)                                                 # [kh, kw, C, O]
-    outputs = []
-    for phase_h in taps_h:
-        for phase_w in taps_w:
-            lo_h, lo_w = min(d for d, _ in phase_h), min(d for d, _ in phase_w)
-            nh, nw = max(d for d, _ in phase_h) - lo_h + 1, max(d for d, _ in phase_w) - lo_w + 1
-            kernel = jnp.zeros((nh, nw, *m.shape[2:]), m.dtype)
-            for dh, ah in phase_h:
-                for dw, aw in phase_w:
-                    kernel = kernel.at[dh - lo_h, dw - lo_w].set(m[ah, aw])
-            # y[i] = sum_u x[i + lo + u] kernel[u]
-            pads = ((-lo_h, out_h + nh - 1 + lo_h - x.shape[1]), (-lo_w, out_w + nw - 1 + lo_w - x.shape[2]))
-            outputs.append(lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=_DN))
-    return outputs
-
-
-PER_PHASE_MIN_CHANNELS = 8   # below it XLA:CPU's per-phase weight gradients are slower than the union's
-
-
 def _transpose_conv_bwd(stride, residuals, dy):
-    """The gradients of the same linear map as stride-1 convolutions (fast on XLA:CPU): one per
-    phase, with less than half the union kernel's work; for few output channels (the decoder's
-    image layer) the union kernel's single convolution, whose weight gradient XLA runs better."""
+    """The transposed conv is the adjoint of a strided conv with the flipped kernel: output o
+    sums x[i] w[a] over o = s*i + pad_a - a, i.e. over taps a' = k-1-a of dy padded by
+    k-1-pad_a in front. So dx is that strided conv of dy (XLA's fast forward kernel), and dw
+    is its weight gradient with the roles of x and dy swapped, flipped back."""
     x, w = residuals
     (sh, sw), (kh, kw) = stride, w.shape[:2]
-    h, wd = x.shape[1:3]
-    taps_h, taps_w, transpose = _transpose_taps(kh, sh), _transpose_taps(kw, sw), lambda w: w.transpose(0, 1, 3, 2)
-    if w.shape[2] < PER_PHASE_MIN_CHANNELS:
-        _, vjp = jax.vjp(lambda x, w: _phase_conv(x, w, taps_h, taps_w, h, wd, transpose), x, w)
-        return vjp(dy)
-    _, vjp = jax.vjp(lambda x, w: _phase_outputs(x, w, taps_h, taps_w, h, wd, transpose), x, w)
-    return vjp([dy[:, rh::sh, rw::sw] for rh in range(sh) for rw in range(sw)])
+    lo_h, lo_w = kh - 1 - _transpose_pad(kh, sh), kw - 1 - _transpose_pad(kw, sw)
+    flipped = w[::-1, ::-1]                                           # [kh, kw, O, C] as HWIO
+    dx = lax.conv_general_dilated(dy, flipped, stride, ((lo_h, kh - sh - lo_h), (lo_w, kw - sw - lo_w)),
+                                  dimension_numbers=_DN)
+    dw = _window_correlation(dy, x, (kh, kw), stride, (lo_h, lo_w))[::-1, ::-1]
+    return dx, dw
 
 
 _transpose_conv.defvjp(_transpose_conv_fwd, _transpose_conv_bwd)
@@ -242,8 +258,8 @@ _transpose_conv.defvjp(_transpose_conv_fwd, _transpose_conv_bwd)
 
 def conv2d_transpose_fast(x, w, stride):
     """SAME transposed conv (= lax.conv_transpose(x, w, stride, "SAME", HWOI)), w [kh, kw, O, C]:
-    a sub-pixel convolution (one stride-1 conv producing all phases, then depth-to-space);
-    forward with per-phase shifted 2x2 kernels, gradients one phase at a time."""
+    a sub-pixel convolution (one stride-1 conv producing all phases, then depth-to-space)
+    with per-phase shifted 2x2 kernels; gradients through its adjoint, a strided conv."""
     return _transpose_conv(x, w, _pair(stride))
 
 
