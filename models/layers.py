@@ -137,7 +137,7 @@ def _contract_positions(a, b):
 
     As a 2-D dot contracting dimension 0 of both, which XLA:CPU's matmul takes as it is; the
     same einsum over 4-D operands makes XLA write `a` transposed first, through a fusion that
-    reads it column by column (about twice the time of the whole product).
+    reads it column by column, slower than the product itself (docs/performance.md, issue 23).
     """
     return lax.dot_general(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), (((0,), (0,)), ((), ())))
 
@@ -157,7 +157,7 @@ def _window_correlation(big, small, kernel, stride, pad_lo):
     every tap (those past k, from rounding k up to n*s, are dropped).
     """
     (kh, kw), (sh, sw), (lo_h, lo_w) = kernel, stride, pad_lo
-    b, oh, ow, cs = small.shape
+    _, oh, ow, cs = small.shape
     h, w, cb = big.shape[1:]
     nh, nw = -(-kh // sh), -(-kw // sw)
     zero = jnp.zeros((), big.dtype)
