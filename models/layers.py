@@ -270,7 +270,12 @@ def conv2d_transpose_fast(x, w, stride):
     """SAME transposed conv (= lax.conv_transpose(x, w, stride, "SAME", HWOI)), w [kh, kw, O, C]:
     a sub-pixel convolution (one stride-1 conv producing all phases, then depth-to-space)
     with per-phase shifted 2x2 kernels; gradients through its adjoint, a strided conv."""
-    return _transpose_conv(x, w, _pair(stride))
+    stride = _pair(stride)
+    if any(k < s for k, s in zip(w.shape[:2], stride)):
+        # some output phases would have no tap at all; lax.conv_transpose handles that case
+        raise ValueError(f"the fast transposed convolution needs kernel >= stride, got kernel "
+                         f"{tuple(w.shape[:2])} and stride {stride}; use conv_impl='xla'")
+    return _transpose_conv(x, w, stride)
 
 
 # -- Haiku modules ----------------------------------------------------------------------------

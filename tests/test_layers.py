@@ -68,6 +68,13 @@ def test_odd_shapes(h, c, o, k, s):
              lambda x: hk.Conv2DTranspose(o, k, stride=s, padding="SAME")(x), _x(h, c))
 
 
+def test_fast_transposed_conv_refuses_kernel_smaller_than_stride():
+    x, w = jnp.ones((1, 4, 4, 2)), jnp.ones((2, 2, 3, 2))
+    with pytest.raises(ValueError, match="needs kernel >= stride, got kernel \\(2, 2\\) and stride \\(3, 3\\)"):
+        layers.conv2d_transpose_fast(x, w, 3)
+    assert layers.conv2d_transpose_fast(x, w, 2).shape == (1, 8, 8, 3)
+
+
 def test_impl_choice():
     assert layers.resolve_impl("xla") == "xla" and layers.resolve_impl("fast") == "fast"
     assert layers.resolve_impl("auto") == ("fast" if jax.default_backend() == "cpu" else "xla")
