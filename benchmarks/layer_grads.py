@@ -59,8 +59,9 @@ def main():
         x = jax.random.normal(keys[0], (64, size, size, cin))
         w_shape = (k, k, cin, cout) if kind == "conv" else (k, k, cout, cin)
         w = jax.random.normal(keys[1], w_shape) / np.sqrt(k * k * cin)
-        variants = {v: gradient_fn(f) for v, f in layer_functions(kind).items()}
-        out_shape = jax.eval_shape(layer_functions(kind)["xla"], x, w).shape
+        functions = layer_functions(kind)
+        variants = {v: gradient_fn(f) for v, f in functions.items()}
+        out_shape = jax.eval_shape(functions["xla"], x, w).shape
         cotangent = jax.random.normal(keys[2], out_shape)
         results = {v: jax.block_until_ready(g(x, w, cotangent)) for v, g in variants.items()}  # compile
         times = {v: [] for v in variants}

@@ -206,6 +206,14 @@ def _strided_conv_bwd(stride, residuals, dy):
 _strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
 
 
+def _check_kernel_covers_stride(w, stride, what: str):
+    """The sub-pixel forms give every phase at least one tap; with kernel < stride some phases
+    have none (lax's own convolutions handle that case), so refuse it in one line."""
+    if any(k < s for k, s in zip(w.shape[:2], stride)):
+        raise ValueError(f"the fast {what} needs kernel >= stride, got kernel {tuple(w.shape[:2])} "
+                         f"and stride {tuple(stride)}; use conv_impl='xla'")
+
+
 def conv2d_fast(x, w, stride):
     """SAME-padded conv of x [B, H, W, C] with w [kh, kw, C, O] (= lax.conv_general_dilated).
 
@@ -218,6 +226,7 @@ def conv2d_fast(x, w, stride):
     if (kh, kw) == (sh, sw) and h % sh == 0 and wd % sw == 0:
         o = w.shape[-1]
         return _dot(_space_to_depth(x, sh, sw), w.reshape(kh * kw * c, o))
+    _check_kernel_covers_stride(w, (sh, sw), "strided convolution")
     return _strided_conv(x, w, (sh, sw))
 
 
@@ -271,10 +280,7 @@ def conv2d_transpose_fast(x, w, stride):
     a sub-pixel convolution (one stride-1 conv producing all phases, then depth-to-space)
     with per-phase shifted 2x2 kernels; gradients through its adjoint, a strided conv."""
     stride = _pair(stride)
-    if any(k < s for k, s in zip(w.shape[:2], stride)):
-        # some output phases would have no tap at all; lax.conv_transpose handles that case
-        raise ValueError(f"the fast transposed convolution needs kernel >= stride, got kernel "
-                         f"{tuple(w.shape[:2])} and stride {stride}; use conv_impl='xla'")
+    _check_kernel_covers_stride(w, stride, "transposed convolution")
     return _transpose_conv(x, w, stride)
 
 

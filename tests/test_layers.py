@@ -73,6 +73,8 @@ def test_fast_transposed_conv_refuses_kernel_smaller_than_stride():
     with pytest.raises(ValueError, match="needs kernel >= stride, got kernel \\(2, 2\\) and stride \\(3, 3\\)"):
         layers.conv2d_transpose_fast(x, w, 3)
     assert layers.conv2d_transpose_fast(x, w, 2).shape == (1, 8, 8, 3)
+    with pytest.raises(ValueError, match="strided convolution needs kernel >= stride"):
+        layers.conv2d_fast(jnp.ones((1, 5, 5, 2)), jnp.ones((2, 2, 2, 3)), 3)
 
 
 def test_impl_choice():

@@ -23,8 +23,8 @@ Limits, all proportional to the file (its size is known before reading): opcodes
 absolute cap, so time is bounded), bytes built (`BUDGET_FACTOR` times the file plus a little,
 frames included), nesting depth, and the size of each value counted as a tree (shared
 references counted at every use, so a few bytes of memo references cannot stand for an
-exponential structure). A container cannot be
-changed once it is inside another, so no structure can contain itself.
+exponential structure). A container cannot be changed once it is inside another, so no
+structure can contain itself.
 """
 from __future__ import annotations
 
