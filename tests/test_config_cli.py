@@ -83,6 +83,8 @@ def test_unknown_dataset_lists_valid_names(capsys):
 
 def test_missing_data_file_names_path_and_variable(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+    # Reported before the model is initialised (its compiles take ~20 s on 2 cores).
+    monkeypatch.setattr("training.loop.init_train_state", lambda *a: pytest.fail("initialised before the data"))
     assert run.main(["--dataset", "mpi3d_toy", "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
