@@ -140,11 +140,16 @@ def _train_a_little(optimizer, params, opt_state, seed, steps, frozen=()):
     """`steps` Adam updates with random gradients (zero for `frozen` modules, as the
     codebook's stop_gradient gives), so the moments and the count are not the initial ones."""
     rs = np.random.RandomState(seed)
+
+    @jax.jit  # one compile; op by op, Adam compiles each of its ops once per parameter shape
+    def update(grads, opt_state, params):
+        updates, opt_state = optimizer.update(grads, opt_state)
+        return optax.apply_updates(params, updates), opt_state
+
     for _ in range(steps):
         grads = {m: {n: jnp.asarray(0.0 if m in frozen else 0.01 * rs.standard_normal(v.shape), v.dtype)
                      for n, v in module.items()} for m, module in params.items()}
-        updates, opt_state = optimizer.update(grads, opt_state)
-        params = optax.apply_updates(params, updates)
+        params, opt_state = update(grads, opt_state, params)
     return params, opt_state
 
 

@@ -15,7 +15,11 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture
 def tiny_config(tmp_path):
-    """A D-VAE config that trains in seconds: batch 8, 2 steps per dispatch."""
+    """A D-VAE config that trains in seconds: batch 8, 2 steps per dispatch.
+
+    Compiled steps are shared by every run whose config differs only in bookkeeping
+    (models.model.BOOKKEEPING_FIELDS), so the TC tests all use gamma 5: one compile each.
+    """
     return Config(steps=8, batch_size=8, log_every=4, eval_every=0, save_every=4,
                   steps_per_dispatch=2, save_path=str(tmp_path))
 

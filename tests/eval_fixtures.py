@@ -25,12 +25,13 @@ def make_checkpoint(folder, data, seed: int = 1, perturb: float = 0.0, **config_
     """A checkpoint of a freshly initialised model (optionally with perturbed parameters)."""
     config = configs.Config(save_path=str(folder), seed=seed, steps=10, eval_every=0, **config_fields)
     model = build_model(config, data.observation_shape[-1])
-    # Jitted: one compile instead of many op-by-op ones (much faster on the CPU).
-    ts = jax.jit(lambda x: init_train_state(model, x))(jnp.zeros((1, *data.observation_shape), jnp.float32))
+    # Op by op, as `train` does: each primitive compiles once per process, so every checkpoint
+    # after the first costs well under a second (a fresh jit of the whole init takes ~10 s).
+    ts = init_train_state(model, jnp.zeros((1, *data.observation_shape), jnp.float32))
     if perturb:
-        leaves, treedef = jax.tree_util.tree_flatten(ts.params)
-        keys = jax.random.split(jax.random.PRNGKey(seed + 100), len(leaves))
-        leaves = [p + perturb * jax.random.normal(k, p.shape) * (np.std(np.asarray(p)) + 1e-2)
-                  for p, k in zip(leaves, keys)]
-        ts = ts._replace(params=jax.tree_util.tree_unflatten(treedef, leaves))
+        # numpy noise: jax.random.normal would compile once per parameter shape.
+        rng = np.random.RandomState(seed + 100)
+        ts = ts._replace(params=jax.tree_util.tree_map(
+            lambda p: (np.asarray(p) + perturb * (np.std(np.asarray(p)) + 1e-2) * rng.standard_normal(p.shape)
+                       ).astype(p.dtype), ts.params))
     return checkpoint.save_checkpoint(config.checkpoint_path(), checkpoint_payload(config, ts))

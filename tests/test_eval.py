@@ -40,7 +40,8 @@ SMALL = {"mig": {"num_train": 500}, "modularity": {"num_train": 500, "num_test":
          "sap": {"num_train": 500, "num_test": 200},
          "factor_vae": {"num_train": 40, "num_eval": 30, "num_variance_estimate": 500},
          "beta_vae": {"num_train": 40, "num_eval": 30},
-         "dci": {"num_train": 300, "num_test": 100}}
+         "dci": {"num_train": 300, "num_test": 100},
+         "elbo": {"num_batches": 2, "batch_size": 16}}
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +132,7 @@ def test_random_observations_not_cached(data):
         IndexedData(coloured)
 
 
+@pytest.mark.slow  # a 10,000-point MIG twice (~10 s); eval's MIG is checked by hand below
 def test_wiring_training_mig_is_eval_mig(checkpoints, data):
     """Wiring: training and eval.py compute MIG on the same points with the same code (the
     value itself is checked in test_eval_mig_by_hand)."""
@@ -259,6 +261,7 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
     assert [t.name for t in threading.enumerate() if t.name in ("st-gap", "early-dci")] == []
 
 
+@pytest.mark.slow  # three evaluations (~22 s)
 def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, data):
     settings = {**SMALL, **SMALL_GAP}
     overlapped = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,

@@ -7,13 +7,14 @@ import pytest
 
 from models import layers
 from models.networks import Decoder, Encoder
+from slow_cases import quick_first
 
 # (input H=W, in channels, out channels, kernel): the layers of SPEC §1 (batch kept small).
 ENCODER = [(64, 1, 32, 4), (32, 32, 32, 4), (16, 32, 64, 2), (8, 64, 64, 2)]
 DECODER = [(4, 64, 64, 4), (8, 64, 32, 4), (16, 32, 32, 4), (32, 32, 1, 4), (32, 32, 3, 4)]
 # Odd sizes, odd kernels (not a multiple of the stride), stride 3; one channel on either side,
 # so both stackings of `_window_correlation` (which side is narrower) meet them.
-ODD = [(7, 3, 5, 3, 2), (9, 2, 4, 5, 3), (7, 1, 8, 3, 2), (7, 8, 1, 3, 2), (5, 1, 12, 5, 3), (5, 12, 1, 5, 3)]
+ODD = [(7, 1, 8, 3, 2), (5, 12, 1, 5, 3), (7, 3, 5, 3, 2), (9, 2, 4, 5, 3), (7, 8, 1, 3, 2), (5, 1, 12, 5, 3)]
 
 
 def _compare(ours, theirs, x, rtol=1e-4):
@@ -46,21 +47,24 @@ def _x(h, c, batch=2):
     return jax.random.uniform(jax.random.PRNGKey(h * 100 + c), (batch, h, h, c))
 
 
-@pytest.mark.parametrize("impl", ["fast", "xla"])
+# "xla" is lax's own convolution (the GPU path), also run by test_representation's models.
+@pytest.mark.parametrize("impl", ["fast", pytest.param("xla", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("h,c,o,k", ENCODER)
 def test_conv2d_matches_haiku(impl, h, c, o, k):
     _compare(lambda x: layers.Conv2D(o, k, stride=2, impl=impl, name="enc_conv0")(x),
              lambda x: hk.Conv2D(o, k, stride=2, padding="SAME", name="enc_conv0")(x), _x(h, c))
 
 
-@pytest.mark.parametrize("impl", ["fast", "xla"])
+# "xla" is lax's own convolution (the GPU path), also run by test_representation's models.
+@pytest.mark.parametrize("impl", ["fast", pytest.param("xla", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("h,c,o,k", DECODER)
 def test_conv2d_transpose_matches_haiku(impl, h, c, o, k):
     _compare(lambda x: layers.Conv2DTranspose(o, k, stride=2, impl=impl, name="dec_deconv0")(x),
              lambda x: hk.Conv2DTranspose(o, k, stride=2, padding="SAME", name="dec_deconv0")(x), _x(h, c))
 
 
-@pytest.mark.parametrize("h,c,o,k,s", ODD)
+# The first two in the quick suite: one per stacking, neither kernel a multiple of its stride, one stride 3.
+@pytest.mark.parametrize("h,c,o,k,s", quick_first(ODD, 2, unpack=True, id_of=lambda c: "-".join(map(str, c))))
 def test_odd_shapes(h, c, o, k, s):
     _compare(lambda x: layers.Conv2D(o, k, stride=s, impl="fast")(x),
              lambda x: hk.Conv2D(o, k, stride=s, padding="SAME")(x), _x(h, c))
@@ -84,6 +88,7 @@ def test_impl_choice():
         layers.resolve_impl("cudnn")
 
 
+@pytest.mark.slow  # ~25 s; each layer is compared with both impls in the quick suite
 def test_networks_same_params_and_outputs_for_both_impls():
     """Encoder/Decoder: identical parameter trees (SPEC §1 names) and outputs for xla and fast."""
     x = _x(64, 3, batch=3)

@@ -34,7 +34,8 @@ def shapes(tree):
 @pytest.mark.parametrize("gaussian", [False, True])
 def test_parameter_tree_names_and_shapes(gaussian):
     model = build_model(Config(gaussian=gaussian, tc=True, gamma=1.0), 3)
-    params, state, params_disc = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 64, 64, 3)))
+    # Shapes only: running the initialisers op by op would compile each of them.
+    params, state, params_disc = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((2, 64, 64, 3)))
     expected = dict(EXPECTED_SHAPES)
     if gaussian:
         expected["enc_means"] = {"w": (256, 10), "b": (10,)}
@@ -50,18 +51,31 @@ def test_parameter_tree_names_and_shapes(gaussian):
         [(10, 1000)] + [(1000, 1000)] * 5 + [(1000, 2)])
 
 
-@pytest.mark.parametrize("channels", [1, 3])
-def test_forward_output_shapes(channels):
-    model = build_model(Config(num_categories=16), channels)
-    x = jnp.zeros((5, 64, 64, channels))
+@pytest.fixture(scope="module")
+def dvae():
+    """A D-VAE (K = 64), its initial parameters for 4 random images, and its forward and encode
+    jitted once for the tests below (run op by op, each would compile every op again)."""
+    model = build_model(Config(), 1)
+    x = jax.random.uniform(jax.random.PRNGKey(3), (4, 64, 64, 1))
     params, state, _ = model.init(jax.random.PRNGKey(0), x)
-    outputs, _ = model.forward.apply(params, state, jax.random.PRNGKey(1), x)
-    assert outputs["z"].shape == (5, 10)
-    assert outputs["representation"].shape == (5, 10)
-    assert outputs["recon_logits"].shape == (5, 64, 64, channels)
-    assert outputs["kl"].shape == (5,)
-    representation, _ = model.encode.apply(params, state, x)
+    return model, x, params, state, jax.jit(model.forward.apply), jax.jit(model.encode.apply)
+
+
+def test_forward_output_shapes(dvae):
+    model, x, params, state, forward, encode = dvae
+    outputs, _ = forward(params, state, jax.random.PRNGKey(1), x)
+    assert outputs["z"].shape == (4, 10)
+    assert outputs["representation"].shape == (4, 10)
+    assert outputs["recon_logits"].shape == (4, 64, 64, 1)
+    assert outputs["kl"].shape == (4,)
+    representation, _ = encode(params, state, x)
     np.testing.assert_allclose(representation, outputs["representation"], rtol=1e-6)
+    # Three channels in, three out (shapes only).
+    color = build_model(Config(), 3)
+    x3 = jax.ShapeDtypeStruct((5, 64, 64, 3), jnp.float32)
+    params3, state3, _ = jax.eval_shape(color.init, jax.random.PRNGKey(0), x3)
+    outputs3, _ = jax.eval_shape(color.forward.apply, params3, state3, jax.random.PRNGKey(1), x3)
+    assert outputs3["recon_logits"].shape == (5, 64, 64, 3) and outputs3["z"].shape == (5, 10)
 
 
 def test_codebook_is_ordered_linspace():
@@ -71,37 +85,31 @@ def test_codebook_is_ordered_linspace():
     np.testing.assert_allclose(embed[3, :, 0], [-1.0, -0.5, 0.0, 0.5, 1.0])
 
 
-def test_representation_is_expectation_over_codebook():
-    model = build_model(Config(num_categories=4), 1)
-    x = jax.random.uniform(jax.random.PRNGKey(2), (3, 64, 64, 1))
-    params, state, _ = model.init(jax.random.PRNGKey(0), x)
-    representation, _ = model.encode.apply(params, state, x)
+def test_representation_is_expectation_over_codebook(dvae):
+    model, x, params, state, _, encode = dvae
+    representation, _ = encode(params, state, x)
     # Independent read-out: logits from the encoder head, softmax by hand, dot with values.
-    features = hk.without_apply_rng(hk.transform(
-        lambda im: __import__("models.networks", fromlist=["Encoder"]).Encoder(256)(im))).apply(params, x)
-    logits = np.asarray(features @ params["enc_attn_key"]["w"] + params["enc_attn_key"]["b"]).reshape(3, 10, 4)
+    features = jax.jit(hk.without_apply_rng(hk.transform(
+        lambda im: __import__("models.networks", fromlist=["Encoder"]).Encoder(256)(im))).apply)(params, x)
+    logits = np.asarray(features @ params["enc_attn_key"]["w"] + params["enc_attn_key"]["b"]).reshape(4, 10, 64)
     q = np.exp(logits - logits.max(-1, keepdims=True))
     q /= q.sum(-1, keepdims=True)
-    np.testing.assert_allclose(representation, q @ np.array([-1, -1 / 3, 1 / 3, 1]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(representation, q @ np.linspace(-1, 1, 64), rtol=1e-5, atol=1e-6)
 
 
-def test_hard_sample_takes_codebook_values_and_soft_does_not():
-    model = build_model(Config(num_categories=8), 1)
-    x = jax.random.uniform(jax.random.PRNGKey(3), (4, 64, 64, 1))
-    params, state, _ = model.init(jax.random.PRNGKey(0), x)
-    values = np.linspace(-1, 1, 8)
-    hard, _ = model.forward.apply(params, set_gumbel_state(state, hard=True), jax.random.PRNGKey(1), x)
-    soft, _ = model.forward.apply(params, set_gumbel_state(state, hard=False), jax.random.PRNGKey(1), x)
+def test_hard_sample_takes_codebook_values_and_soft_does_not(dvae):
+    model, x, params, state, forward, _ = dvae
+    values = np.linspace(-1, 1, 64)
+    hard, _ = forward(params, set_gumbel_state(state, hard=True), jax.random.PRNGKey(1), x)
+    soft, _ = forward(params, set_gumbel_state(state, hard=False), jax.random.PRNGKey(1), x)
     distance = np.abs(np.asarray(hard["z"])[..., None] - values).min(-1)
     assert distance.max() < 1e-6
     assert np.abs(np.asarray(soft["z"])[..., None] - values).min(-1).max() > 1e-3
 
 
-def test_zero_noise_soft_sample_equals_representation():
-    model = build_model(Config(), 1)
-    x = jax.random.uniform(jax.random.PRNGKey(4), (2, 64, 64, 1))
-    params, state, _ = model.init(jax.random.PRNGKey(0), x)
-    outputs, _ = model.forward.apply(params, set_gumbel_state(state, scale=0.0), jax.random.PRNGKey(1), x)
+def test_zero_noise_soft_sample_equals_representation(dvae):
+    model, x, params, state, forward, _ = dvae
+    outputs, _ = forward(params, set_gumbel_state(state, scale=0.0), jax.random.PRNGKey(1), x)
     np.testing.assert_allclose(outputs["z"], outputs["representation"], rtol=1e-5, atol=1e-6)
 
 

@@ -16,9 +16,11 @@ MODELS = {"vae": dict(gaussian=True), "dvae": {}, "factor_vae": dict(gaussian=Tr
 def random_model(overrides, seed=0):
     model = build_model(Config(conv_impl="xla", **overrides), 1)
     params, state, _ = model.init(jax.random.PRNGKey(seed), jnp.zeros((2, 64, 64, 1)))
-    # Non-zero biases, as in a trained model (zero biases let XLA drop the adds).
-    keys = iter(jax.random.split(jax.random.PRNGKey(seed + 1), 64))
-    params = jax.tree_util.tree_map(lambda p: p + 0.05 * jax.random.normal(next(keys), p.shape), params)
+    # Non-zero biases, as in a trained model (zero biases let XLA drop the adds). numpy noise:
+    # jax.random.normal would compile once per parameter shape.
+    rng = np.random.RandomState(seed + 1)
+    params = jax.tree_util.tree_map(
+        lambda p: jnp.asarray(np.asarray(p) + 0.05 * rng.standard_normal(p.shape), p.dtype), params)
     return model, params, state
 
 

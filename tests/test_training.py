@@ -40,7 +40,8 @@ def test_reconstruction_loss_decreases(tiny_data, tmp_path):
     assert recon(end, 0.0) < 0.8 * recon(start, 0.0)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"gaussian": True, "tc": True, "gamma": 5.0}])
+# The FactorVAE case compiles a model no other quick test trains (~18 s): CI runs it with -m slow.
+@pytest.mark.parametrize("overrides", [{}, pytest.param({"gaussian": True, "tc": True, "gamma": 5.0}, marks=pytest.mark.slow)])
 def test_same_seed_same_parameters(tiny_data, tiny_config, overrides):
     config = tiny_config.replace(**overrides)
     a = train(config, data=tiny_data, progress=False)
@@ -66,7 +67,7 @@ def test_resume_is_bitwise_identical(tiny_data, tiny_config, overrides):
 
 
 def test_codebook_never_changes_and_tc_models_train(tiny_data, tiny_config):
-    for overrides in [{}, {"tc": True, "gamma": 30.0}]:
+    for overrides in [{}, {"tc": True, "gamma": 5.0}]:
         config = tiny_config.replace(**overrides)
         ts = train(config, data=tiny_data, progress=False)
         embed = np.asarray(ts.params["codebook"]["embed"])
@@ -106,6 +107,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tiny_config):
     assert tiny_config.checkpoint_path().read_bytes() == before
 
 
+@pytest.mark.slow  # three 10,000-point MIGs (~25 s); the value is checked by hand in the next test
 def test_wiring_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys):
     """Wiring: the cadence, and the logged value is what compute_mig gives (the value itself
     is checked in test_training_mig_by_hand)."""
@@ -148,10 +150,11 @@ def test_training_mig_by_hand(monkeypatch):
     assert 0.45 < value < 0.55  # ln 2 / ln 4 for uniform counts
 
 
+@pytest.mark.slow  # compiles the second-batch step (~17 s), used by no other quick test
 def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
     from models import build_model
     from training.step import init_train_state
-    config = tiny_config.replace(tc=True, gamma=10.0)
+    config = tiny_config.replace(tc=True, gamma=5.0)
     initial = init_train_state(build_model(config, 1), jnp.zeros((8, 64, 64, 1))).params_disc
     same = train(config, data=tiny_data, progress=False)
     second = train(config.replace(discriminator_second_batch=True, save_path=config.save_path + "/second"),
@@ -169,7 +172,7 @@ def test_wiring_host_batch_step_is_the_training_step(tiny_data, tiny_config):
     update (benchmarks/train_speed.py's baseline feeds it host batches; no copy of the step)."""
     from models import build_model
     from training.step import _sample_batch, images_on_device, init_train_state, train_step, train_step_on
-    config = tiny_config.replace(tc=True, gamma=10.0)
+    config = tiny_config.replace(tc=True, gamma=5.0)
     model = build_model(config, 1)
     images = images_on_device(tiny_data)
     ts = init_train_state(model, jnp.zeros((8, 64, 64, 1)))

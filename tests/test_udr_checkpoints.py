@@ -28,8 +28,8 @@ def test_kl_per_latent_sums_to_the_training_kl(data, gaussian):
     ts = init_train_state(model, jnp.zeros((1, 64, 64, 1), jnp.float32))
     params = jax.tree_util.tree_map(lambda p: p * 3.0, ts.params)      # posteriors far from the prior
     images = jnp.asarray(data.images[:16], jnp.float32)
-    per_latent = model.posterior_kl.apply(params, ts.state, images)[0]
-    outputs, _ = model.forward.apply(params, ts.state, jax.random.PRNGKey(0), images)
+    per_latent = jax.jit(model.posterior_kl.apply)(params, ts.state, images)[0]
+    outputs, _ = jax.jit(model.forward.apply)(params, ts.state, jax.random.PRNGKey(0), images)
     assert per_latent.shape == (16, 10) and float(per_latent.min()) >= -1e-6
     np.testing.assert_allclose(per_latent.sum(axis=1), outputs["kl"], rtol=1e-5)
     assert float(outputs["kl"].mean()) > 0.1

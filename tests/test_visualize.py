@@ -75,6 +75,7 @@ def test_cli_errors(tmp_path, capsys):
     assert visualize.main(["--save_file", "x.pkl", "--latents", "1,2,3"]) == 2
 
 
+@pytest.mark.slow  # a subprocess that imports JAX and builds a model (~13 s)
 def test_latents_checked_under_python_O(tmp_path):
     import subprocess
     import sys
