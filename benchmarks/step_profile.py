@@ -15,8 +15,11 @@ compiled module's HLO text and classified:
   copy/layout   copies, transposes, concatenates, pads, slices outside fusions
   other         the rest (random bits, gathers, reductions, small ops)
 
-Times are thread-time per training step (both cores' work summed, so they add up to about
-twice the wall time when both cores are busy); the wall time per step is printed beside them.
+Times are the summed durations of the executed ops per training step. XLA:CPU may run two
+independent ops at once (then the sum exceeds the wall time, as it did in the first breakdown
+of docs/performance.md), but mostly runs them one after another, each spreading its own work
+over the cores; the wall time per step is printed beside the sum, and when the sum is below it
+the difference is time between ops.
 The largest single ops are listed with their output shapes.
 """
 from __future__ import annotations
