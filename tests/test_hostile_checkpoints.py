@@ -108,7 +108,8 @@ def test_nothing_in_the_process_changes(files, tiny_data):
 
 
 # Each entry point is a subprocess (~5 s of imports); eval's in the quick suite, all in CI.
-@pytest.mark.parametrize("entry", ["eval", *(pytest.param(e, marks=pytest.mark.slow) for e in ("visualize", "resume", "convert"))])
+@pytest.mark.parametrize("entry", ["eval", *(pytest.param(e, marks=pytest.mark.slow)
+                                              for e in ("visualize", "resume", "convert"))])
 def test_entry_points_refuse_every_file(files, entry, tmp_path):
     folder = Path(next(iter(files.values()))[0]).parent
     result = tmp_path / "result.json"

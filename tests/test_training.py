@@ -41,7 +41,8 @@ def test_reconstruction_loss_decreases(tiny_data, tmp_path):
 
 
 # The FactorVAE case compiles a model no other quick test trains (~18 s): CI runs it with -m slow.
-@pytest.mark.parametrize("overrides", [{}, pytest.param({"gaussian": True, "tc": True, "gamma": 5.0}, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("overrides", [{}, pytest.param({"gaussian": True, "tc": True, "gamma": 5.0},
+                                                     marks=pytest.mark.slow)])
 def test_same_seed_same_parameters(tiny_data, tiny_config, overrides):
     config = tiny_config.replace(**overrides)
     a = train(config, data=tiny_data, progress=False)
