@@ -32,18 +32,22 @@ import sys, tomllib
 print(" ".join(f"_factor{float(g)}" for g in tomllib.load(open(sys.argv[1], "rb")).get("gammas", [])) or "ALL")' "$config") || exit 2
 
 commit() {
-    # Commit the files of the runs that changed, named in the message. Retry: the checkout is
+    # Commit the files of this group's runs ($1: their run-name fragment, e.g. "_factor30.0_seed1")
+    # that changed, named in the message ($2). Only this group's: after a restart another run's
+    # partial log is on disk too, and belongs to its own group's commit. Retry: the checkout is
     # shared with whoever else commits in it.
     local files changed names
-    files=$(ls "$results"/*.log.jsonl "$results"/*.eval.json 2>/dev/null)
+    files=$(ls "$results"/*"$1".log.jsonl "$results"/*"$1".eval.json 2>/dev/null)
     [ -n "$files" ] || return 0
     for _ in 1 2 3 4 5; do
         # shellcheck disable=SC2086  # file names have no spaces
         git add -- $files || { sleep 5; continue; }
-        changed=$(git diff --cached --name-only -- "$results")
+        # shellcheck disable=SC2086
+        changed=$(git diff --cached --name-only -- $files)
         [ -n "$changed" ] || return 0
         names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json)$//' | sort -u | paste -sd, -)
-        git commit -q -m "study ($(basename "$config" .toml)): $names ($1)" -- "$results" && return 0
+        # shellcheck disable=SC2086
+        git commit -q -m "study ($(basename "$config" .toml)): $names ($2)" -- $changed && return 0
         sleep 5
     done
     echo "could not commit $results" >&2
@@ -56,7 +60,7 @@ for pass in 1 2 3; do
         for gamma in $gammas; do
             [ "$gamma" = ALL ] && gamma=""
             "$python" scripts/sweep.py "$config" --results "$results" --only "${gamma}_seed$seed" "$@"
-            commit "seed $seed${gamma:+ $gamma}, pass $pass${*:+, $*}"
+            commit "${gamma}_seed$seed" "seed $seed${gamma:+ $gamma}, pass $pass${*:+, $*}"
         done
     done
 done
