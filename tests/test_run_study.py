@@ -24,8 +24,8 @@ if only == "_factor30.0_seed1":
 """
 
 
-def git(repo, *args):
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+def git(repo, *args, env=None):
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def test_each_group_commits_only_its_own_runs(tmp_path):
@@ -40,11 +40,13 @@ def test_each_group_commits_only_its_own_runs(tmp_path):
         (results / f"{name}.log.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
         (results / f"{name}.eval.json").write_text("{}\n")
     (results / "dsprites_procedural_factor30.0_seed1.log.jsonl").write_text('{"step": 1}\n')
+    # A user's own git settings (signing, hooks) stay out of the scratch repository.
     env = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    git(repo, "init", "-q")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start")
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1"}
+    git(repo, "init", "-q", env=env)
+    git(repo, "add", ".", env=env)
+    git(repo, "commit", "-q", "-m", "start", env=env)
     # The interrupted gamma-30 run had written one more step before the restart.
     with open(results / "dsprites_procedural_factor30.0_seed1.log.jsonl", "a") as f:
         f.write('{"step": 1.5}\n')
