@@ -31,6 +31,7 @@ gammas=$("$python" -c '
 import sys, tomllib
 print(" ".join(f"_factor{float(g)}" for g in tomllib.load(open(sys.argv[1], "rb")).get("gammas", [])) or "ALL")' "$config") || exit 2
 
+# shellcheck disable=SC2086  # word splitting of $files / $changed is meant: names have no spaces
 commit() {
     # Commit the files of this group's runs ($1: their run-name fragment, e.g. "_factor30.0_seed1")
     # that changed, named in the message ($2). Only this group's: after a restart another run's
@@ -40,13 +41,10 @@ commit() {
     files=$(ls "$results"/*"$1".log.jsonl "$results"/*"$1".eval.json 2>/dev/null)
     [ -n "$files" ] || return 0
     for _ in 1 2 3 4 5; do
-        # shellcheck disable=SC2086  # file names have no spaces
         git add -- $files || { sleep 5; continue; }
-        # shellcheck disable=SC2086
         changed=$(git diff --cached --name-only -- $files)
         [ -n "$changed" ] || return 0
         names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json)$//' | sort -u | paste -sd, -)
-        # shellcheck disable=SC2086
         git commit -q -m "study ($(basename "$config" .toml)): $names ($2)" -- $changed && return 0
         sleep 5
     done

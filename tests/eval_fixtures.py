@@ -31,7 +31,9 @@ def make_checkpoint(folder, data, seed: int = 1, perturb: float = 0.0, **config_
     if perturb:
         # numpy noise: jax.random.normal would compile once per parameter shape.
         rng = np.random.RandomState(seed + 100)
-        ts = ts._replace(params=jax.tree_util.tree_map(
-            lambda p: (np.asarray(p) + perturb * (np.std(np.asarray(p)) + 1e-2) * rng.standard_normal(p.shape)
-                       ).astype(p.dtype), ts.params))
+
+        def noisy(p):
+            p = np.asarray(p)
+            return (p + perturb * (p.std() + 1e-2) * rng.standard_normal(p.shape)).astype(p.dtype)
+        ts = ts._replace(params=jax.tree_util.tree_map(noisy, ts.params))
     return checkpoint.save_checkpoint(config.checkpoint_path(), checkpoint_payload(config, ts))
