@@ -175,8 +175,11 @@ def interrupted_run(config, results, name, interrupt) -> tuple[Path, str]:
     try:
         log = job = None
         deadline = time.time() + 900
-        while f"step {SAVE_EVERY}:" not in (log.read_text() if log and log.exists() else ""):
-            assert time.time() < deadline and waiting.poll() is None, f"the run did not reach step {SAVE_EVERY}"
+        # Wait for the checkpoint file itself, not the log line: the loop logs step 10 before it saves,
+        # and a signal between the two finds no checkpoint (CI's 2 cores hit that window once).
+        checkpoint_file = results / f"{name}.pkl"
+        while not checkpoint_file.exists():
+            assert time.time() < deadline and waiting.poll() is None, f"the run did not save at step {SAVE_EVERY}"
             if job is None:
                 found = list((results / "logs").glob("*/*_0_log.out"))  # one run: a plain job, id A
                 if found:
