@@ -142,57 +142,136 @@ def _contract_positions(a, b):
     return lax.dot_general(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), (((0,), (0,)), ((), ())))
 
 
-def _window_correlation(big, small, kernel, stride, pad_lo):
-    """Every tap's sum of products of `big`'s stride-s windows with `small`, as one matmul.
+# A strided convolution of wide inputs as a matmul pays off when its windows are wide enough for
+# the matmul to run at full speed: below this, XLA's own kernel is faster (docs/performance.md).
+WINDOWS_MATMUL_MIN_CHANNELS = 8
+
+
+def _shifts(kernel, stride) -> list[tuple[int, int]]:
+    """The n x n neighbour offsets (n = ceil(k / s)) that cover a stride-s window of k taps."""
+    (kh, kw), (sh, sw) = kernel, stride
+    return [(dh, dw) for dh in range(-(-kh // sh)) for dw in range(-(-kw // sw))]
+
+
+def _windows(x, kernel, stride, pad_lo, out):
+    """x [B, H, W, C] zero-padded by pad_lo in front (and behind, to fit), in space-to-depth form:
+    [B, OH + nh - 1, OW + nw - 1, sh*sw*C]. A stride-s window of k taps of the padded x is then
+    n x n neighbouring pixels (`_shifts`) of this stride-1 array (taps past k, from rounding k up
+    to n*s, see zeros or are dropped)."""
+    (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow) = kernel, stride, pad_lo, out
+    nh, nw = -(-kh // sh), -(-kw // sw)
+    h, w = x.shape[1:3]
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (lo_h, sh * (oh + nh - 1) - lo_h - h, 0),
+                                            (lo_w, sw * (ow + nw - 1) - lo_w - w, 0), (0, 0, 0)])
+    return _space_to_depth(x, sh, sw)
+
+
+def _stack_windows(windows, kernel, stride, out):
+    """Every window whole, on the output grid (im2col): [B, OH, OW, nh*nw*sh*sw*C], shift-major."""
+    oh, ow = out
+    return jnp.concatenate([windows[:, dh:dh + oh, dw:dw + ow] for dh, dw in _shifts(kernel, stride)], axis=-1)
+
+
+def _stacks_windows(in_channels: int, out_channels: int, stride) -> bool:
+    """Whether a strided conv stacks its input's windows (`_stack_windows`): when they are narrower
+    than its output, so the stack costs less than stacking the output side would."""
+    return stride[0] * stride[1] * in_channels < out_channels
+
+
+def _window_taps(g, kernel, stride):
+    """[nh, nw, sh, sw, ...] per (shift, phase) -> [kh, kw, ...] per tap (ah = sh * dh + phase)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    nh, nw = g.shape[:2]
+    return g.transpose(0, 2, 1, 3, *range(4, g.ndim)).reshape(nh * sh, nw * sw, *g.shape[4:])[:kh, :kw]
+
+
+def _window_correlation(windows, small, kernel, stride, stacked: bool):
+    """Every tap's sum of products of a stride-s window with `small`, as one matmul.
 
     G[ah, aw, cb, cs] = sum over b, i, j of bigp[b, sh*i + ah, sw*j + aw, cb] * small[b, i, j, cs]
-    for taps ah < kh, aw < kw, where bigp is big [B, H, W, cb] zero-padded by pad_lo in front and
-    small is [B, OH, OW, cs]. Returns [kh, kw, cb, cs]. A strided convolution's weight gradient
-    is G(x, dy); a transposed convolution's is G(dy, x) with its taps flipped.
+    for taps ah < kh, aw < kw, where `windows` holds the zero-padded bigp (`_windows`, or with
+    `stacked` its `_stack_windows`) and small is [B, OH, OW, cs]. Returns [kh, kw, cb, cs]. A
+    strided convolution's weight gradient is G(x, dy); a transposed convolution's is G(dy, x)
+    with its taps flipped.
 
     XLA:CPU computes these as convolutions that contract the batch over a whole-image window,
-    its slowest kind. Here space-to-depth turns the taps into n x n shifts (n = ceil(k / s)) of a
-    stride-1 array [B, OH + n - 1, OW + n - 1, sh*sw*cb]; the shifts of whichever side is
-    narrower are stacked along channels, and one matmul contracting batch and positions gives
-    every tap (those past k, from rounding k up to n*s, are dropped).
+    its slowest kind. Here the taps are n x n shifts of the stride-1 `windows`; the shifts of
+    whichever side is narrower are stacked along channels, and one matmul contracting batch and
+    positions gives every tap (those past k are dropped).
     """
-    (kh, kw), (sh, sw), (lo_h, lo_w) = kernel, stride, pad_lo
+    (sh, sw), shifts = stride, _shifts(kernel, stride)
+    nh, nw = shifts[-1][0] + 1, shifts[-1][1] + 1
     _, oh, ow, cs = small.shape
-    h, w, cb = big.shape[1:]
+    if stacked:                # windows: [B, oh, ow, nh*nw*sh*sw*cb]
+        g = _contract_positions(windows, small).reshape(nh, nw, sh, sw, -1, cs)
+        return _window_taps(g, kernel, stride)
+    # stack shifted copies of small, on the windows' grid
+    small = jnp.pad(small, ((0, 0), (nh - 1, nh - 1), (nw - 1, nw - 1), (0, 0)))
+    small = jnp.concatenate([small[:, nh - 1 - dh:2 * nh - 2 - dh + oh, nw - 1 - dw:2 * nw - 2 - dw + ow]
+                             for dh, dw in shifts], axis=-1)
+    g = _contract_positions(windows, small).reshape(sh, sw, -1, nh, nw, cs)
+    return _window_taps(g.transpose(3, 4, 0, 1, 2, 5), kernel, stride)
+
+
+def _shift_kernels(w, stride):
+    """w [kh, kw, C, O] -> [nh, nw, sh*sw*C, O]: the kernel block each shift of `_windows` meets
+    (zeros for taps past k)."""
+    (sh, sw), (kh, kw, c, o) = stride, w.shape
     nh, nw = -(-kh // sh), -(-kw // sw)
-    zero = jnp.zeros((), big.dtype)
-    big = lax.pad(big, zero, [(0, 0, 0), (lo_h, sh * (oh + nh - 1) - lo_h - h, 0),
-                              (lo_w, sw * (ow + nw - 1) - lo_w - w, 0), (0, 0, 0)])
-    big = _space_to_depth(big, sh, sw)                       # [B, oh+nh-1, ow+nw-1, sh*sw*cb]
-    shifts = [(dh, dw) for dh in range(nh) for dw in range(nw)]
-    if sh * sw * cb < cs:      # stack shifted windows of big: [B, oh, ow, nh*nw*sh*sw*cb]
-        stacked = jnp.concatenate([big[:, dh:dh + oh, dw:dw + ow] for dh, dw in shifts], axis=-1)
-        g = _contract_positions(stacked, small).reshape(nh, nw, sh, sw, cb, cs)
-    else:                      # stack shifted copies of small, on big's grid
-        small = jnp.pad(small, ((0, 0), (nh - 1, nh - 1), (nw - 1, nw - 1), (0, 0)))
-        stacked = jnp.concatenate([small[:, nh - 1 - dh:2 * nh - 2 - dh + oh, nw - 1 - dw:2 * nw - 2 - dw + ow]
-                                   for dh, dw in shifts], axis=-1)
-        g = _contract_positions(big, stacked).reshape(sh, sw, cb, nh, nw, cs)
-        g = g.transpose(3, 4, 0, 1, 2, 5)                    # [nh, nw, sh, sw, cb, cs]
-    # tap ah = sh * dh + (row phase)
-    g = g.transpose(0, 2, 1, 3, 4, 5).reshape(nh * sh, nw * sw, cb, cs)
-    return g[:kh, :kw]
+    w = jnp.pad(w, ((0, nh * sh - kh), (0, nw * sw - kw), (0, 0), (0, 0)))
+    return w.reshape(nh, sh, nw, sw, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(nh, nw, sh * sw * c, o)
+
+
+def _windows_matmul(windows, w, stride, out):
+    """The strided convolution y[b, i, j] = sum over taps of bigp[b, s*i + a] @ w[a] from
+    `windows` (`_windows`) and w [kh, kw, C, O]: one matmul against the n x n shifts' kernel
+    blocks side by side ([sh*sw*C, nh*nw*O]), then the sum of its n x n shifted slices.
+    Returns [B, OH, OW, O]. The matmul writes n*n outputs per pixel, but runs near this CPU's
+    matmul speed where XLA's strided convolution does not (docs/performance.md)."""
+    (oh, ow), shifts = out, _shifts(w.shape[:2], stride)
+    blocks = _shift_kernels(w, stride)                                  # [nh, nw, sh*sw*C, O]
+    nh, nw, k, o = blocks.shape
+    products = _dot(windows, blocks.transpose(2, 0, 1, 3).reshape(k, nh * nw * o))
+    products = products.reshape(*windows.shape[:3], nh, nw, o)
+    return sum(products[:, dh:dh + oh, dw:dw + ow, dh, dw] for dh, dw in shifts)
+
+
+def _strided_product(big, w, stride, pads, out):
+    """The strided convolution of big [B, H, W, C] (zero-padded by pads) with w [kh, kw, C, O]:
+    (y [B, OH, OW, O], the windows its weight gradient needs, in the form it computed them).
+
+    Three forms, by width: narrow inputs (the image) stack their windows (im2col) and take one
+    matmul, the stack kept for the weight gradient; wide ones take `_windows_matmul`; the few
+    in between (fewer than WINDOWS_MATMUL_MIN_CHANNELS, wider than the output) XLA's kernel.
+    """
+    kernel, (c, o) = w.shape[:2], w.shape[2:]
+    windows = _windows(big, kernel, stride, (pads[0][0], pads[1][0]), out)
+    if _stacks_windows(c, o, stride):
+        windows = _stack_windows(windows, kernel, stride, out)
+        return _dot(windows, _shift_kernels(w, stride).reshape(-1, o)), windows
+    if c >= WINDOWS_MATMUL_MIN_CHANNELS:
+        return _windows_matmul(windows, w, stride, out), windows
+    return lax.conv_general_dilated(big, w, stride, pads, dimension_numbers=_DN), windows
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _strided_conv(x, w, stride):
-    return lax.conv_general_dilated(x, w, stride, "SAME", dimension_numbers=_DN)
+    return _strided_conv_fwd(x, w, stride)[0]
 
 
 def _strided_conv_fwd(x, w, stride):
-    return _strided_conv(x, w, stride), (x, w)
+    (kh, kw), (sh, sw) = w.shape[:2], stride
+    oh, ph_lo, ph_hi = _same_pads(x.shape[1], kh, sh)
+    ow, pw_lo, pw_hi = _same_pads(x.shape[2], kw, sw)
+    y, windows = _strided_product(x, w, stride, ((ph_lo, ph_hi), (pw_lo, pw_hi)), (oh, ow))
+    # x's own size, for cropping dx, rides along as a zero-size array (residuals must be arrays).
+    return y, (windows, w, jnp.zeros((0, *x.shape[1:3]), x.dtype))
 
 
 def _strided_conv_bwd(stride, residuals, dy):
     """dx as a sub-pixel (stride-1) convolution of dy; dw as one matmul (`_window_correlation`)."""
-    x, w = residuals
-    (sh, sw), (kh, kw) = stride, w.shape[:2]
-    b, h, wd, c = x.shape
+    windows, w, size = residuals
+    (sh, sw), (kh, kw), (h, wd) = stride, w.shape[:2], size.shape[1:]
     oh, ph_lo, _ = _same_pads(h, kh, sh)
     ow, pw_lo, _ = _same_pads(wd, kw, sw)
     dh, dw_ = -(-kh // sh), -(-kw // sw)
@@ -200,7 +279,8 @@ def _strided_conv_bwd(stride, residuals, dy):
     # Gradient w.r.t. the zero-padded input [B, sh*(oh+dh-1), sw*(ow+dw-1), C], then cropped.
     dxp = _phase_conv(dy, w, taps_h, taps_w, oh + dh - 1, ow + dw_ - 1, lambda w: w.transpose(0, 1, 3, 2))
     dx = dxp[:, ph_lo:ph_lo + h, pw_lo:pw_lo + wd]
-    return dx, _window_correlation(x, dy, (kh, kw), stride, (ph_lo, pw_lo))
+    stacked = _stacks_windows(w.shape[2], w.shape[3], stride)
+    return dx, _window_correlation(windows, dy, (kh, kw), stride, stacked)
 
 
 _strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
@@ -245,12 +325,33 @@ def _transpose_taps(k: int, s: int):
     return [[((r + a - pad_a) // s, a) for a in range(k) if (r + a - pad_a) % s == 0] for r in range(s)]
 
 
+def _tap_products_transpose(x, w, taps_h, taps_w):
+    """A transposed conv with few outputs per pixel (the image layer): every tap's product
+    x [B, H, W, C] @ w[a] [C, O] in one matmul ([B, H, W, kh, kw, O], no wider than x when
+    kh*kw*O <= C), then each phase's output sums its taps' products at their offsets, zero
+    outside. XLA's convolution with s*s*O output channels runs far below matmul speed there."""
+    b, h, wd, c = x.shape
+    kh, kw, o = w.shape[:3]
+    products = _dot(x, w.transpose(3, 0, 1, 2).reshape(c, kh * kw * o)).reshape(b, h, wd, kh, kw, o)
+    offsets_h = [d for phase in taps_h for d, _ in phase]
+    offsets_w = [d for phase in taps_w for d, _ in phase]
+    lo_h, lo_w = max(-min(offsets_h), 0), max(-min(offsets_w), 0)
+    products = jnp.pad(products, ((0, 0), (lo_h, max(max(offsets_h), 0)), (lo_w, max(max(offsets_w), 0)),
+                                  (0, 0), (0, 0), (0, 0)))
+    phases = [[sum(products[:, lo_h + dh:lo_h + dh + h, lo_w + dw:lo_w + dw + wd, ah, aw]
+                   for dh, ah in phase_h for dw, aw in phase_w) for phase_w in taps_w] for phase_h in taps_h]
+    phases = jnp.stack([jnp.stack(row, axis=3) for row in phases], axis=2)  # [B, H, sh, W, sw, O]
+    return phases.reshape(b, h * len(taps_h), wd * len(taps_w), o)
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _transpose_conv(x, w, stride):
-    (sh, sw), (kh, kw) = stride, w.shape[:2]
+    (sh, sw), (kh, kw, o, c) = stride, w.shape
     h, wd = x.shape[1:3]
-    return _phase_conv(x, w, _transpose_taps(kh, sh), _transpose_taps(kw, sw), h, wd,
-                       lambda w: w.transpose(0, 1, 3, 2), shift_phases=True)
+    taps_h, taps_w = _transpose_taps(kh, sh), _transpose_taps(kw, sw)
+    if kh * kw * o <= c:
+        return _tap_products_transpose(x, w, taps_h, taps_w)
+    return _phase_conv(x, w, taps_h, taps_w, h, wd, lambda w: w.transpose(0, 1, 3, 2), shift_phases=True)
 
 
 def _transpose_conv_fwd(x, w, stride):
@@ -260,15 +361,17 @@ def _transpose_conv_fwd(x, w, stride):
 def _transpose_conv_bwd(stride, residuals, dy):
     """The transposed conv is the adjoint of a strided conv with the flipped kernel: output o
     sums x[i] w[a] over o = s*i + pad_a - a, i.e. over taps a' = k-1-a of dy padded by
-    k-1-pad_a in front. So dx is that strided conv of dy (XLA's fast forward kernel), and dw
-    is its weight gradient with the roles of x and dy swapped, flipped back."""
+    k-1-pad_a in front. So dx is that strided conv of dy (`_strided_product`), and dw is its
+    weight gradient with the roles of x and dy swapped, flipped back: both from one set of
+    windows of dy."""
     x, w = residuals
     (sh, sw), (kh, kw) = stride, w.shape[:2]
     lo_h, lo_w = kh - 1 - _transpose_pad(kh, sh), kw - 1 - _transpose_pad(kw, sw)
     flipped = w[::-1, ::-1]                                           # [kh, kw, O, C] as HWIO
-    dx = lax.conv_general_dilated(dy, flipped, stride, ((lo_h, kh - sh - lo_h), (lo_w, kw - sw - lo_w)),
-                                  dimension_numbers=_DN)
-    dw = _window_correlation(dy, x, (kh, kw), stride, (lo_h, lo_w))[::-1, ::-1]
+    pads = ((lo_h, kh - sh - lo_h), (lo_w, kw - sw - lo_w))
+    dx, windows = _strided_product(dy, flipped, stride, pads, x.shape[1:3])
+    stacked = _stacks_windows(flipped.shape[2], flipped.shape[3], stride)
+    dw = _window_correlation(windows, x, (kh, kw), stride, stacked)[::-1, ::-1]
     return dx, dw
 
 

@@ -13,8 +13,11 @@ from slow_cases import quick_first
 ENCODER = [(64, 1, 32, 4), (32, 32, 32, 4), (16, 32, 64, 2), (8, 64, 64, 2)]
 DECODER = [(4, 64, 64, 4), (8, 64, 32, 4), (16, 32, 32, 4), (32, 32, 1, 4), (32, 32, 3, 4)]
 # Odd sizes, odd kernels (not a multiple of the stride), stride 3; one channel on either side,
-# so both stackings of `_window_correlation` (which side is narrower) meet them.
-ODD = [(7, 1, 8, 3, 2), (5, 12, 1, 5, 3), (7, 3, 5, 3, 2), (9, 2, 4, 5, 3), (7, 8, 1, 3, 2), (5, 1, 12, 5, 3)]
+# so both stackings of `_window_correlation` (which side is narrower) meet them, and each of
+# `_strided_product`'s three forms (stacked windows, windows matmul, XLA's kernel). The last two
+# have kh*kw*out <= in, so their transposed conv takes `_tap_products_transpose`.
+ODD = [(7, 1, 8, 3, 2), (5, 12, 1, 5, 3), (7, 3, 5, 3, 2), (9, 2, 4, 5, 3), (7, 8, 1, 3, 2), (5, 1, 12, 5, 3),
+       (7, 9, 1, 3, 2), (5, 25, 1, 5, 3)]
 
 
 def _compare(ours, theirs, x, rtol=1e-4):
