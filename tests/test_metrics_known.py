@@ -76,3 +76,38 @@ def test_all_constant_code(data):
                                settings=SMALL, metrics=["mig", "modularity", "factor_vae"])
     assert out["mig"] == 0.0 and out["modularity"] == 0.0
     assert out["factor_vae_metric"] == 0.0 and out["factor_vae_num_active_dims"] == 0
+
+
+def _collapsed(values):
+    """float32 1.0 or the next float32 above it: a range numpy cannot split into 20 bins."""
+    return np.where(values, np.nextafter(np.float32(1), np.float32(2)), np.float32(1)).astype(np.float32)
+
+
+def test_collapsed_code_is_discretised_as_a_constant_one():
+    rs = np.random.RandomState(0)
+    normal = rs.normal(size=200).astype(np.float32)
+    target = np.stack([_collapsed(rs.randint(2, size=200)), normal])
+    with pytest.raises(ValueError):        # what numpy (and disentanglement_lib) does with row 0
+        np.histogram(target[0], 20)
+    got = utils.histogram_discretize(target, 20)
+    constant = np.full(200, np.float32(1))
+    np.testing.assert_array_equal(got[0], np.digitize(constant, np.histogram(constant, 20)[1][:-1]))
+    np.testing.assert_array_equal(got[1], np.digitize(normal, np.histogram(normal, 20)[1][:-1]))
+    assert len(set(got[0])) == 1 and len(set(got[1])) > 5
+    np.testing.assert_array_equal(utils.discrete_mutual_info(got[:1], rs.randint(3, size=(1, 200))), [[0.0]])
+
+
+def test_mig_with_a_collapsed_code_equals_mig_with_a_constant_code(data):
+    """A training-time MIG once died on such a code (FactorDVAE gamma 100, the TC study)."""
+    def with_code(code):
+        def rep(obs):
+            f = data.factor_rep(obs)
+            return np.concatenate([f, code(f)[:, None]], axis=1)
+        return rep
+
+    settings = {"mig": SMALL["mig"]}
+    collapsed = metrics.evaluate_all(data, with_code(lambda f: _collapsed(f[:, 0] > 0.5)), np.random.RandomState(2),
+                                     settings=settings, metrics=["mig"])["mig"]
+    constant = metrics.evaluate_all(data, with_code(lambda f: np.ones_like(f[:, 0])), np.random.RandomState(2),
+                                    settings=settings, metrics=["mig"])["mig"]
+    assert collapsed == constant > 0.95
