@@ -9,16 +9,19 @@ padding SAME. Two implementations, chosen by `impl`:
 - `"xla"`: `lax.conv_general_dilated` / `lax.conv_transpose`, exactly what Haiku calls.
 - `"fast"`: the same linear maps arranged so that XLA:CPU never runs its slow kernels (strided
   convolutions with input dilation, i.e. the transposed convolution and the input gradient of
-  a strided convolution, and the weight gradient of a transposed convolution):
+  a strided convolution, and every weight gradient, which it computes as a convolution
+  contracting the batch over a whole-image window):
+  * strided conv: the zero-padded input in space-to-depth form (`_windows`), so that every
+    stride-s window is n x n neighbours of a stride-1 array; wide inputs take one matmul
+    against the shifts' kernel blocks side by side and sum its shifted slices, narrow ones
+    (the image) stack their windows (im2col) and take one matmul. The weight gradient reuses
+    those windows: one matmul contracting batch and positions (`_window_correlation`). The
+    input gradient is a sub-pixel (stride-1) convolution of dy.
   * transposed conv = sub-pixel (phase) decomposition: output pixel s*i + r only sees inputs
-    i + d for a few offsets d, with kernel tap a = s*d + pad - r. One stride-1 convolution with
-    a kernel [offsets, C, s*s*O] that holds each phase's taps (zeros elsewhere) produces every
-    phase at once, and a depth-to-space puts them in place. Its gradients come from one
-    stride-1 convolution per phase holding only that phase's taps (a custom VJP), which
-    XLA:CPU runs fast and which skips the union kernel's zeros.
-  * strided conv with overlapping windows (4x4, stride 2): XLA's forward kernel (fast) with a
-    custom VJP whose input gradient is the same kind of sub-pixel convolution; the weight
-    gradient stays XLA's (fast enough).
+    i + d for a few offsets d, with kernel tap a = s*d + pad - r; one stride-1 convolution
+    with each phase's taps computes all phases, a depth-to-space puts them in place. With few
+    outputs (the image layer) every tap's product comes from one matmul instead. Its gradients
+    come from its adjoint, a strided conv of dy with the flipped kernel (above).
   * non-overlapping 2x2 stride-2 conv: space-to-depth and one matmul.
 - `"auto"`: `"fast"` on the CPU, `"xla"` elsewhere (cuDNN's kernels are the fast path on a GPU;
   `benchmarks/gpu_check.sh` measures both there).
