@@ -203,10 +203,23 @@ def obtain_representation(observations, representation_function,
 # Discretisation and information
 # ----------------------------------------------------------------------------------------
 def histogram_discretize(target: np.ndarray, num_bins: int = 20) -> np.ndarray:
-    """Per row: `np.digitize(x, np.histogram(x, num_bins)[1][:-1])` (disentanglement_lib)."""
+    """Per row: `np.digitize(x, np.histogram(x, num_bins)[1][:-1])` (disentanglement_lib).
+
+    A finite row whose range is too small for `num_bins` distinct edges in its dtype (a
+    collapsed code whose values differ by a few float32 ulps) makes numpy's histogram raise,
+    in disentanglement_lib too. Such a row carries nothing at that resolution, so it is
+    discretised as an exactly constant row is: all in one bin (zero information)."""
     discretized = np.zeros(target.shape, dtype=np.int64)
     for i in range(target.shape[0]):
-        discretized[i, :] = np.digitize(target[i, :], np.histogram(target[i, :], num_bins)[1][:-1])
+        row = target[i, :]
+        try:
+            edges = np.histogram(row, num_bins)[1][:-1]
+        except ValueError:
+            if not np.isfinite(row).all():
+                raise
+            row = np.full_like(row, row.min())
+            edges = np.histogram(row, num_bins)[1][:-1]
+        discretized[i, :] = np.digitize(row, edges)
     return discretized
 
 
