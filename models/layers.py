@@ -150,10 +150,16 @@ def _contract_positions(a, b):
 WINDOWS_MATMUL_MIN_CHANNELS = 8
 
 
-def _shifts(kernel, stride) -> list[tuple[int, int]]:
-    """The n x n neighbour offsets (n = ceil(k / s)) that cover a stride-s window of k taps."""
+def _num_shifts(kernel, stride) -> tuple[int, int]:
+    """(nh, nw), n = ceil(k / s): the neighbours per axis that cover a stride-s window of k taps."""
     (kh, kw), (sh, sw) = kernel, stride
-    return [(dh, dw) for dh in range(-(-kh // sh)) for dw in range(-(-kw // sw))]
+    return -(-kh // sh), -(-kw // sw)
+
+
+def _shifts(kernel, stride) -> list[tuple[int, int]]:
+    """The n x n neighbour offsets that cover a stride-s window of k taps."""
+    nh, nw = _num_shifts(kernel, stride)
+    return [(dh, dw) for dh in range(nh) for dw in range(nw)]
 
 
 def _windows(x, kernel, stride, pad_lo, out):
@@ -161,8 +167,8 @@ def _windows(x, kernel, stride, pad_lo, out):
     [B, OH + nh - 1, OW + nw - 1, sh*sw*C]. A stride-s window of k taps of the padded x is then
     n x n neighbouring pixels (`_shifts`) of this stride-1 array (taps past k, from rounding k up
     to n*s, see zeros or are dropped)."""
-    (kh, kw), (sh, sw), (lo_h, lo_w), (oh, ow) = kernel, stride, pad_lo, out
-    nh, nw = -(-kh // sh), -(-kw // sw)
+    (sh, sw), (lo_h, lo_w), (oh, ow) = stride, pad_lo, out
+    nh, nw = _num_shifts(kernel, stride)
     h, w = x.shape[1:3]
     x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (lo_h, sh * (oh + nh - 1) - lo_h - h, 0),
                                             (lo_w, sw * (ow + nw - 1) - lo_w - w, 0), (0, 0, 0)])
@@ -202,8 +208,7 @@ def _window_correlation(windows, small, kernel, stride, stacked: bool):
     whichever side is narrower are stacked along channels, and one matmul contracting batch and
     positions gives every tap (those past k are dropped).
     """
-    (sh, sw), shifts = stride, _shifts(kernel, stride)
-    nh, nw = shifts[-1][0] + 1, shifts[-1][1] + 1
+    (sh, sw), shifts, (nh, nw) = stride, _shifts(kernel, stride), _num_shifts(kernel, stride)
     _, oh, ow, cs = small.shape
     if stacked:                # windows: [B, oh, ow, nh*nw*sh*sw*cb]
         g = _contract_positions(windows, small).reshape(nh, nw, sh, sw, -1, cs)
@@ -219,8 +224,7 @@ def _window_correlation(windows, small, kernel, stride, stacked: bool):
 def _shift_kernels(w, stride):
     """w [kh, kw, C, O] -> [nh, nw, sh*sw*C, O]: the kernel block each shift of `_windows` meets
     (zeros for taps past k)."""
-    (sh, sw), (kh, kw, c, o) = stride, w.shape
-    nh, nw = -(-kh // sh), -(-kw // sw)
+    (sh, sw), (kh, kw, c, o), (nh, nw) = stride, w.shape, _num_shifts(w.shape[:2], stride)
     w = jnp.pad(w, ((0, nh * sh - kh), (0, nw * sw - kw), (0, 0), (0, 0)))
     return w.reshape(nh, sh, nw, sw, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(nh, nw, sh * sw * c, o)
 
@@ -277,7 +281,7 @@ def _strided_conv_bwd(stride, residuals, dy):
     (sh, sw), (kh, kw), (h, wd) = stride, w.shape[:2], size.shape[1:]
     oh, ph_lo, _ = _same_pads(h, kh, sh)
     ow, pw_lo, _ = _same_pads(wd, kw, sw)
-    dh, dw_ = -(-kh // sh), -(-kw // sw)
+    dh, dw_ = _num_shifts((kh, kw), stride)
     taps_h, taps_w = _conv_adjoint_taps(kh, sh, dh), _conv_adjoint_taps(kw, sw, dw_)
     # Gradient w.r.t. the zero-padded input [B, sh*(oh+dh-1), sw*(ow+dw-1), C], then cropped.
     dxp = _phase_conv(dy, w, taps_h, taps_w, oh + dh - 1, ow + dw_ - 1, lambda w: w.transpose(0, 1, 3, 2))
@@ -301,8 +305,9 @@ def conv2d_fast(x, w, stride):
     """SAME-padded conv of x [B, H, W, C] with w [kh, kw, C, O] (= lax.conv_general_dilated).
 
     Non-overlapping windows (kernel == stride, no padding needed): space-to-depth and one
-    matmul. Otherwise XLA's forward convolution with a custom VJP whose input gradient is a
-    sub-pixel convolution instead of XLA's slow input-dilated one.
+    matmul. Otherwise `_strided_product` with a custom VJP whose weight gradient reuses its
+    windows and whose input gradient is a sub-pixel convolution instead of XLA's slow
+    input-dilated one.
     """
     (sh, sw), (kh, kw) = _pair(stride), w.shape[:2]
     b, h, wd, c = x.shape
