@@ -131,6 +131,23 @@ def reference(tmp_path_factory):
     return folder / "results"
 
 
+# The interrupted runs train long enough that the signal surely lands mid-training. At 30 steps the
+# whole run after its first save took 0.3 s on CI (about 15 ms a step at batch 16), less than the
+# test takes to see that save and signal, so USR2 came during the evaluation and the requeued job
+# had nothing left to resume. Slurm's time-limit signal comes 30-75 s after the limit is cut, so
+# training must outlast that on a quiet machine too: 6,000 steps is 90 s or more there.
+LONG_RUN, LONG_STEPS = "dsprites_procedural_seed1", 6000
+
+
+@pytest.fixture(scope="module")
+def long_config(tmp_path_factory):
+    """(config, results of the uninterrupted local run) of one D-VAE run of LONG_STEPS steps."""
+    folder = tmp_path_factory.mktemp("long")
+    config = sweep_file(folder, models=("dvae",), seeds=(1,), steps=LONG_STEPS)
+    sweep_cli(config, "--results", folder / "local")
+    return config, folder / "local"
+
+
 def test_array_job_equals_local_and_agrees_with_dry_run(tmp_path, reference):
     config, results = sweep_file(tmp_path), tmp_path / "results"
     dry, _ = sweep_cli(config, "--results", results, "--dry_run", *SLURM)
@@ -205,7 +222,7 @@ def interrupted_run(config, results, name, interrupt) -> tuple[Path, str]:
     signalled = re.search(rf"\[{name}\] signalled \(time limit or preemption\): requeued, resumes from its "
                           rf"checkpoint at step (\d+)", text)
     resumed = re.search(rf"resumed {re.escape(str(results / name))}\.pkl at step (\d+)", text)
-    assert signalled and resumed, text[-3000:]
+    assert signalled and resumed, f"no resume (did the signal come after training ended?)\n{text[-3000:]}"
     # No step is lost beyond the last save: the resumed run starts at the checkpoint that existed.
     step = int(signalled.group(1))
     assert int(resumed.group(1)) == step and step >= SAVE_EVERY and step % SAVE_EVERY == 0
@@ -216,12 +233,12 @@ def interrupted_run(config, results, name, interrupt) -> tuple[Path, str]:
     return log, job
 
 
-def test_preempted_run_requeues_and_resumes(tmp_path, reference):
+def test_preempted_run_requeues_and_resumes(tmp_path, long_config):
     """USR2 is what Slurm sends on preemption and before the time limit (--signal=USR2@delay)."""
-    name = "dsprites_procedural_seed1"
+    config, local = long_config
     results = tmp_path / "results"
-    interrupted_run(sweep_file(tmp_path), results, name, lambda job: slurm("scancel", "--signal=USR2", job))
-    assert_same_run(name, results, reference)
+    interrupted_run(config, results, LONG_RUN, lambda job: slurm("scancel", "--signal=USR2", job))
+    assert_same_run(LONG_RUN, results, local, steps=LONG_STEPS)
 
 
 def seconds(text: str) -> int:
@@ -234,21 +251,19 @@ def seconds(text: str) -> int:
 
 
 @pytest.mark.slow
-def test_time_limit_requeues_and_resumes(tmp_path):
+def test_time_limit_requeues_and_resumes(tmp_path, long_config):
     """Slurm's own signal at the time limit: the running job's limit is cut so that less than
-    --signal_delay_s (120 s) is left; slurmctld then sends USR2 (within its 30 s check)."""
-    # Long enough that the signal (up to a minute or more after the cut) comes during training.
-    name, steps = "dsprites_procedural_seed1", 1000
-    config = sweep_file(tmp_path, models=("dvae",), seeds=(1,), steps=steps)
-    sweep_cli(config, "--results", tmp_path / "local")               # the uninterrupted run
+    --signal_delay_s (120 s) is left; slurmctld then sends USR2 (within its 30 s check, so up to
+    a minute or more after the cut: the long run is still training then)."""
+    config, local = long_config
 
     def cut_time_limit(job):
         elapsed = seconds(job_fields(job)["RunTime"])
         slurm("scontrol", "update", f"JobId={job}", f"TimeLimit={elapsed // 60 + 2}")  # 60-120 s left
 
     results = tmp_path / "results"
-    interrupted_run(config, results, name, cut_time_limit)
-    assert_same_run(name, results, tmp_path / "local", steps=steps)
+    interrupted_run(config, results, LONG_RUN, cut_time_limit)
+    assert_same_run(LONG_RUN, results, local, steps=LONG_STEPS)
 
 
 def test_failing_run_is_reported_and_others_finish(tmp_path, reference):
