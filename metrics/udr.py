@@ -103,6 +103,21 @@ def compute_udr_sklearn(ground_truth_data, representation_functions, random_stat
         raise UdrError(f"UDR compares models with each other: give at least 2, got {len(representation_functions)}")
     codes, kls = sample_representations(ground_truth_data, representation_functions, random_state,
                                         batch_size, num_data_points)
+    return udr_from_representations(codes, kls, random_state, correlation_matrix, filter_low_kl,
+                                    include_raw_correlations, kl_filter_threshold)
+
+
+def udr_from_representations(codes: list[np.ndarray], kls: list[np.ndarray], random_state,
+                             correlation_matrix: str = "lasso", filter_low_kl: bool = True,
+                             include_raw_correlations: bool = True, kl_filter_threshold: float = 0.01) -> dict:
+    """UDR's scores (as `compute_udr_sklearn`) from each model's codes [num_data_points, D] and
+    mean KL per latent [D] on the same observations, `random_state` being where the sampling
+    left it (the Lasso fits draw from it). Recorded codes (scripts/udr.py --record) are scored
+    this way after their checkpoints are gone."""
+    if correlation_matrix not in ("lasso", "spearman"):
+        raise UdrError(f"correlation_matrix must be 'lasso' or 'spearman', got {correlation_matrix!r}")
+    if len(codes) < 2 or len(codes) != len(kls):
+        raise UdrError(f"UDR compares models with each other: give at least 2 (codes, KL) pairs, got {len(codes)}")
     widths = {c.shape[1] for c in codes}
     if len(widths) != 1:
         raise UdrError(f"every model must have the same number of latents, got {sorted(widths)}")
@@ -128,4 +143,5 @@ def compute_udr_sklearn(ground_truth_data, representation_functions, random_stat
     return scores
 
 
-__all__ = ["UdrError", "compute_udr_sklearn", "relative_strength", "sample_representations"]
+__all__ = ["UdrError", "compute_udr_sklearn", "relative_strength", "sample_representations",
+           "udr_from_representations"]

@@ -10,6 +10,12 @@ schedule, ...), and each group of at least two is scored on its own, with one
 (`udr`: its model score; the group's members and pairwise scores; the settings), which
 `scripts/tables.py` reads as the UDR selection rule. Defaults are disentanglement_lib's UDR
 config: batch 10, 1,000 points, Lasso, KL filter 0.01.
+
+Checkpoints that will not outlive a session (a study's) can be recorded one at a time, and the
+groups scored once all their seeds are in, with the same numbers (metrics/udr_records.py):
+
+    python scripts/udr.py --record docs/study/X.pkl          # writes docs/study/X.udr_codes.npz
+    python scripts/udr.py --from_records 'docs/study/*.udr_codes.npz'   # writes X.udr.json
 """
 from __future__ import annotations
 
@@ -27,9 +33,10 @@ from models.model import BOOKKEEPING_FIELDS
 
 
 def udr_path(checkpoint) -> Path:
-    """X.pkl -> X.udr.json (next to the checkpoint)."""
+    """X.pkl (or its record X.udr_codes.npz) -> X.udr.json, next to it."""
+    from metrics.udr_records import RECORD_SUFFIX
     path = Path(checkpoint)
-    return path.with_name((path.name[:-4] if path.name.endswith(".pkl") else path.name) + ".udr.json")
+    return path.with_name(path.name.removesuffix(RECORD_SUFFIX).removesuffix(".pkl") + ".udr.json")
 
 
 def group_key(config) -> tuple:
@@ -61,11 +68,52 @@ def score_group(paths: list[Path], seed: int, options: dict, datasets: dict, log
             for i, (path, score) in enumerate(zip(paths, scores["model_scores"]))]
 
 
+def record_checkpoint(path: Path, seed: int, options: dict, datasets: dict) -> Path:
+    """One checkpoint's codes and KL on UDR's draw from RandomState(seed), as X.udr_codes.npz."""
+    from metrics.udr import sample_representations
+    from metrics.udr_records import record_path, write_record
+    from models.representation import make_udr_function
+    from training.restore import load_model
+
+    _, config, data, model, params, state, _ = load_model(path, datasets=datasets)
+    random_state = np.random.RandomState(seed)
+    (codes,), (kl,) = sample_representations(data, [make_udr_function(model, params, state, options["batch_size"])],
+                                             random_state, options["batch_size"], options["num_data_points"])
+    header = {"checkpoint": path.name, "config": config.to_dict(), "udr_seed": seed,
+              "batch_size": options["batch_size"], "num_data_points": options["num_data_points"]}
+    return write_record(record_path(path), codes, kl, random_state, header)
+
+
+def score_record_group(paths: list[Path], records: list[dict], options: dict, log=print) -> list[dict]:
+    """UDR of one group of recorded models; one record per model (written as X.udr.json)."""
+    from metrics.udr_records import score_records
+    start = time.perf_counter()
+    scores = score_records(records, options["correlation_matrix"], options["filter_low_kl"],
+                           options["kl_filter_threshold"])
+    seconds = time.perf_counter() - start
+    names = [r["header"]["checkpoint"] for r in records]
+    log(f"UDR of {len(paths)} recorded models ({seconds:.1f} s): "
+        + ", ".join(f"{n} {s:.4f}" for n, s in zip(names, scores["model_scores"])))
+    header = records[0]["header"]
+    settings = {**options, "batch_size": header["batch_size"], "num_data_points": header["num_data_points"]}
+    return [{"checkpoint": str(path.with_name(name)), "record": str(path), "udr": score, "group": names,
+             "index_in_group": i, "pairwise_disentanglement_scores": scores["pairwise_disentanglement_scores"],
+             "udr_seed": header["udr_seed"], "settings": settings, "seconds": seconds}
+            for i, (path, name, score) in enumerate(zip(paths, names, scores["model_scores"]))]
+
+
 def main(argv=None, datasets: dict | None = None) -> int:
     """Command-line entry; `datasets` {name: data set} replaces the data sets named in the
     checkpoints (tests)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", nargs="+", help="checkpoints (.pkl) or quoted glob patterns")
+    parser.add_argument("checkpoints", nargs="+", help="checkpoints (.pkl) or quoted glob patterns (with "
+                        "--from_records: their X.udr_codes.npz records)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--record", action="store_true",
+                      help="write each checkpoint's UDR inputs to X.udr_codes.npz (no partner needed), score nothing")
+    mode.add_argument("--from_records", action="store_true",
+                      help="score groups from X.udr_codes.npz records (their seed, batch size and number of "
+                           "points are the recorded ones)")
     parser.add_argument("--seed", type=int, default=42, help="seed of each group's RandomState (42)")
     parser.add_argument("--correlation_matrix", choices=("lasso", "spearman"), default="lasso")
     parser.add_argument("--batch_size", type=int, default=10)
@@ -78,24 +126,33 @@ def main(argv=None, datasets: dict | None = None) -> int:
     from data import DataError
     from data.atomic import write_json_atomic
     from metrics.udr import UdrError
+    from metrics.udr_records import read_record
     from training.checkpoint import CheckpointError, load_checkpoint
     from training.restore import expand_checkpoint_paths
     options = {"batch_size": args.batch_size, "num_data_points": args.num_data_points,
                "correlation_matrix": args.correlation_matrix, "filter_low_kl": not args.no_filter,
                "kl_filter_threshold": args.kl_filter_threshold}
     try:
+        datasets = dict(datasets or {})
+        paths = expand_checkpoint_paths(args.checkpoints)
+        if args.record:
+            for path in paths:
+                print(f"wrote {record_checkpoint(path, args.seed, options, datasets)}")
+            return 0
         groups: dict = {}
-        for path in expand_checkpoint_paths(args.checkpoints):
-            config = configs.from_dict(load_checkpoint(path)["config"], where=str(path))
-            groups.setdefault(group_key(config), []).append(path)
+        records = {path: read_record(path) for path in paths} if args.from_records else {}
+        for path in paths:
+            raw = records[path]["header"]["config"] if args.from_records else load_checkpoint(path)["config"]
+            groups.setdefault(group_key(configs.from_dict(raw, where=str(path))), []).append(path)
         alone = [str(p[0]) for p in groups.values() if len(p) < 2]
         if alone:
             raise UdrError(f"UDR compares models trained with the same settings; {alone[0]} has no partner "
                            f"(give at least two seeds of each setting)")
-        datasets = dict(datasets or {})
-        for paths in groups.values():
-            for record in score_group(paths, args.seed, options, datasets):
-                print(f"wrote {write_json_atomic(udr_path(record['checkpoint']), record)}")
+        for group in groups.values():
+            scored = (score_record_group(group, [records[p] for p in group], options) if args.from_records
+                      else score_group(group, args.seed, options, datasets))
+            for record in scored:
+                print(f"wrote {write_json_atomic(udr_path(record.get('record', record['checkpoint'])), record)}")
     except (ValueError, UdrError, CheckpointError, DataError, configs.ConfigError, KeyError, TypeError) as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
