@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a study config (a sweep TOML: configs/study_cpu.toml, configs/study_tc.toml) in the
 # background, resuming whatever an earlier (interrupted) invocation left, and commit each run's
-# training log and eval JSON as it lands (never checkpoints: *.pkl is ignored).
+# training log, eval JSON and UDR inputs (X.udr_codes.npz) as it lands (never checkpoints: *.pkl
+# is ignored).
 #   nohup scripts/run_study.sh configs/study_tc.toml > study_tc.out 2>&1 &
 #   scripts/run_study.sh configs/study_cpu.toml --train_only   # train every run, evaluate later
 #   SEEDS="4 5" nohup scripts/run_study.sh configs/study_tc.toml ... &
@@ -38,17 +39,29 @@ commit() {
     # partial log is on disk too, and belongs to its own group's commit. Retry: the checkout is
     # shared with whoever else commits in it.
     local files changed names
-    files=$(ls "$results"/*"$1".log.jsonl "$results"/*"$1".eval.json 2>/dev/null)
+    files=$(ls "$results"/*"$1".log.jsonl "$results"/*"$1".eval.json "$results"/*"$1".udr_codes.npz 2>/dev/null)
     [ -n "$files" ] || return 0
     for _ in 1 2 3 4 5; do
         git add -- $files || { sleep 5; continue; }
         changed=$(git diff --cached --name-only -- $files)
         [ -n "$changed" ] || return 0
-        names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json)$//' | sort -u | paste -sd, -)
+        names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json|udr_codes\.npz)$//' | sort -u | paste -sd, -)
         git commit -q -m "study ($(basename "$config" .toml)): $names ($2)" -- $changed && return 0
         sleep 5
     done
     echo "could not commit $results" >&2
+}
+
+record_udr() {
+    # UDR scores a group of seeds at once, but checkpoints do not outlive the machine: keep each
+    # finished run's UDR inputs ($1: the group's run-name fragment), scored later with
+    # `scripts/udr.py --from_records` (docs/metrics.md).
+    local checkpoint
+    for checkpoint in "$results"/*"$1".pkl; do
+        [ -f "$checkpoint" ] && [ -f "${checkpoint%.pkl}.eval.json" ] && [ ! -f "${checkpoint%.pkl}.udr_codes.npz" ] \
+            || continue
+        "$python" scripts/udr.py --record "$checkpoint" || echo "could not record UDR inputs of $checkpoint" >&2
+    done
 }
 
 # Up to three passes: a run killed mid-way (e.g. out of memory) resumes from its last
@@ -58,6 +71,7 @@ for pass in 1 2 3; do
         for gamma in $gammas; do
             [ "$gamma" = ALL ] && gamma=""
             "$python" scripts/sweep.py "$config" --results "$results" --only "${gamma}_seed$seed" "$@"
+            record_udr "${gamma}_seed$seed"
             commit "${gamma}_seed$seed" "seed $seed${gamma:+ $gamma}, pass $pass${*:+, $*}"
         done
     done

@@ -1,5 +1,6 @@
 """scripts/run_study.sh commits each group's files under that group's message, never another
-run's partial log (after a restart an interrupted run's log is on disk beside finished ones)."""
+run's partial log (after a restart an interrupted run's log is on disk beside finished ones),
+and keeps each finished run's UDR inputs once."""
 import os
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # Stands in for scripts/sweep.py: the gamma-10 group is finished; the gamma-30 group's runs
-# train to step 2 (the first call) and are finished after that.
+# train to step 2 (the first call), write their checkpoint and eval JSON, and are finished after that.
 FAKE_SWEEP = """
 import sys
 from pathlib import Path
@@ -21,6 +22,18 @@ if only == "_factor30.0_seed1":
         if '"step": 2' not in (log.read_text() if log.exists() else ""):
             with open(log, "a") as f:
                 f.write('{"step": 2}\\n')
+            (results / f"dsprites_procedural{model}{only}.pkl").write_text("checkpoint")
+            (results / f"dsprites_procedural{model}{only}.eval.json").write_text("{}")
+"""
+# Stands in for scripts/udr.py --record: writes X.udr_codes.npz and notes the call.
+FAKE_UDR = """
+import sys
+from pathlib import Path
+assert sys.argv[1] == "--record", sys.argv
+checkpoint = Path(sys.argv[2])
+checkpoint.with_name(checkpoint.name.removesuffix(".pkl") + ".udr_codes.npz").write_text("codes")
+with open(checkpoint.parent.parent / "udr_calls.txt", "a") as f:
+    f.write(checkpoint.name + "\\n")
 """
 
 
@@ -33,12 +46,16 @@ def test_each_group_commits_only_its_own_runs(tmp_path):
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "run_study.sh", repo / "scripts")
     (repo / "scripts" / "sweep.py").write_text(FAKE_SWEEP)
+    (repo / "scripts" / "udr.py").write_text(FAKE_UDR)
+    (repo / ".gitignore").write_text("*.pkl\nudr_calls.txt\n")
     (repo / "study.toml").write_text('results = "results"\nseeds = [1]\ngammas = [10, 30]\n')
     results = repo / "results"
     results.mkdir()
     for name in ("dsprites_procedural_factor10.0_seed1", "dsprites_procedural_gauss_factor10.0_seed1"):
         (results / f"{name}.log.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
         (results / f"{name}.eval.json").write_text("{}\n")
+        (results / f"{name}.pkl").write_text("checkpoint")          # recorded already: not again
+        (results / f"{name}.udr_codes.npz").write_text("codes")
     (results / "dsprites_procedural_factor30.0_seed1.log.jsonl").write_text('{"step": 1}\n')
     # A user's own git settings (signing, hooks) stay out of the scratch repository.
     env = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -59,6 +76,8 @@ def test_each_group_commits_only_its_own_runs(tmp_path):
     assert commits[-1][0] == "start" and len(commits) == 2, commits
     message, files = commits[0]
     assert "seed 1 _factor30.0, pass 1" in message
-    assert files == ["results/dsprites_procedural_factor30.0_seed1.log.jsonl",
-                     "results/dsprites_procedural_gauss_factor30.0_seed1.log.jsonl"]
+    assert files == [f"results/dsprites_procedural{model}_factor30.0_seed1.{kind}"
+                     for model in ("", "_gauss") for kind in ("eval.json", "log.jsonl", "udr_codes.npz")]
+    assert (repo / "udr_calls.txt").read_text().split() == ["dsprites_procedural_factor30.0_seed1.pkl",
+                                                            "dsprites_procedural_gauss_factor30.0_seed1.pkl"]
     assert git(repo, "status", "--porcelain") == ""
