@@ -119,10 +119,15 @@ def test_records_from_other_draws_are_refused(data, tmp_path):
         score_records([read_record(first[0]), read_record(other[0])])
 
 
-def test_bad_records_get_one_line_errors(data, tmp_path):
+def test_bad_records_get_one_line_errors(data, tmp_path, monkeypatch):
+    from metrics import udr_records
     from metrics.udr import UdrError
     from metrics.udr_records import read_record
     good = _record_each(data, [_linear_function(1, np.full(5, 0.3))], tmp_path)[0]
+    monkeypatch.setattr(udr_records, "MAX_MEMBER_BYTES", 4000)     # codes [100, 5] float64: 4,128 bytes
+    with pytest.raises(UdrError, match="declares 4128 bytes"):
+        read_record(good)
+    monkeypatch.undo()
     arrays = dict(np.load(good))
     cases = {
         "text.udr_codes.npz": b"not a zip",
