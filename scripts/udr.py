@@ -58,14 +58,21 @@ def score_group(paths: list[Path], seed: int, options: dict, datasets: dict, log
     start = time.perf_counter()
     scores = compute_udr_sklearn(data, functions, np.random.RandomState(seed), include_raw_correlations=False,
                                  **options)
-    seconds = time.perf_counter() - start
-    names = [p.name for p in paths]
-    log(f"UDR of {len(paths)} checkpoints ({seconds:.1f} s): "
+    return _per_model(paths, scores, seed, options, time.perf_counter() - start, "checkpoints", log)
+
+
+def _per_model(checkpoints: list[Path], scores: dict, seed: int, settings: dict, seconds: float, what: str, log,
+               records: list[Path] | None = None) -> list[dict]:
+    """The X.udr.json content of each model of a scored group (logged in one line); `records`:
+    the record each was scored from."""
+    names = [p.name for p in checkpoints]
+    log(f"UDR of {len(names)} {what} ({seconds:.1f} s): "
         + ", ".join(f"{n} {s:.4f}" for n, s in zip(names, scores["model_scores"])))
-    return [{"checkpoint": str(path), "udr": score, "group": names, "index_in_group": i,
+    return [{"checkpoint": str(path), **({"record": str(records[i])} if records else {}), "udr": score,
+             "group": names, "index_in_group": i,
              "pairwise_disentanglement_scores": scores["pairwise_disentanglement_scores"],
-             "udr_seed": seed, "settings": options, "seconds": seconds}
-            for i, (path, score) in enumerate(zip(paths, scores["model_scores"]))]
+             "udr_seed": seed, "settings": settings, "seconds": seconds}
+            for i, (path, score) in enumerate(zip(checkpoints, scores["model_scores"]))]
 
 
 def record_checkpoint(path: Path, seed: int, options: dict, datasets: dict) -> Path:
@@ -90,16 +97,11 @@ def score_record_group(paths: list[Path], records: list[dict], options: dict, lo
     start = time.perf_counter()
     scores = score_records(records, options["correlation_matrix"], options["filter_low_kl"],
                            options["kl_filter_threshold"])
-    seconds = time.perf_counter() - start
-    names = [r["header"]["checkpoint"] for r in records]
-    log(f"UDR of {len(paths)} recorded models ({seconds:.1f} s): "
-        + ", ".join(f"{n} {s:.4f}" for n, s in zip(names, scores["model_scores"])))
     header = records[0]["header"]
     settings = {**options, "batch_size": header["batch_size"], "num_data_points": header["num_data_points"]}
-    return [{"checkpoint": str(path.with_name(name)), "record": str(path), "udr": score, "group": names,
-             "index_in_group": i, "pairwise_disentanglement_scores": scores["pairwise_disentanglement_scores"],
-             "udr_seed": header["udr_seed"], "settings": settings, "seconds": seconds}
-            for i, (path, name, score) in enumerate(zip(paths, names, scores["model_scores"]))]
+    checkpoints = [path.with_name(r["header"]["checkpoint"]) for path, r in zip(paths, records)]
+    return _per_model(checkpoints, scores, header["udr_seed"], settings, time.perf_counter() - start,
+                      "recorded models", log, records=paths)
 
 
 def main(argv=None, datasets: dict | None = None) -> int:
