@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -140,6 +140,59 @@ def _next_boundary(step: int, config: Config) -> int:
     return min(boundaries)
 
 
+class _Members(NamedTuple):
+    """The runs trained in the same dispatches: one config, or one per seed with `--seeds`."""
+    configs: list[Config]
+    steps_fn: Callable      # (model, data, images, ts, n) -> (ts, terms): n steps
+    state_of: Callable      # (ts, i) -> member i's TrainState
+    label: Callable         # i -> "" or " seed 3", for log lines
+
+
+def _start(config: Config, data, resume, allow_schedule_change: bool, log: Callable):
+    """(model, data, TrainState, members, config history) of a fresh or resumed run.
+
+    Checks run before work: a bad checkpoint is refused before the data are read, and missing
+    data are reported before the initialisers' compiles (~20 s for the first model on 2 cores).
+    """
+    from training import seeds as multi
+
+    history: list = []
+    if resume is not None:
+        payload = checkpoint.load_checkpoint(resume)
+        history = _resumed_history(payload, config, resume, allow_schedule_change)
+    if config.seeds and resume is not None:
+        raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
+    model, example = model_and_example(config, data, config.batch_size)
+    if resume is not None:
+        ts = restore_train_state(model, example, payload, resume)
+        log(f"resumed {resume} at step {int(ts.step)}")
+    data = data if data is not None else get_dataset(config.dataset)
+    if config.seeds:
+        member_configs = [multi.seed_config(config, s) for s in config.seed_list]
+        members = _Members(member_configs, multi.multi_train_steps, multi.unstack,
+                           lambda i: f" seed {member_configs[i].seed}")
+        ts = multi.init_stacked(model, example, config.seed_list)
+    else:
+        members = _Members([config], train_steps, lambda ts, i: ts, lambda i: "")
+        if resume is None:
+            ts = init_train_state(model, example)
+    return model, data, ts, members, history
+
+
+def _chunk_means(terms, chunk: int, step: int, members: _Members) -> tuple[dict, dict]:
+    """Each term per step [chunk, members] and its mean over the chunk [members]; a non-finite
+    mean stops the run (the last checkpoint stays as it is)."""
+    per_step = {k: np.asarray(v, np.float64).reshape(chunk, -1) for k, v in jax.device_get(terms).items()}
+    means = {k: v.mean(axis=0) for k, v in per_step.items()}
+    if not all(np.isfinite(v).all() for v in means.values()):
+        raise TrainingDiverged(
+            f"non-finite loss between steps {step} and {step + chunk} "
+            f"({ {k: v.tolist() for k, v in means.items()} }); stopped, the last good checkpoint "
+            f"(if any) is at {members.configs[0].checkpoint_path()}"
+            + (" (one per seed)" if members.label(0) else ""))
+    return per_step, means
+
+
 def train(config: Config, data: GroundTruthData | None = None, resume: str | Path | None = None,
           progress: bool = True, evaluate: Callable | None = None, log: Callable | None = None,
           until: int | None = None, allow_schedule_change: bool = False) -> TrainState:
@@ -154,43 +207,11 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     Log and evaluation lines go to `log` (default: printed above the progress bar); every
     member also appends them to its `{run_name}.log.jsonl` (`training.run_log`).
     """
-    from training import seeds as multi
-
-    history: list = []
-    if resume is not None:  # checked before anything is loaded or trained
-        payload = checkpoint.load_checkpoint(resume)
-        history = _resumed_history(payload, config, resume, allow_schedule_change)
-    if config.seeds and resume is not None:
-        raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
-    # The model and a resumed state come before the data, so a bad checkpoint is refused first;
-    # the data before initialising, so a missing file is reported at once, not after the
-    # initialisers' compiles (~20 s for the first model on 2 cores).
-    model, example = model_and_example(config, data, config.batch_size)
-    if resume is not None:
-        ts = restore_train_state(model, example, payload, resume)
-        (log or print)(f"resumed {resume} at step {int(ts.step)}")
-    data = data if data is not None else get_dataset(config.dataset)
-    if config.seeds:
-        members = [multi.seed_config(config, s) for s in config.seed_list]
-        ts = multi.init_stacked(model, example, config.seed_list)
-        steps_fn, member_state = multi.multi_train_steps, multi.unstack
-    else:
-        members = [config]
-        if resume is None:
-            ts = init_train_state(model, example)
-        steps_fn, member_state = train_steps, lambda ts, i: ts
+    model, data, ts, members, history = _start(config, data, resume, allow_schedule_change, log or print)
     images = images_on_device(data)
     step = first_step = int(np.max(ts.step))
     run_logs = [RunLog(log_path(m.checkpoint_path()), resume_step=step if resume is not None else None)
-                for m in members]
-
-    def save():
-        for i, member in enumerate(members):
-            checkpoint.save_checkpoint(member.checkpoint_path(), checkpoint_payload(member, member_state(ts, i), history))
-
-    def label(i):
-        return f" seed {members[i].seed}" if config.seeds else ""
-
+                for m in members.configs]
     window: list[tuple[dict, int]] = []
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     write = log if log is not None else bar.write
@@ -199,15 +220,8 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     try:
         while step < last:
             chunk = min(_next_boundary(step, config), last) - step
-            ts, terms = steps_fn(model, data, images, ts, chunk)
-            # Per-member values over the chunk: [members] (terms are [steps] or [steps, seeds]).
-            per_step = {k: np.asarray(v, np.float64).reshape(chunk, -1) for k, v in jax.device_get(terms).items()}
-            means = {k: v.mean(axis=0) for k, v in per_step.items()}
-            if not all(np.isfinite(v).all() for v in means.values()):
-                raise TrainingDiverged(
-                    f"non-finite loss between steps {step} and {step + chunk} "
-                    f"({ {k: v.tolist() for k, v in means.items()} }); stopped, the last good checkpoint "
-                    f"(if any) is at {members[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else ""))
+            ts, terms = members.steps_fn(model, data, images, ts, chunk)
+            per_step, means = _chunk_means(terms, chunk, step, members)
             step += chunk
             window.append((means, chunk))
             bar.update(chunk)
@@ -215,19 +229,21 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
             if config.log_every and step % config.log_every == 0:
                 rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
                 averaged = _window_average(window, per_step["noise_scale"][-1])
-                for i in range(len(members)):
+                for i, run_log in enumerate(run_logs):
                     values = {k: v[i] for k, v in averaged.items()}
-                    write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
+                    write(f"step {step}{members.label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
                           + f" ({rate:.1f} steps/s)")
-                    run_logs[i].append("train", step, {"steps_per_s": rate, **values})
+                    run_log.append("train", step, {"steps_per_s": rate, **values})
                 window = []
             if evaluate is not None and config.eval_every and step % config.eval_every == 0:
-                for i, member in enumerate(members):
-                    scores = evaluate(model._replace(config=member), member_state(ts, i), data)
-                    write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-                    run_logs[i].append("eval", step, scores)
+                for i, (member, run_log) in enumerate(zip(members.configs, run_logs)):
+                    scores = evaluate(model._replace(config=member), members.state_of(ts, i), data)
+                    write(f"step {step}{members.label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+                    run_log.append("eval", step, scores)
             if (config.save_every and step % config.save_every == 0) or step == last:
-                save()
+                for i, member in enumerate(members.configs):
+                    checkpoint.save_checkpoint(member.checkpoint_path(),
+                                               checkpoint_payload(member, members.state_of(ts, i), history))
     finally:
         bar.close()
     return ts
