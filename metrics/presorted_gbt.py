@@ -214,11 +214,7 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
         if not splittable.any():
             node = node * 2 ** (max_depth - depth)
             break
-        # Per position (the same for every feature): its node, and the sizes of the two sides
-        # of a split after it.
-        node_at = np.repeat(np.tile(np.arange(num_nodes), num_trees), count.ravel()).reshape(num_trees, n)
-        n_left = (positions - np.repeat(start.ravel(), count.ravel()).reshape(num_trees, n) + 1).astype(np.float64)
-        n_right = np.repeat(count.ravel(), count.ravel()).reshape(num_trees, n) - n_left
+        node_at, n_left, n_right = _position_sides(start, count, n)
 
         y = np.take(targets, ordered)                                      # [T, F, n]
         if depth == 0:
@@ -232,13 +228,7 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
         proxy = _split_proxies(y, invalid, total, count, start, splittable, n_left, n_right, criterion)
         best_feature, position, split = _best_splits(proxy, start, count, tie_breaker)
 
-        # sklearn's threshold: the midpoint, or the lower value if rounding reaches the upper.
-        low_sample = ordered[trees, best_feature, position] - trees * n
-        high_sample = ordered[trees, best_feature, np.minimum(position + 1, n - 1)] - trees * n
-        low = values[best_feature, low_sample].astype(np.float64)
-        high = values[best_feature, high_sample].astype(np.float64)
-        midpoint = low / 2.0 + high / 2.0
-        midpoint = np.where((midpoint == high) | np.isinf(midpoint), low, midpoint)
+        midpoint = _thresholds(values, ordered, best_feature, position)
         slots = slice(num_nodes - 1, 2 * num_nodes - 1)
         feature[:, slots] = np.where(split, best_feature, -1)
         threshold[:, slots] = np.where(split, midpoint, np.inf)
@@ -258,15 +248,44 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
         splittable = (np.repeat(split, 2, axis=1) & (child_count >= 2) & ~child_pure
                       & (depth + 1 < max_depth))
         if splittable.any():
-            # The per-feature orders for the children: a stable sort by child, which keeps each
-            # node's left and right samples in value order.
-            child_at = np.take(goes_right, ordered).astype(np.uint8)
-            child_at += (2 * node_at).astype(np.uint8)[:, None, :]
-            ordered = np.take_along_axis(ordered, np.argsort(child_at, axis=2, kind="stable"), 2)
+            ordered = _children_orders(ordered, goes_right, node_at)
         start = np.stack([start, start + child_count[:, 0::2]], axis=2).reshape(num_trees, 2 * num_nodes)
         node, count, total, impurity = child, child_count, child_total, child_impurity
     return {"feature": feature, "threshold": threshold, "leaf": node,
             "importance": importance / n}
+
+
+def _position_sides(start, count, n):
+    """Per position of the node-sorted samples [T, n] (the same for every feature): its node, and
+    the sizes of the two sides of a split after it (float64, as the proxies use them).
+    `start`, `count` [T, nodes]: each node's first position and its number of samples."""
+    num_trees, num_nodes = count.shape
+    positions = np.arange(n)
+    node_at = np.repeat(np.tile(np.arange(num_nodes), num_trees), count.ravel()).reshape(num_trees, n)
+    n_left = (positions - np.repeat(start.ravel(), count.ravel()).reshape(num_trees, n) + 1).astype(np.float64)
+    n_right = np.repeat(count.ravel(), count.ravel()).reshape(num_trees, n) - n_left
+    return node_at, n_left, n_right
+
+
+def _thresholds(values, ordered, best_feature, position):
+    """Each node's split threshold [T, nodes], as sklearn sets it: the midpoint of the values on
+    either side of the split, or the lower one if rounding reaches the upper."""
+    num_trees, _, n = ordered.shape
+    trees = np.arange(num_trees)[:, None]
+    low_sample = ordered[trees, best_feature, position] - trees * n
+    high_sample = ordered[trees, best_feature, np.minimum(position + 1, n - 1)] - trees * n
+    low = values[best_feature, low_sample].astype(np.float64)
+    high = values[best_feature, high_sample].astype(np.float64)
+    midpoint = low / 2.0 + high / 2.0
+    return np.where((midpoint == high) | np.isinf(midpoint), low, midpoint)
+
+
+def _children_orders(ordered, goes_right, node_at):
+    """The per-feature sample orders [T, F, n] one level down: a stable sort by child, which
+    keeps each node's left and right samples in value order."""
+    child_at = np.take(goes_right, ordered).astype(np.uint8)
+    child_at += (2 * node_at).astype(np.uint8)[:, None, :]
+    return np.take_along_axis(ordered, np.argsort(child_at, axis=2, kind="stable"), 2)
 
 
 def _split_proxies(y, invalid, total, count, start, splittable, n_left, n_right, criterion):
