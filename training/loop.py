@@ -145,7 +145,6 @@ class _Members(NamedTuple):
     configs: list[Config]
     steps_fn: Callable      # (model, data, images, ts, n) -> (ts, terms): n steps
     state_of: Callable      # (ts, i) -> member i's TrainState
-    label: Callable         # i -> "" or " seed 3", for log lines
 
 
 def _start(config: Config, data, resume, allow_schedule_change: bool, log: Callable):
@@ -169,27 +168,25 @@ def _start(config: Config, data, resume, allow_schedule_change: bool, log: Calla
     data = data if data is not None else get_dataset(config.dataset)
     if config.seeds:
         member_configs = [multi.seed_config(config, s) for s in config.seed_list]
-        members = _Members(member_configs, multi.multi_train_steps, multi.unstack,
-                           lambda i: f" seed {member_configs[i].seed}")
+        members = _Members(member_configs, multi.multi_train_steps, multi.unstack)
         ts = multi.init_stacked(model, example, config.seed_list)
     else:
-        members = _Members([config], train_steps, lambda ts, i: ts, lambda i: "")
+        members = _Members([config], train_steps, lambda ts, i: ts)
         if resume is None:
             ts = init_train_state(model, example)
     return model, data, ts, members, history
 
 
-def _chunk_means(terms, chunk: int, step: int, members: _Members) -> tuple[dict, dict]:
+def _chunk_means(terms, chunk: int, step: int, checkpoints: str) -> tuple[dict, dict]:
     """Each term per step [chunk, members] and its mean over the chunk [members]; a non-finite
-    mean stops the run (the last checkpoint stays as it is)."""
+    mean stops the run (the last checkpoint, named by `checkpoints`, stays as it is)."""
     per_step = {k: np.asarray(v, np.float64).reshape(chunk, -1) for k, v in jax.device_get(terms).items()}
     means = {k: v.mean(axis=0) for k, v in per_step.items()}
     if not all(np.isfinite(v).all() for v in means.values()):
         raise TrainingDiverged(
             f"non-finite loss between steps {step} and {step + chunk} "
             f"({ {k: v.tolist() for k, v in means.items()} }); stopped, the last good checkpoint "
-            f"(if any) is at {members.configs[0].checkpoint_path()}"
-            + (" (one per seed)" if members.label(0) else ""))
+            f"(if any) is at {checkpoints}")
     return per_step, means
 
 
@@ -212,6 +209,11 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     step = first_step = int(np.max(ts.step))
     run_logs = [RunLog(log_path(m.checkpoint_path()), resume_step=step if resume is not None else None)
                 for m in members.configs]
+    checkpoints = f"{members.configs[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else "")
+
+    def label(i):
+        return f" seed {members.configs[i].seed}" if config.seeds else ""
+
     window: list[tuple[dict, int]] = []
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     write = log if log is not None else bar.write
@@ -221,7 +223,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         while step < last:
             chunk = min(_next_boundary(step, config), last) - step
             ts, terms = members.steps_fn(model, data, images, ts, chunk)
-            per_step, means = _chunk_means(terms, chunk, step, members)
+            per_step, means = _chunk_means(terms, chunk, step, checkpoints)
             step += chunk
             window.append((means, chunk))
             bar.update(chunk)
@@ -231,14 +233,14 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
                 averaged = _window_average(window, per_step["noise_scale"][-1])
                 for i, run_log in enumerate(run_logs):
                     values = {k: v[i] for k, v in averaged.items()}
-                    write(f"step {step}{members.label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
+                    write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
                           + f" ({rate:.1f} steps/s)")
                     run_log.append("train", step, {"steps_per_s": rate, **values})
                 window = []
             if evaluate is not None and config.eval_every and step % config.eval_every == 0:
                 for i, (member, run_log) in enumerate(zip(members.configs, run_logs)):
                     scores = evaluate(model._replace(config=member), members.state_of(ts, i), data)
-                    write(f"step {step}{members.label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+                    write(f"step {step}{label(i)}: " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
                     run_log.append("eval", step, scores)
             if (config.save_every and step % config.save_every == 0) or step == last:
                 for i, member in enumerate(members.configs):
