@@ -115,9 +115,23 @@ def compare(baseline, candidate, num_resamples: int = 10_000, seed: int = 0) -> 
             "u_statistic": float(test.statistic), "p_value": float(test.pvalue), "method": method}
 
 
+def holm(p_values) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (same order): the k-th smallest is
+    multiplied by (m - k + 1), then made non-decreasing in that order and capped at 1. It
+    controls the chance of any false claim in the family without assuming independence."""
+    order = np.argsort(p_values, kind="stable")
+    adjusted, running = [0.0] * len(order), 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - k) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted
+
+
 def comparisons(records: list[dict]) -> list[dict]:
     """Per data set, pair and metric, `compare`: VAE vs D-VAE, FactorVAE vs FactorDVAE at each
-    gamma both were trained with (`gamma`), and over all gammas (`gamma` None)."""
+    gamma both were trained with (`gamma`), and over all gammas (`gamma` None). `p_holm`: the p
+    value adjusted by Holm over the metrics of the same comparison (one question, asked with
+    six metrics)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for baseline, candidate in PAIRS:
@@ -127,12 +141,15 @@ def comparisons(records: list[dict]) -> list[dict]:
             shared = sorted({r["gamma"] for r in runs[baseline]} & {r["gamma"] for r in runs[candidate]} - {None})
             groups = [(g, {m: [r for r in rs if r["gamma"] == g] for m, rs in runs.items()}) for g in shared]
             for gamma, chosen in groups + [(None, runs)]:
+                family = []
                 for metric in METRICS:
                     stats = compare([r["values"].get(metric) for r in chosen[baseline]],
                                     [r["values"].get(metric) for r in chosen[candidate]])
                     if stats is not None:
-                        out.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
-                                    "gamma": gamma, "metric": metric, **stats})
+                        family.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
+                                       "gamma": gamma, "metric": metric, **stats})
+                for row, adjusted in zip(family, holm([row["p_value"] for row in family])):
+                    out.append({**row, "p_holm": adjusted})
     return out
 
 
@@ -296,16 +313,17 @@ def differences_markdown(differences, digits=2) -> list[str]:
         return []
     lines = ["### Differences of medians (discrete minus Gaussian)", "",
              "Bootstrap 95 % interval of the difference of medians (10,000 resamples, seed 0); "
-             "two-sided Mann–Whitney U test (exact unless ties force the normal approximation: see 'test').", "",
-             "| data set | γ | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p | test |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "two-sided Mann–Whitney U test (exact unless ties force the normal approximation: see 'test'); "
+             "p (Holm): adjusted by Holm's method over the six metrics of the same comparison.", "",
+             "| data set | γ | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p | p (Holm) | test |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for d in differences:
         gamma = "–" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
         lines.append(f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
                      f"{MODEL_NAMES[d['baseline']]} {_num(d['baseline_median'], digits)} ({d['n_baseline']}) | "
                      f"{MODEL_NAMES[d['candidate']]} {_num(d['candidate_median'], digits)} ({d['n_candidate']}) | "
                      f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
-                     f"{d['u_statistic']:g} | {_num(d['p_value'], 3)} | {d['method']} |")
+                     f"{d['u_statistic']:g} | {_num(d['p_value'], 3)} | {_num(d['p_holm'], 3)} | {d['method']} |")
     return lines + [""]
 
 
@@ -377,7 +395,7 @@ CSV_KEYS = {
     "selection": ["dataset", "pool", "metric", "n", "spearman", "p_value", "selected", "median", "best", "selected_run"],
     "differences": ["dataset", "baseline", "candidate", "gamma", "metric", "n_baseline", "n_candidate",
                     "baseline_median", "candidate_median", "difference", "ci_low", "ci_high", "u_statistic",
-                    "p_value", "method"],
+                    "p_value", "p_holm", "method"],
     "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
                 "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
                 "seed_regret", "seed_random_regret"],
@@ -408,11 +426,14 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
             return "--" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
         parts += _tex_table(
             r"Differences of medians (discrete minus Gaussian) with bootstrap 95\% intervals; two-sided "
-            r"Mann--Whitney $U$ test (exact unless ties force the normal approximation).",
-            "llllrrrl", ["Data set", r"$\gamma$", "Metric", "Pair", "Difference", r"95\% CI", "$p$", "Test"],
+            r"Mann--Whitney $U$ test (exact unless ties force the normal approximation); $p_\mathrm{Holm}$: "
+            r"adjusted by Holm's method over the six metrics of the same comparison.",
+            "llllrrrrl", ["Data set", r"$\gamma$", "Metric", "Pair", "Difference", r"95\% CI", "$p$",
+                          r"$p_\mathrm{Holm}$", "Test"],
             [[_tex_escape(d["dataset"]), gamma(d), METRICS[d["metric"]],
               f"{MODEL_NAMES[d['candidate']]} vs {MODEL_NAMES[d['baseline']]}", f"{d['difference']:+.{digits + 1}f}",
-              f"[{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}]", _num(d["p_value"], 3), d["method"]]
+              f"[{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}]", _num(d["p_value"], 3),
+              _num(d["p_holm"], 3), d["method"]]
              for d in differences])
     if selection:
         parts += _tex_table(

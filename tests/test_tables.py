@@ -206,6 +206,16 @@ def test_compare_against_hand_derived_numbers():
     assert tables.compare([None], [1.0]) is None
 
 
+def test_holm_against_hand_derived_numbers():
+    # Sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06, 0.04 x1 = 0.04 -> raised to 0.06,
+    # since an adjusted p may not fall below that of a smaller raw p.
+    assert tables.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # Capped at 1; ties keep their order and their (equal) adjusted values.
+    assert tables.holm([0.4, 0.4, 0.9]) == pytest.approx([1.0, 1.0, 1.0])
+    assert tables.holm([0.02, 0.02]) == pytest.approx([0.04, 0.04])
+    assert tables.holm([]) == []
+
+
 def test_bootstrap_interval_matches_an_independent_resampler():
     a, b = [0.1, 0.3, 0.2, 0.5, 0.4], [0.15, 0.05, 0.35, 0.25, 0.45]
     stats = tables.compare(a, b, num_resamples=4000, seed=3)
@@ -229,4 +239,13 @@ def test_comparisons_in_markdown_and_csv(results, tmp_path):
     from scipy.stats import mannwhitneyu
     assert float(mig["p_value"]) == pytest.approx(mannwhitneyu(truth["dvae_mig"], truth["vae_mig"]).pvalue, rel=1e-5)
     assert {r["baseline"] for r in rows} == {"vae", "factor_vae"}     # both pairs, FactorVAE over all gammas
+    # Holm over the six metrics of one comparison, against a brute-force form of the same rule:
+    # adjusted p_i = max over p_j <= p_i of min(1, (m - rank_j) * p_j), ranks from 0.
+    family = [r for r in rows if r["baseline"] == "vae"]
+    raw = sorted(float(r["p_value"]) for r in family)
+    assert len(family) == 6
+    for r in family:
+        p = float(r["p_value"])
+        expected = max(min(1.0, (6 - k) * q) for k, q in enumerate(raw) if q <= p)
+        assert float(r["p_holm"]) == pytest.approx(expected, rel=1e-9)
     assert "Differences of medians" in (out / "tables.md").read_text()
