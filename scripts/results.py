@@ -36,7 +36,8 @@ def save_figure(fig, stem: Path, dpi: int = 100) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
     for path in paths:
-        fig.savefig(path, dpi=dpi)
+        # No creation date in the PDF, so that regenerating unchanged figures changes no file.
+        fig.savefig(path, dpi=dpi, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
     plt.close(fig)
     return paths
 
