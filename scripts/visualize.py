@@ -25,7 +25,8 @@ if __package__ in (None, ""):
 import numpy as np
 
 from training.restore import load_model
-from scripts.results import MODEL_NAMES, save_figure as save
+from analysis.figures import save_figure as save
+from analysis.results import MODEL_NAMES
 
 # Names of the latent factors of the dSprites-layout data sets (others: "factor i").
 FACTOR_NAMES = {
@@ -211,7 +212,7 @@ def parse_args(argv=None):
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--save_file", help="checkpoint (.pkl)")
     what.add_argument("--curves", metavar="RESULTS_DIR",
-                      help="training curves of every run log under a results folder (scripts/curves.py)")
+                      help="training curves of every run log under a results folder (analysis/curves.py; default out: RESULTS_DIR/plots)")
     parser.add_argument("--out", default=None, help="output folder (default: figures/ next to the checkpoint)")
     parser.add_argument("--compare", default=None, help="a second checkpoint on the same data set (scatter)")
     parser.add_argument("--steps", type=int, default=10, help="traversal columns")
@@ -226,11 +227,25 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def curves(results_dir, out=None) -> int:
+    """--curves: the training curves of every run log under `results_dir` (analysis/curves.py)."""
+    from analysis.curves import plot_curves
+    if not Path(results_dir).is_dir():
+        print(f"error: no results folder {results_dir}", file=sys.stderr)
+        return 2
+    written = plot_curves(results_dir, out or Path(results_dir) / "plots")
+    if not written:
+        print(f"error: no *.log.jsonl run logs under {results_dir}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.curves:
-        from scripts import curves
-        return curves.main([args.curves] + (["--out", args.out] if args.out else []))
+        return curves(args.curves, args.out)
     from data import DataError
     from training.checkpoint import CheckpointError
     latents = None

@@ -1,10 +1,10 @@
-"""scripts/curves.py: run logs -> median and 25-75 % bands per model, and the figures."""
+"""analysis/curves.py: run logs -> median and 25-75 % bands per model, and the figures."""
 import json
 
 import numpy as np
 import pytest
 
-from scripts import curves
+from analysis import curves
 
 
 def write_log(folder, name, losses, migs=()):
@@ -48,7 +48,7 @@ def test_figures_written_per_data_set(tmp_path):
     assert visualize.main(["--curves", str(tmp_path), "--out", str(tmp_path / "fig")]) == 0
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == [
         "curves_ds.pdf", "curves_ds.png", "curves_other.pdf", "curves_other.png"]
-    assert curves.main([str(tmp_path / "empty")]) == 2
+    assert visualize.main(["--curves", str(tmp_path / "empty")]) == 2
 
 
 def test_noise_scale_panel_only_for_discrete_models(tmp_path):

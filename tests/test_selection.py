@@ -1,11 +1,11 @@
-"""scripts/selection.py and the TC-study analyses of scripts/tables.py against hand-derived numbers."""
+"""analysis/selection.py and the TC-study analyses of analysis/tables.py against hand-derived numbers."""
 import itertools
 
 import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu, rankdata
 
-from scripts import selection, tables
+from analysis import selection, statistics, tables
 
 
 def run(metric, **scores):
@@ -43,10 +43,10 @@ def test_choosing_gamma_by_the_median_score_by_hand():
 
 def test_spearman_monte_carlo_p_matches_full_enumeration():
     """Beyond 8 runs the p-value is Monte Carlo; at n = 9 all 362,880 orderings can still be
-    enumerated here, independently of tables.spearman."""
+    enumerated here, independently of statistics.spearman."""
     x = np.array([0.3, 1.2, 0.7, 2.5, 1.9, 0.1, 3.3, 2.2, 1.5])
     y = np.array([0.50, 0.42, 0.47, 0.30, 0.41, 0.52, 0.36, 0.28, 0.40])
-    rho, p = tables.spearman(x, y)
+    rho, p = statistics.spearman(x, y)
     rx, ry = rankdata(x), rankdata(y)
     perms = np.array(list(itertools.permutations(ry)))
     cx, cp = rx - rx.mean(), perms - ry.mean()
@@ -54,12 +54,12 @@ def test_spearman_monte_carlo_p_matches_full_enumeration():
     exact = np.mean(np.abs(rhos) >= abs(rho) - 1e-12)
     assert rho < -0.5 and 0 < exact < 0.2
     assert p == pytest.approx(exact, abs=0.005)          # 100,000 resamples: sd <= 0.0016
-    assert tables.spearman(x, y) == (rho, p)             # seeded: the same every time
+    assert statistics.spearman(x, y) == (rho, p)             # seeded: the same every time
 
 
 def test_mann_whitney_is_exact_without_ties_and_says_so_with_ties():
     a, b = [0.1, 0.2, 0.3, 0.4], [0.25, 0.5, 0.6, 0.7]
-    out = tables.compare(a, b)
+    out = statistics.compare(a, b)
     assert out["method"] == "exact"
     assert out["p_value"] == pytest.approx(mannwhitneyu(b, a, method="exact").pvalue)
     # U = pairs where b beats a: 0.25 beats 2, the others beat 4 each -> 14; the exact two-sided
@@ -68,7 +68,7 @@ def test_mann_whitney_is_exact_without_ties_and_says_so_with_ties():
           for comb in itertools.combinations(range(8), 4)]
     assert out["u_statistic"] == 14
     assert out["p_value"] == pytest.approx(2 * np.mean(np.array(us) >= 14))
-    tied = tables.compare([0.1, 0.2, 0.3], [0.3, 0.4, 0.5])
+    tied = statistics.compare([0.1, 0.2, 0.3], [0.3, 0.4, 0.5])
     assert tied["method"] == "asymptotic (ties)"
     assert tied["p_value"] == pytest.approx(mannwhitneyu([0.3, 0.4, 0.5], [0.1, 0.2, 0.3],
                                                          method="asymptotic").pvalue)
@@ -76,7 +76,7 @@ def test_mann_whitney_is_exact_without_ties_and_says_so_with_ties():
 
 def test_per_gamma_comparisons_gamma_effect_and_regrets(tmp_path):
     from test_tables import all_metrics, write_result
-    from scripts.results import gather
+    from analysis.results import gather
     for s in range(1, 4):
         write_result(tmp_path, "ds", "vae", s, values=all_metrics(0.0 + s / 100))
         write_result(tmp_path, "ds", "dvae", s, values=all_metrics(0.1 + s / 100), gap=float(s))

@@ -1,4 +1,4 @@
-"""scripts/tables.py on hand-written eval JSON files (eval.py's layout)."""
+"""scripts/tables.py and analysis/ on hand-written eval JSON files (eval.py's layout)."""
 import csv
 import io
 import json
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from scripts import tables
-from scripts.results import ResultError, gather, read_result
+from analysis import figures, statistics, tables
+from scripts import tables as cli
+from analysis.results import ResultError, gather, read_result
 
 METRIC_KEYS = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
 
@@ -95,7 +96,7 @@ def test_spearman_and_selection(results):
 def test_formats_contain_expected_cells(results, tmp_path):
     folder, _ = results
     out = tmp_path / "tables_out"
-    assert tables.main([str(folder), "--format", "md,csv,tex", "--out", str(out), "--digits", "2"]) == 0
+    assert cli.main([str(folder), "--format", "md,csv,tex", "--out", str(out), "--digits", "2"]) == 0
     md = (out / "tables.md").read_text()
     assert "| MIG | 0.30 (0.20–0.40) |" in md
     assert "FactorDVAE all γ (n=6)" in md
@@ -129,10 +130,10 @@ def test_missing_and_partial_results_are_listed(tmp_path, capsys):
     assert "'custom' protocol" in text
     flat = read_result(tmp_path / "ds_seed2.eval.json")           # flat layout accepted too
     assert flat["values"]["st_gap"] == 1.0 and flat["missing"] == []
-    assert tables.main([str(tmp_path)]) == 0
+    assert cli.main([str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "Missing or partial results (4)" in captured.out and "lacks sap_score" in captured.err
-    assert tables.main([str(tmp_path), "--strict"]) == 1
+    assert cli.main([str(tmp_path), "--strict"]) == 1
     # A missing value is n/a in its cell, not a crash.
     built = tables.build_tables(records)
     assert built[0]["cells"]["sap_score"][1]["n"] == 1
@@ -141,14 +142,14 @@ def test_missing_and_partial_results_are_listed(tmp_path, capsys):
 def test_bad_input(tmp_path):
     with pytest.raises(ResultError):
         gather(tmp_path / "nowhere")
-    assert tables.main([str(tmp_path)]) == 2                      # empty folder
-    assert tables.main([str(tmp_path), "--format", "xls"]) == 2
+    assert cli.main([str(tmp_path)]) == 2                      # empty folder
+    assert cli.main([str(tmp_path), "--format", "xls"]) == 2
 
 
 def test_plots_are_written(results, tmp_path):
     folder, _ = results
     records, _ = gather(folder)
-    written = tables.plot(records, tmp_path / "plots")
+    written = figures.plot(records, tmp_path / "plots")
     names = sorted(p.name for p in written)
     per_metric = [f"metric_ds_{k}.{ext}" for k in METRIC_KEYS for ext in ("pdf", "png")]
     assert names == sorted(["boxplots_ds.pdf", "boxplots_ds.png", "gap_ds.pdf", "gap_ds.png",
@@ -158,7 +159,7 @@ def test_plots_are_written(results, tmp_path):
     assert image.shape[0] > 100 and image.shape[1] > 500
     # Regenerating the same figures rewrites the same bytes (no creation date in the PDF), so a
     # study's committed figures change only when its numbers do.
-    again = tables.plot(records, tmp_path / "again")
+    again = figures.plot(records, tmp_path / "again")
     for first, second in zip(sorted(written), sorted(again)):
         assert first.read_bytes() == second.read_bytes(), first.name
 
@@ -166,24 +167,24 @@ def test_plots_are_written(results, tmp_path):
 def test_distributions_hold_every_run_of_each_model(results):
     folder, expected = results
     records, _ = gather(folder)
-    groups = dict(tables.distributions(records, "mig"))
+    groups = dict(figures.distributions(records, "mig"))
     assert list(groups) == ["vae", "dvae", "factor_vae", "factor_dvae"]
     assert sorted(groups["vae"]) == sorted(expected["vae_mig"])
     assert sorted(groups["dvae"]) == sorted(expected["dvae_mig"])
     assert sorted(groups["factor_dvae"]) == sorted(g / 10 + s / 10 for g in (10.0, 20.0) for s in range(3))
     records[0]["values"]["mig"] = None                           # a run without the metric is left out
-    assert sum(len(v) for _, v in tables.distributions(records, "mig")) == 5 + 5 + 6 + 6 - 1
+    assert sum(len(v) for _, v in figures.distributions(records, "mig")) == 5 + 5 + 6 + 6 - 1
 
 
 def test_spearman_p_value_is_exact_for_few_runs():
     # Five runs in exactly reversed order: rho = -1, reached by 2 of the 5! = 120 orderings.
-    rho, p = tables.spearman([1, 2, 3, 4, 5], [0.9, 0.8, 0.7, 0.6, 0.5])
+    rho, p = statistics.spearman([1, 2, 3, 4, 5], [0.9, 0.8, 0.7, 0.6, 0.5])
     assert rho == pytest.approx(-1.0) and p == pytest.approx(2 / 120)
     # Three runs: rho = 1 - sum(d^2) / 4 takes the values 1, 0.5, 0.5, -0.5, -0.5, -1 over the six
     # orderings, so rho = 0.5 is as extreme as every ordering (p = 1), and rho = 1 has p = 2 / 6.
-    rho, p = tables.spearman([1, 2, 3], [1, 3, 2])
+    rho, p = statistics.spearman([1, 2, 3], [1, 3, 2])
     assert rho == pytest.approx(0.5) and p == pytest.approx(1.0)
-    assert tables.spearman([1, 2, 3], [5, 6, 7]) == pytest.approx((1.0, 2 / 6))
+    assert statistics.spearman([1, 2, 3], [5, 6, 7]) == pytest.approx((1.0, 2 / 6))
 
 
 def test_spearman_exact_p_matches_scipy_permutation_test():
@@ -191,7 +192,7 @@ def test_spearman_exact_p_matches_scipy_permutation_test():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=7), rng.normal(size=7)
     y[:2] = y[2]                                                  # ties too
-    rho, p = tables.spearman(x, y)
+    rho, p = statistics.spearman(x, y)
     reference = permutation_test((y,), lambda yy: spearmanr(x, yy)[0], permutation_type="pairings",
                                  alternative="two-sided", n_resamples=np.inf)
     assert rho == pytest.approx(reference.statistic) and p == pytest.approx(reference.pvalue)
@@ -200,30 +201,30 @@ def test_spearman_exact_p_matches_scipy_permutation_test():
 # -- VAE vs D-VAE statistics (issue 12) -----------------------------------------------------
 def test_compare_against_hand_derived_numbers():
     # Disjoint groups of 5: U = 25 for the candidate and the exact two-sided p = 2 / C(10, 5).
-    stats = tables.compare([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    stats = statistics.compare([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
     assert stats["difference"] == 5.0 and stats["u_statistic"] == 25.0
     assert stats["p_value"] == pytest.approx(2 / 252)
     # Every bootstrap median lies inside each group's range: the interval within [1, 9].
     assert 1.0 <= stats["ci_low"] <= 5.0 <= stats["ci_high"] <= 9.0
     # Constant groups: every resample gives the same difference.
-    same = tables.compare([1.0, 1.0, 1.0], [3.0, 3.0, 3.0])
+    same = statistics.compare([1.0, 1.0, 1.0], [3.0, 3.0, 3.0])
     assert (same["ci_low"], same["difference"], same["ci_high"]) == (2.0, 2.0, 2.0)
-    assert tables.compare([None], [1.0]) is None
+    assert statistics.compare([None], [1.0]) is None
 
 
 def test_holm_against_hand_derived_numbers():
     # Sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06, 0.04 x1 = 0.04 -> raised to 0.06,
     # since an adjusted p may not fall below that of a smaller raw p.
-    assert tables.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert statistics.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     # Capped at 1; ties keep their order and their (equal) adjusted values.
-    assert tables.holm([0.4, 0.4, 0.9]) == pytest.approx([1.0, 1.0, 1.0])
-    assert tables.holm([0.02, 0.02]) == pytest.approx([0.04, 0.04])
-    assert tables.holm([]) == []
+    assert statistics.holm([0.4, 0.4, 0.9]) == pytest.approx([1.0, 1.0, 1.0])
+    assert statistics.holm([0.02, 0.02]) == pytest.approx([0.04, 0.04])
+    assert statistics.holm([]) == []
 
 
 def test_bootstrap_interval_matches_an_independent_resampler():
     a, b = [0.1, 0.3, 0.2, 0.5, 0.4], [0.15, 0.05, 0.35, 0.25, 0.45]
-    stats = tables.compare(a, b, num_resamples=4000, seed=3)
+    stats = statistics.compare(a, b, num_resamples=4000, seed=3)
     # Independent: resample with Python's random module, many times; the interval agrees to
     # within the resampling noise of the percentiles.
     import random
@@ -237,7 +238,7 @@ def test_bootstrap_interval_matches_an_independent_resampler():
 def test_comparisons_in_markdown_and_csv(results, tmp_path):
     folder, truth = results
     out = tmp_path / "out"
-    assert tables.main([str(folder), "--format", "md,csv", "--out", str(out)]) == 0
+    assert cli.main([str(folder), "--format", "md,csv", "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO((out / "differences.csv").read_text())))
     mig = next(r for r in rows if r["baseline"] == "vae" and r["metric"] == "mig")
     assert float(mig["difference"]) == pytest.approx(np.median(truth["dvae_mig"]) - np.median(truth["vae_mig"]))

@@ -66,7 +66,7 @@ def test_lone_checkpoint_refused_in_one_line(data, tmp_path, capsys):
 
 
 def test_tables_read_udr_beside_the_eval_json(tmp_path):
-    from scripts.results import read_result
+    from analysis.results import read_result
     (tmp_path / "ds_seed1.eval.json").write_text(json.dumps(
         {"dataset": "ds", "model": "dvae", "seed": 1, "results": {"mig": 0.1}}))
     assert read_result(tmp_path / "ds_seed1.eval.json")["values"]["udr"] is None

@@ -14,7 +14,7 @@ Two decisions are judged, the two a user makes:
   median metric of the chosen gamma's runs against the best gamma's median;
 and choosing the seed within one gamma.
 
-Records are `scripts.results.read_result` dicts: `values` maps metric and score names to floats
+Records are `analysis.results.read_result` dicts: `values` maps metric and score names to floats
 (None when absent).
 """
 from __future__ import annotations

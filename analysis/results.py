@@ -30,18 +30,6 @@ DISCRETE = ("dvae", "factor_dvae")
 COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
 
 
-def save_figure(fig, stem: Path, dpi: int = 100) -> list[Path]:
-    """Write `fig` as stem.png and stem.pdf (stem may hold dots, e.g. `_factor30.0`), close it."""
-    import matplotlib.pyplot as plt
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
-    for path in paths:
-        # No creation date in the PDF, so that regenerating unchanged figures changes no file.
-        fig.savefig(path, dpi=dpi, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
-    plt.close(fig)
-    return paths
-
-
 class ResultError(ValueError):
     """A result file cannot be read; the message is one line."""
 

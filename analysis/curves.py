@@ -1,26 +1,16 @@
-"""Training curves of a results folder, from the runs' `{run}.log.jsonl` (training/run_log.py).
-
-    python scripts/curves.py docs/study --out docs/study/figures
-    python scripts/visualize.py --curves docs/study          # the same figures
-
-Per data set, one figure: each logged quantity (recon, KL, ELBO, TC and discriminator loss
-where present, the noise scale, training MIG) against the step; per model the median over seeds
-and the 25-75 % band. A step counts the runs that reached it, so a run still in progress
-widens nothing it has not logged yet. Writes curves_<dataset>.png/.pdf.
-"""
+"""Training curves of a results folder, from the runs' `{run}.log.jsonl` (training/run_log.py):
+per data set, each logged quantity against the step, per model the median over seeds and the
+25-75 % band. A step counts the runs that reached it, so a run still in progress widens nothing
+it has not logged yet."""
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from scripts.results import COLOURS, DISCRETE, MODEL_NAMES, save_figure
+from analysis.figures import save_figure
+from analysis.results import COLOURS, DISCRETE, MODEL_NAMES
 from training.run_log import read_log
 
 # `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
@@ -109,24 +99,3 @@ def plot_curves(results_dir, out_dir) -> list[Path]:
         fig.tight_layout()
         written += save_figure(fig, out_dir / f"curves_{dataset}")
     return written
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results_dir", help="folder searched recursively for *.log.jsonl")
-    parser.add_argument("--out", default=None, help="output folder (default: RESULTS_DIR/plots)")
-    args = parser.parse_args(argv)
-    if not Path(args.results_dir).is_dir():
-        print(f"error: no results folder {args.results_dir}", file=sys.stderr)
-        return 2
-    written = plot_curves(args.results_dir, args.out or Path(args.results_dir) / "plots")
-    if not written:
-        print(f"error: no *.log.jsonl run logs under {args.results_dir}", file=sys.stderr)
-        return 2
-    for path in written:
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,190 @@
+"""A study's tables as text: markdown (tables.md), CSV and LaTeX, from the rows of
+analysis/tables.py."""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from analysis.results import METRICS, MODEL_NAMES
+from analysis.statistics import EXACT_SPEARMAN_MAX_N, SPEARMAN_RESAMPLES
+
+
+def cell_text(summary, digits=2, dash="–") -> str:
+    if summary is None:
+        return "n/a"
+    return f"{summary['median']:.{digits}f} ({summary['p25']:.{digits}f}{dash}{summary['p75']:.{digits}f})"
+
+
+def number_text(value, digits=2) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=()) -> str:
+    lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
+    for table in tables:
+        lines += [f"### {table['dataset']}: {table['title']}", ""]
+        ns = [max((s["n"] for s in col if s), default=0)
+              for col in zip(*table["cells"].values())]
+        header = ["metric"] + [f"{c} (n={n})" for c, n in zip(table["columns"], ns)]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for metric, cells in table["cells"].items():
+            lines.append("| " + " | ".join([METRICS[metric]] + [cell_text(c, digits) for c in cells]) + " |")
+        lines.append("")
+    lines += differences_markdown(differences, digits)
+    lines += gamma_markdown(effects, digits)
+    if selection:
+        lines += ["### Unsupervised model selection with the straight-through gap", "",
+                  "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score; permutation p, "
+                  f"exact up to {EXACT_SPEARMAN_MAX_N} runs, {SPEARMAN_RESAMPLES:,} seeded random orderings beyond); "
+                  "the metric of the run with the smallest gap vs the median and the best run.", "",
+                  "| data set | candidates | metric | n | Spearman ρ | p | selected (min gap) | median | best |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for s in selection:
+            lines.append(f"| {s['dataset']} | {s['pool']} | {METRICS[s['metric']]} | {s['n']} | "
+                         f"{number_text(s['spearman'])} | {number_text(s['p_value'], 3)} | {number_text(s['selected'], digits)} | "
+                         f"{number_text(s['median'], digits)} | {number_text(s['best'], digits)} |")
+        lines.append("")
+    lines += regrets_markdown(regrets, digits)
+    lines += problems_text(problems)
+    return "\n".join(lines)
+
+
+def differences_markdown(differences, digits=2) -> list[str]:
+    if not differences:
+        return []
+    lines = ["### Differences of medians (discrete minus Gaussian)", "",
+             "Bootstrap 95 % interval of the difference of medians (10,000 resamples, seed 0); "
+             "two-sided Mann–Whitney U test (exact unless ties force the normal approximation: see 'test'); "
+             "p (Holm): adjusted by Holm's method over the six metrics of the same comparison.", "",
+             "| data set | γ | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p | p (Holm) | test |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for d in differences:
+        gamma = "–" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
+        lines.append(f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
+                     f"{MODEL_NAMES[d['baseline']]} {number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
+                     f"{MODEL_NAMES[d['candidate']]} {number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
+                     f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
+                     f"{d['u_statistic']:g} | {number_text(d['p_value'], 3)} | {number_text(d['p_holm'], 3)} | {d['method']} |")
+    return lines + [""]
+
+
+def gamma_markdown(effects, digits=2) -> list[str]:
+    if not effects:
+        return []
+    gammas = sorted({g for e in effects for g in e["cells"]})
+    lines = ["### The effect of γ (γ = 0: VAE / D-VAE, without TC)", "",
+             "| data set | metric | latent | " + " | ".join(f"γ={g:g}" for g in gammas) + " |",
+             "|---|---|---|" + "---|" * len(gammas)]
+    for e in effects:
+        cells = [f"{cell_text(e['cells'].get(g), digits)} (n={e['cells'][g]['n']})" if e["cells"].get(g) else "n/a"
+                 for g in gammas]
+        lines.append(f"| {e['dataset']} | {METRICS[e['metric']]} | {e['latent']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+RULE_NAMES = {"st_gap": "smallest gap", "elbo": "lowest −ELBO", "udr": "largest UDR", "oracle": "oracle (the metric)"}
+
+
+def regrets_markdown(regrets, digits=2) -> list[str]:
+    if not regrets:
+        return []
+    lines = ["### Model selection: the regret of each rule", "",
+             "Regret = best metric in the pool − metric of the pick (lower is better); 'random' = the expected "
+             "regret of a uniformly random pick. All runs: one run among every γ and seed of the latent type. "
+             "Choosing γ: each γ scored by the median rule score of its runs, judged by the median metric of "
+             "its runs. Choosing the seed: within each γ, mean over the γ groups.", "",
+             "| data set | latent | metric | rule | n | pick (rank) | regret | random | γ picked | γ regret | γ random | seed regret | seed random |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in regrets:
+        lines.append(f"| {r['dataset']} | {r['latent']} | {METRICS[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
+                     f"{number_text(r['picked'], digits)} ({r['rank']}) | {number_text(r['regret'], digits + 1)} | "
+                     f"{number_text(r['random_regret'], digits + 1)} | {r['gamma_picked']:g} | {number_text(r['gamma_regret'], digits + 1)} | "
+                     f"{number_text(r['gamma_random_regret'], digits + 1)} | {number_text(r['seed_regret'], digits + 1)} | "
+                     f"{number_text(r['seed_random_regret'], digits + 1)} |")
+    return lines + [""]
+
+
+def problems_text(problems) -> list[str]:
+    if not problems:
+        return ["All results complete: every checkpoint has an eval JSON with every metric."]
+    return [f"### Missing or partial results ({len(problems)})", ""] + [f"- {p}" for p in problems] + [""]
+
+
+def to_csv(tables) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["dataset", "table", "metric", "column", "n", "median", "p25", "p75"])
+    for table in tables:
+        for metric, cells in table["cells"].items():
+            for column, s in zip(table["columns"], cells):
+                writer.writerow([table["dataset"], table["group"], metric, column] +
+                                ([s["n"], f"{s['median']:.6g}", f"{s['p25']:.6g}", f"{s['p75']:.6g}"] if s else [0, "", "", ""]))
+    return buffer.getvalue()
+
+
+def rows_csv(rows: list[dict], keys: list[str]) -> str:
+    """One CSV of `rows` with the columns `keys` (floats to 6 significant digits)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow([row[k] if not isinstance(row[k], float) else f"{row[k]:.6g}" for k in keys])
+    return buffer.getvalue()
+
+
+CSV_KEYS = {
+    "selection": ["dataset", "pool", "metric", "n", "spearman", "p_value", "selected", "median", "best", "selected_run"],
+    "differences": ["dataset", "baseline", "candidate", "gamma", "metric", "n_baseline", "n_candidate",
+                    "baseline_median", "candidate_median", "difference", "ci_low", "ci_high", "u_statistic",
+                    "p_value", "p_holm", "method"],
+    "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
+                "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
+                "seed_regret", "seed_random_regret"],
+}
+
+
+def _tex_escape(text: str) -> str:
+    return (text.replace("_", r"\_").replace("γ", r"$\gamma$").replace("&", r"\&").replace("%", r"\%"))
+
+
+def _tex_table(caption: str, spec: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    """One booktabs table: caption, column spec, header cells and body rows (already escaped)."""
+    return ([r"\begin{table}[t]", r"\centering", rf"\caption{{{caption}}}", rf"\begin{{tabular}}{{{spec}}}",
+             r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+            + [" & ".join(row) + r" \\" for row in rows]
+            + [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
+
+
+def to_latex(tables, selection, digits=2, differences=()) -> str:
+    parts = ["% Generated by scripts/tables.py: median (25th--75th percentile) over seeds."]
+    for table in tables:
+        parts += _tex_table(
+            f"{_tex_escape(table['dataset'])}: {table['title']}. Median (25th--75th percentile) over seeds.",
+            "l" + "c" * len(table["columns"]), ["Metric"] + [_tex_escape(c) for c in table["columns"]],
+            [[METRICS[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()])
+    if differences:
+        def gamma(d):
+            return "--" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
+        parts += _tex_table(
+            r"Differences of medians (discrete minus Gaussian) with bootstrap 95\% intervals; two-sided "
+            r"Mann--Whitney $U$ test (exact unless ties force the normal approximation); $p_\mathrm{Holm}$: "
+            r"adjusted by Holm's method over the six metrics of the same comparison.",
+            "llllrrrrl", ["Data set", r"$\gamma$", "Metric", "Pair", "Difference", r"95\% CI", "$p$",
+                          r"$p_\mathrm{Holm}$", "Test"],
+            [[_tex_escape(d["dataset"]), gamma(d), METRICS[d["metric"]],
+              f"{MODEL_NAMES[d['candidate']]} vs {MODEL_NAMES[d['baseline']]}", f"{d['difference']:+.{digits + 1}f}",
+              f"[{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}]", number_text(d["p_value"], 3),
+              number_text(d["p_holm"], 3), d["method"]]
+             for d in differences])
+    if selection:
+        parts += _tex_table(
+            r"Model selection with the straight-through gap: Spearman $\rho$ with each metric; "
+            r"the metric of the run with the smallest gap, the median and the best run.",
+            "lllrrrrrr", ["Data set", "Candidates", "Metric", "$n$", r"$\rho$", "$p$", "Selected", "Median", "Best"],
+            [[_tex_escape(s["dataset"]), _tex_escape(s["pool"]), METRICS[s["metric"]], str(s["n"]), number_text(s["spearman"]),
+              number_text(s["p_value"], 3), number_text(s["selected"], digits), number_text(s["median"], digits), number_text(s["best"], digits)]
+             for s in selection])
+    return "\n".join(parts)

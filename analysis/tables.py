@@ -1,0 +1,156 @@
+"""The rows of a study's tables, assembled from eval records (analysis/results.py): medians per
+model and gamma, each discrete model against its Gaussian counterpart, the effect of gamma, the
+gap's correlation with each metric, and the regret of each selection rule. Pure functions;
+formatting is analysis/report.py's, figures analysis/figures.py's."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from analysis import selection
+from analysis.results import DISCRETE, METRICS, MODEL_NAMES
+from analysis.statistics import compare, holm, spearman, summarize
+
+
+def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict]]]:
+    """[(group, label, records)] of one data set: VAE, D-VAE, then FactorVAE / FactorDVAE per
+    gamma and over all gammas. Group 'base' is the first table, 'tc' the second."""
+    rows = [r for r in records if r["dataset"] == dataset]
+    out = []
+    for model in ("vae", "dvae"):
+        chosen = [r for r in rows if r["model"] == model]
+        if chosen:
+            out.append(("base", MODEL_NAMES[model], chosen))
+    for model in ("factor_vae", "factor_dvae"):
+        chosen = [r for r in rows if r["model"] == model]
+        for gamma in sorted({r["gamma"] for r in chosen}):
+            out.append(("tc", f"{MODEL_NAMES[model]} γ={gamma:g}", [r for r in chosen if r["gamma"] == gamma]))
+        if chosen:
+            out.append(("tc", f"{MODEL_NAMES[model]} all γ", chosen))
+    return out
+
+
+def build_tables(records: list[dict]) -> list[dict]:
+    """[{dataset, group, columns: [labels], cells: {metric: [summary | None per column]}}]."""
+    tables = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        cols = columns(records, dataset)
+        for group, title in (("base", "VAE vs D-VAE"), ("tc", "FactorVAE vs FactorDVAE")):
+            chosen = [c for c in cols if c[0] == group]
+            if not chosen:
+                continue
+            cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in METRICS}
+            tables.append({"dataset": dataset, "group": group, "title": title,
+                           "columns": [label for _, label, _ in chosen], "cells": cells})
+    return tables
+
+
+# The pairs the paper compares: each Gaussian model against its discrete counterpart.
+PAIRS = (("vae", "dvae"), ("factor_vae", "factor_dvae"))
+
+
+def comparisons(records: list[dict]) -> list[dict]:
+    """Per data set, pair and metric, `compare`: VAE vs D-VAE, FactorVAE vs FactorDVAE at each
+    gamma both were trained with (`gamma`), and over all gammas (`gamma` None). `p_holm`: the p
+    value adjusted by Holm over the metrics of the same comparison (one question, asked with
+    six metrics)."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for baseline, candidate in PAIRS:
+            runs = {m: [r for r in records if r["dataset"] == dataset and r["model"] == m] for m in (baseline, candidate)}
+            if not all(runs.values()):
+                continue
+            shared = sorted({r["gamma"] for r in runs[baseline]} & {r["gamma"] for r in runs[candidate]} - {None})
+            groups = [(g, {m: [r for r in rs if r["gamma"] == g] for m, rs in runs.items()}) for g in shared]
+            for gamma, chosen in groups + [(None, runs)]:
+                family = []
+                for metric in METRICS:
+                    stats = compare([r["values"].get(metric) for r in chosen[baseline]],
+                                    [r["values"].get(metric) for r in chosen[candidate]])
+                    if stats is not None:
+                        family.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
+                                       "gamma": gamma, "metric": metric, **stats})
+                for row, adjusted in zip(family, holm([row["p_value"] for row in family])):
+                    out.append({**row, "p_holm": adjusted})
+    return out
+
+
+def model_selection(records: list[dict]) -> list[dict]:
+    """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete), per metric: Spearman
+    of st_gap with the metric, and the metric of the smallest-gap run vs the median and best."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        pools = [(MODEL_NAMES[m], [m]) for m in DISCRETE] + [("all discrete", list(DISCRETE))]
+        for pool, models in pools:
+            runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
+            if pool == "all discrete" and len({r["model"] for r in runs}) < 2:
+                continue
+            for metric in METRICS:
+                pairs = [r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None]
+                if not pairs:
+                    continue
+                gaps = np.array([r["values"]["st_gap"] for r in pairs])
+                scores = np.array([r["values"][metric] for r in pairs])
+                rho, p = spearman(gaps, scores)
+                pick = int(np.argmin(gaps))
+                out.append({"dataset": dataset, "pool": pool, "metric": metric, "n": len(pairs),
+                            "spearman": rho, "p_value": p, "selected": float(scores[pick]),
+                            "selected_run": Path(pairs[pick]["path"]).name.replace(".eval.json", ""),
+                            "median": float(np.median(scores)), "best": float(np.max(scores))})
+    return out
+
+
+LATENTS = (("Gaussian", ("vae", "factor_vae")), ("discrete", DISCRETE))
+
+
+def by_gamma(runs: list[dict]) -> dict:
+    """{gamma: runs}, the models without TC at gamma 0."""
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault(r["gamma"] or 0.0, []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def gamma_effect(records: list[dict]) -> list[dict]:
+    """Per data set, latent type and metric: the summary of every gamma's runs (gamma 0 = the
+    model without TC): [{dataset, latent, metric, cells: {gamma: summary}}]."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            if len(groups) < 2:
+                continue
+            for metric in METRICS:
+                out.append({"dataset": dataset, "latent": latent, "metric": metric,
+                            "cells": {g: summarize(r["values"].get(metric) for r in rs) for g, rs in groups.items()}})
+    return out
+
+
+def selection_regrets(records: list[dict]) -> list[dict]:
+    """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
+    rule (analysis/selection.py: st_gap, elbo, udr where recorded, and the oracle): the regret of
+    picking one run among all, of picking gamma, and of picking the seed within each gamma (mean
+    over the gammas), each beside the expected regret of a uniformly random pick."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
+            groups = by_gamma(runs)
+            rules = [rule for rule, (key, _) in selection.RULES.items()
+                     if any(r["values"].get(key) is not None for r in runs)] + [selection.ORACLE]
+            for metric in METRICS:
+                for rule in rules:
+                    overall = selection.regret(runs, rule, metric)
+                    if overall is None:
+                        continue
+                    gamma = selection.gamma_regret(groups, rule, metric)
+                    seeds = [w for w in (selection.regret(g, rule, metric) for g in groups.values()) if w]
+                    out.append({"dataset": dataset, "latent": latent, "metric": metric, "rule": rule, **overall,
+                                "picked_run": Path(overall["picked_run"]).name.replace(".eval.json", ""),
+                                "gamma_n": gamma["n"], "gamma_picked": gamma["picked_gamma"],
+                                "gamma_regret": gamma["regret"], "gamma_random_regret": gamma["random_regret"],
+                                "seed_groups": len(seeds),
+                                "seed_regret": float(np.mean([w["regret"] for w in seeds])),
+                                "seed_random_regret": float(np.mean([w["random_regret"] for w in seeds]))})
+    return out
