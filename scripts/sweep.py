@@ -25,8 +25,8 @@ Sweep config (TOML), keys:
                             settings = {metric = {kwarg = value}} (changes the protocol)
 Unknown keys, data sets or models stop the sweep with a one-line message.
 
-This is the command line; the library is scripts/sweep_grid.py (the config and its runs),
-scripts/sweep_status.py (what each run still needs) and scripts/sweep_execute.py (running
+This is the command line; the library is sweeps/grid.py (the config and its runs),
+sweeps/status.py (what each run still needs) and sweeps/execute.py (running
 them here or as a Slurm array job).
 """
 from __future__ import annotations
@@ -40,9 +40,9 @@ if __package__ in (None, ""):  # `python scripts/sweep.py` from the repository r
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from configs import ConfigError
-from scripts.sweep_execute import SweepJob, make_executor, probe, run_local, sbatch_options, submit, wait_for
-from scripts.sweep_grid import SweepError, expand, load_sweep
-from scripts.sweep_status import status
+from sweeps.execute import SweepJob, make_executor, probe, run_local, sbatch_options, submit, wait_for
+from sweeps.grid import SweepError, expand, load_sweep
+from sweeps.status import status
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

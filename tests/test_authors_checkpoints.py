@@ -18,7 +18,8 @@ from authors_fixtures import (TrainState, authors_representation, cosine_scale, 
                               write_authors_checkpoint)
 from models import build_model
 from models.representation import make_representation_function
-from scripts import sweep_status, tables, visualize
+from scripts import tables, visualize
+from sweeps import status as sweep_status
 from training import authors_format, checkpoint, convert
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.loop import restore_parameters, restore_train_state, resume_config, train

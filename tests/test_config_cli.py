@@ -45,7 +45,7 @@ def test_config_file_then_flags(tmp_path):
 
 
 def test_shipped_config_files_load():
-    from scripts import sweep_grid
+    from sweeps import grid as sweep_grid
     files = {p: configs.load_file(p) for p in configs.CONFIG_DIR.glob("*.toml")}
     # A file with a `models` list is a sweep (scripts/sweep.py); every other one is a run config.
     sweeps = [p for p, values in files.items() if "models" in values]

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import sweep, sweep_execute, sweep_grid, sweep_status
+from scripts import sweep
+from sweeps import execute as sweep_execute, grid as sweep_grid, status as sweep_status
 from training import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from scripts.sweep_grid import Run, requested_eval
+from sweeps.grid import Run, requested_eval
 
 def checkpoint_step(path) -> int | None:
     """The step stored in a checkpoint, or None when there is none (or it cannot be read)."""

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import configs
-from scripts.sweep_grid import ROOT, Run
-from scripts.sweep_status import checkpoint_step, move_aside, status
+from sweeps.grid import ROOT, Run
+from sweeps.status import checkpoint_step, move_aside, status
 
 def evaluate(checkpoint, eval_options: dict, data=None, log=print) -> dict:
     """Evaluate with `evaluate_checkpoint` (the same code as `python eval.py`)."""
@@ -129,7 +129,7 @@ def make_executor(folder, cluster: str | None = None, **parameters):
 
     executor = submitit.AutoExecutor(folder=str(Path(folder) / "%j"), cluster=cluster)
     if executor.cluster == "slurm":
-        # The job imports this repository (scripts.sweep_execute) wherever sbatch was called from.
+        # The job imports this repository (sweeps.execute) wherever sbatch was called from.
         parameters.setdefault("slurm_setup", [f"export PYTHONPATH={ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"])
     executor.update_parameters(name="lddr_sweep", **parameters)
     return executor
