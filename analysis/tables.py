@@ -71,14 +71,24 @@ def comparisons(records: list[dict]) -> list[dict]:
                     if stats is not None:
                         family.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
                                        "gamma": gamma, "metric": metric, **stats})
-                for row, adjusted in zip(family, holm([row["p_value"] for row in family])):
-                    out.append({**row, "p_holm": adjusted})
+                out += with_holm(family)
+    return out
+
+
+def with_holm(family: list[dict]) -> list[dict]:
+    """The rows of one family of tests, each with `p_holm`: its `p_value` adjusted by Holm over
+    the family's defined p-values (NaN stays NaN and does not count)."""
+    defined = [i for i, row in enumerate(family) if np.isfinite(row["p_value"])]
+    out = [{**row, "p_holm": float("nan")} for row in family]
+    for i, adjusted in zip(defined, holm([family[i]["p_value"] for i in defined])):
+        out[i]["p_holm"] = adjusted
     return out
 
 
 def model_selection(records: list[dict]) -> list[dict]:
     """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete), per metric: Spearman
-    of st_gap with the metric, and the metric of the smallest-gap run vs the median and best."""
+    of st_gap with the metric (`p_holm`: adjusted over the pool's six metrics), and the metric of
+    the smallest-gap run vs the median and best."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         pools = [(MODEL_NAMES[m], [m]) for m in DISCRETE] + [("all discrete", list(DISCRETE))]
@@ -86,6 +96,7 @@ def model_selection(records: list[dict]) -> list[dict]:
             runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
             if pool == "all discrete" and len({r["model"] for r in runs}) < 2:
                 continue
+            family = []
             for metric in METRICS:
                 pairs = [r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None]
                 if not pairs:
@@ -94,10 +105,11 @@ def model_selection(records: list[dict]) -> list[dict]:
                 scores = np.array([r["values"][metric] for r in pairs])
                 rho, p = spearman(gaps, scores)
                 pick = int(np.argmin(gaps))
-                out.append({"dataset": dataset, "pool": pool, "metric": metric, "n": len(pairs),
-                            "spearman": rho, "p_value": p, "selected": float(scores[pick]),
-                            "selected_run": Path(pairs[pick]["path"]).name.replace(".eval.json", ""),
-                            "median": float(np.median(scores)), "best": float(np.max(scores))})
+                family.append({"dataset": dataset, "pool": pool, "metric": metric, "n": len(pairs),
+                               "spearman": rho, "p_value": p, "selected": float(scores[pick]),
+                               "selected_run": Path(pairs[pick]["path"]).name.replace(".eval.json", ""),
+                               "median": float(np.median(scores)), "best": float(np.max(scores))})
+            out += with_holm(family)
     return out
 
 

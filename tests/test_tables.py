@@ -91,6 +91,14 @@ def test_spearman_and_selection(results):
     assert selection[("FactorDVAE", "dci_disentanglement")]["spearman"] == pytest.approx(1.0)
     assert ("all discrete", "mig") in selection
     assert not any(s["pool"] in ("VAE", "FactorVAE") for s in selection.values())
+    # Holm over the six metrics of one pool of candidates.
+    for name in ("D-VAE", "FactorDVAE", "all discrete"):
+        pool = [selection[(name, m)] for m in METRIC_KEYS]
+        defined = [s for s in pool if np.isfinite(s["p_value"])]
+        assert [s["p_holm"] for s in defined] == pytest.approx(
+            holm_by_brute_force([s["p_value"] for s in defined]), rel=1e-9)
+        assert all(np.isnan(s["p_holm"]) for s in pool if s not in defined)
+    assert len([s for s in selection.values() if s["pool"] == "all discrete" and s["p_holm"] > s["p_value"]]) >= 2
 
 
 def test_formats_contain_expected_cells(results, tmp_path):
@@ -212,6 +220,13 @@ def test_compare_against_hand_derived_numbers():
     assert statistics.compare([None], [1.0]) is None
 
 
+def holm_by_brute_force(p_values):
+    """Holm, written as its definition instead of a running maximum: adjusted p_i = max over
+    p_j <= p_i of min(1, (m - rank_j) * p_j), ranks from 0 in sorted order."""
+    ranked = sorted(p_values)
+    return [max(min(1.0, (len(ranked) - k) * q) for k, q in enumerate(ranked) if q <= p) for p in p_values]
+
+
 def test_holm_against_hand_derived_numbers():
     # Sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06, 0.04 x1 = 0.04 -> raised to 0.06,
     # since an adjusted p may not fall below that of a smaller raw p.
@@ -220,6 +235,10 @@ def test_holm_against_hand_derived_numbers():
     assert statistics.holm([0.4, 0.4, 0.9]) == pytest.approx([1.0, 1.0, 1.0])
     assert statistics.holm([0.02, 0.02]) == pytest.approx([0.04, 0.04])
     assert statistics.holm([]) == []
+    # Undefined p-values (a constant metric) stay undefined and do not enlarge the family.
+    rows = tables.with_holm([{"p_value": 0.01}, {"p_value": float("nan")}, {"p_value": 0.04}])
+    assert rows[0]["p_holm"] == pytest.approx(0.02) and rows[2]["p_holm"] == pytest.approx(0.04)
+    assert np.isnan(rows[1]["p_holm"])
 
 
 def test_bootstrap_interval_matches_an_independent_resampler():
@@ -245,13 +264,9 @@ def test_comparisons_in_markdown_and_csv(results, tmp_path):
     from scipy.stats import mannwhitneyu
     assert float(mig["p_value"]) == pytest.approx(mannwhitneyu(truth["dvae_mig"], truth["vae_mig"]).pvalue, rel=1e-5)
     assert {r["baseline"] for r in rows} == {"vae", "factor_vae"}     # both pairs, FactorVAE over all gammas
-    # Holm over the six metrics of one comparison, against a brute-force form of the same rule:
-    # adjusted p_i = max over p_j <= p_i of min(1, (m - rank_j) * p_j), ranks from 0.
+    # Holm over the six metrics of one comparison.
     family = [r for r in rows if r["baseline"] == "vae"]
-    raw = sorted(float(r["p_value"]) for r in family)
     assert len(family) == 6
-    for r in family:
-        p = float(r["p_value"])
-        expected = max(min(1.0, (6 - k) * q) for k, q in enumerate(raw) if q <= p)
-        assert float(r["p_holm"]) == pytest.approx(expected, rel=1e-9)
+    expected = holm_by_brute_force([float(r["p_value"]) for r in family])
+    assert [float(r["p_holm"]) for r in family] == pytest.approx(expected, rel=1e-9)
     assert "Differences of medians" in (out / "tables.md").read_text()
