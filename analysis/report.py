@@ -35,23 +35,28 @@ def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(
         lines.append("")
     lines += differences_markdown(differences, digits)
     lines += gamma_markdown(effects, digits)
-    if selection:
-        lines += ["### Unsupervised model selection with the straight-through gap", "",
-                  "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score; permutation p, "
-                  f"exact up to {EXACT_SPEARMAN_MAX_N} runs, {SPEARMAN_RESAMPLES:,} seeded random orderings beyond); "
-                  "p (Holm): adjusted by Holm's method over the six metrics of the same candidates; "
-                  "the metric of the run with the smallest gap vs the median and the best run.", "",
-                  "| data set | candidates | metric | n | Spearman ρ | p | p (Holm) | selected (min gap) | median | best |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for s in selection:
-            lines.append(f"| {s['dataset']} | {s['pool']} | {METRICS[s['metric']]} | {s['n']} | "
-                         f"{number_text(s['spearman'])} | {number_text(s['p_value'], 3)} | {number_text(s['p_holm'], 3)} | "
-                         f"{number_text(s['selected'], digits)} | "
-                         f"{number_text(s['median'], digits)} | {number_text(s['best'], digits)} |")
-        lines.append("")
+    lines += selection_markdown(selection, digits)
     lines += regrets_markdown(regrets, digits)
     lines += problems_text(problems)
     return "\n".join(lines)
+
+
+def selection_markdown(selection, digits=2) -> list[str]:
+    if not selection:
+        return []
+    lines = ["### Unsupervised model selection with the straight-through gap", "",
+             "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score; permutation p, "
+             f"exact up to {EXACT_SPEARMAN_MAX_N} runs, {SPEARMAN_RESAMPLES:,} seeded random orderings beyond); "
+             "p (Holm): adjusted by Holm's method over the six metrics of the same candidates; "
+             "the metric of the run with the smallest gap vs the median and the best run.", "",
+             "| data set | candidates | metric | n | Spearman ρ | p | p (Holm) | selected (min gap) | median | best |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in selection:
+        lines.append(f"| {s['dataset']} | {s['pool']} | {METRICS[s['metric']]} | {s['n']} | "
+                     f"{number_text(s['spearman'])} | {number_text(s['p_value'], 3)} | {number_text(s['p_holm'], 3)} | "
+                     f"{number_text(s['selected'], digits)} | "
+                     f"{number_text(s['median'], digits)} | {number_text(s['best'], digits)} |")
+    return lines + [""]
 
 
 def differences_markdown(differences, digits=2) -> list[str]:
