@@ -21,7 +21,7 @@ def number_text(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=()) -> str:
+def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
     for table in tables:
         lines += [f"### {table['dataset']}: {table['title']}", ""]
@@ -35,6 +35,7 @@ def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(
         lines.append("")
     lines += differences_markdown(differences, digits)
     lines += gamma_markdown(effects, digits)
+    lines += tc_markdown(tc, digits)
     lines += selection_markdown(selection, digits)
     lines += regrets_markdown(regrets, digits)
     lines += problems_text(problems)
@@ -89,6 +90,23 @@ def gamma_markdown(effects, digits=2) -> list[str]:
         cells = [f"{cell_text(e['cells'].get(g), digits)} (n={e['cells'][g]['n']})" if e["cells"].get(g) else "n/a"
                  for g in gammas]
         lines.append(f"| {e['dataset']} | {METRICS[e['metric']]} | {e['latent']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def tc_markdown(tc, digits=2) -> list[str]:
+    if not tc:
+        return []
+    lines = ["### The effect of TC: each γ against the same latent without TC (γ = 0)", "",
+             "Difference of medians (with TC minus without) with a bootstrap 95 % interval and the two-sided "
+             "Mann–Whitney U test, as above; p (Holm): over the six metrics of one latent and γ.", "",
+             "| data set | latent | γ | metric | γ = 0 (n) | γ (n) | difference [95 % CI] | U | p | p (Holm) | test |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for d in tc:
+        lines.append(f"| {d['dataset']} | {d['latent']} | {d['gamma']:g} | {METRICS[d['metric']]} | "
+                     f"{number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
+                     f"{number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
+                     f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
+                     f"{d['u_statistic']:g} | {number_text(d['p_value'], 3)} | {number_text(d['p_holm'], 3)} | {d['method']} |")
     return lines + [""]
 
 
@@ -147,6 +165,8 @@ CSV_KEYS = {
     "differences": ["dataset", "baseline", "candidate", "gamma", "metric", "n_baseline", "n_candidate",
                     "baseline_median", "candidate_median", "difference", "ci_low", "ci_high", "u_statistic",
                     "p_value", "p_holm", "method"],
+    "tc_effects": ["dataset", "latent", "gamma", "metric", "n_baseline", "n_candidate", "baseline_median",
+                   "candidate_median", "difference", "ci_low", "ci_high", "u_statistic", "p_value", "p_holm", "method"],
     "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
                 "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
                 "seed_regret", "seed_random_regret"],

@@ -139,6 +139,27 @@ def gamma_effect(records: list[dict]) -> list[dict]:
     return out
 
 
+def tc_effects(records: list[dict]) -> list[dict]:
+    """Does TC help? Per data set, latent type, gamma > 0 and metric, `compare` of the model
+    with TC at that gamma against the same latent without TC (gamma 0), with `p_holm` over the
+    six metrics of one (latent, gamma)."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            if 0.0 not in groups:
+                continue
+            for gamma in [g for g in groups if g > 0]:
+                family = []
+                for metric in METRICS:
+                    stats = compare([r["values"].get(metric) for r in groups[0.0]],
+                                    [r["values"].get(metric) for r in groups[gamma]])
+                    if stats is not None:
+                        family.append({"dataset": dataset, "latent": latent, "gamma": gamma, "metric": metric, **stats})
+                out += with_holm(family)
+    return out
+
+
 def selection_regrets(records: list[dict]) -> list[dict]:
     """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
     rule (analysis/selection.py: st_gap, elbo, udr where recorded, and the oracle): the regret of

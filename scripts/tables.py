@@ -5,22 +5,18 @@
 
 Per data set and metric: VAE vs D-VAE, and FactorVAE vs FactorDVAE (one column per gamma and
 one over all gammas): median and 25th-75th percentile over seeds (numpy linear percentiles).
-Then the unsupervised model selection with the straight-through gap (discrete models): the
-Spearman rank correlation of the gap with each metric (its p-value exact over all orderings up
-to 8 runs, scipy's beyond), and the metric values of the run the gap selects (smallest gap)
-against the median and the best run.
-Missing or partial results are listed at the end (and on stderr), never silently dropped.
+Then each discrete model against its Gaussian counterpart (over all gammas and at each gamma),
+and each TC model against the same latent without TC: the difference of medians with a
+bootstrap 95 % interval, the two-sided Mann-Whitney U test, and its p adjusted by Holm over the
+six metrics of one comparison. The effect of gamma (gamma 0 = the model without TC) per latent
+type. The unsupervised model selection with the straight-through gap: its Spearman correlation
+with each metric (permutation p, exact up to 8 runs, seeded Monte Carlo beyond), and the regret
+of each rule (analysis/selection.py: smallest gap, lowest negative ELBO, largest UDR where
+recorded, the oracle) among all runs of a latent type, when choosing gamma, and when choosing
+the seed. Missing or partial results are listed at the end (and on stderr), never silently
+dropped. The library behind it is analysis/.
 
-Then, per metric, each discrete model against its Gaussian counterpart (D-VAE vs VAE,
-FactorDVAE vs FactorVAE over all gammas): the difference of medians with a bootstrap 95 %
-interval and a two-sided Mann-Whitney U p-value (scipy).
-
-With TC runs: FactorVAE vs FactorDVAE at each gamma as well, the effect of gamma (gamma 0 = the
-model without TC) per latent type, and the regret of each unsupervised selection rule
-(analysis/selection.py: smallest gap, lowest negative ELBO, largest UDR where recorded, the
-oracle) among all runs of a latent type, when choosing gamma, and when choosing the seed.
-
-Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv,
+Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv, tc_effects.csv,
 tables.tex; with --plots, boxplots_<dataset>, metric_<dataset>_<metric> (one figure per metric,
 every run shown), gamma_<dataset>, gap_<dataset> and (from the runs' *.log.jsonl)
 curves_<dataset>, each as .png and .pdf.
@@ -38,7 +34,7 @@ from analysis.curves import plot_curves
 from analysis.figures import plot
 from analysis.report import CSV_KEYS, rows_csv, to_csv, to_latex, to_markdown
 from analysis.results import ResultError, gather
-from analysis.tables import build_tables, comparisons, gamma_effect, model_selection, selection_regrets
+from analysis.tables import build_tables, comparisons, gamma_effect, model_selection, selection_regrets, tc_effects
 
 FORMATS = ("md", "csv", "tex")
 
@@ -76,7 +72,8 @@ def main(argv=None) -> int:
     differences = comparisons(records)
     effects = gamma_effect(records)
     regrets = selection_regrets(records)
-    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets),
+    tc = tc_effects(records)
+    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets, tc),
              "csv": lambda: to_csv(tables),
              "tex": lambda: to_latex(tables, selection, args.digits, differences)}
     out = Path(args.out) if args.out else None
@@ -87,14 +84,15 @@ def main(argv=None) -> int:
         if out:
             (out / f"tables.{fmt}").write_text(text if text.endswith("\n") else text + "\n")
             if fmt == "csv":
-                for name, rows in (("selection", selection), ("differences", differences), ("regrets", regrets)):
+                for name, rows in (("selection", selection), ("differences", differences), ("regrets", regrets),
+                                   ("tc_effects", tc)):
                     (out / f"{name}.csv").write_text(rows_csv(rows, CSV_KEYS[name]))
         else:
             print(text)
             if fmt == "csv":
                 print(rows_csv(selection, CSV_KEYS["selection"]))
     if out:
-        extra = " and selection.csv, differences.csv, regrets.csv" if "csv" in formats else ""
+        extra = " and selection.csv, differences.csv, regrets.csv, tc_effects.csv" if "csv" in formats else ""
         print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{extra} to {out}")
     if args.plots:
         figures = out or Path(args.results_dir) / "plots"

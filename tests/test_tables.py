@@ -270,3 +270,8 @@ def test_comparisons_in_markdown_and_csv(results, tmp_path):
     expected = holm_by_brute_force([float(r["p_value"]) for r in family])
     assert [float(r["p_holm"]) for r in family] == pytest.approx(expected, rel=1e-9)
     assert "Differences of medians" in (out / "tables.md").read_text()
+    # TC against no TC: FactorDVAE gamma 10's MIG (1.0, 1.1, 1.2) against the D-VAE's (median 0.25).
+    tc = list(csv.DictReader(io.StringIO((out / "tc_effects.csv").read_text())))
+    mig = next(r for r in tc if r["latent"] == "discrete" and float(r["gamma"]) == 10 and r["metric"] == "mig")
+    assert float(mig["difference"]) == pytest.approx(1.1 - 0.25) and int(mig["n_candidate"]) == 3
+    assert "The effect of TC" in (out / "tables.md").read_text()
