@@ -113,6 +113,10 @@ def tc_markdown(tc, digits=2) -> list[str]:
 RULE_NAMES = {"st_gap": "smallest gap", "elbo": "lowest −ELBO", "udr": "largest UDR", "oracle": "oracle (the metric)"}
 
 
+def rho_text(row) -> str:
+    return "–" if not np.isfinite(row["rho"]) else f"{row['rho']:+.2f} ({number_text(row['rho_p'], 3)})"
+
+
 def regrets_markdown(regrets, digits=2) -> list[str]:
     if not regrets:
         return []
@@ -120,13 +124,15 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
              "Regret = best metric in the pool − metric of the pick (lower is better); 'random' = the expected "
              "regret of a uniformly random pick. All runs: one run among every γ and seed of the latent type. "
              "Choosing γ: each γ scored by the median rule score of its runs, judged by the median metric of "
-             "its runs. Choosing the seed: within each γ, mean over the γ groups.", "",
-             "| data set | latent | metric | rule | n | pick (rank) | regret | random | γ picked | γ regret | γ random | seed regret | seed random |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "its runs. Choosing the seed: within each γ, mean over the γ groups. ρ (p): Spearman correlation of "
+             "the rule's preference with the metric over all runs, permutation p (positive: the rule ranks "
+             "runs as the metric does).", "",
+             "| data set | latent | metric | rule | n | pick (rank) | regret | random | ρ (p) | γ picked | γ regret | γ random | seed regret | seed random |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in regrets:
         lines.append(f"| {r['dataset']} | {r['latent']} | {METRICS[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
                      f"{number_text(r['picked'], digits)} ({r['rank']}) | {number_text(r['regret'], digits + 1)} | "
-                     f"{number_text(r['random_regret'], digits + 1)} | {r['gamma_picked']:g} | {number_text(r['gamma_regret'], digits + 1)} | "
+                     f"{number_text(r['random_regret'], digits + 1)} | {rho_text(r)} | {r['gamma_picked']:g} | {number_text(r['gamma_regret'], digits + 1)} | "
                      f"{number_text(r['gamma_random_regret'], digits + 1)} | {number_text(r['seed_regret'], digits + 1)} | "
                      f"{number_text(r['seed_random_regret'], digits + 1)} |")
     return lines + [""]
@@ -168,6 +174,7 @@ CSV_KEYS = {
     "tc_effects": ["dataset", "latent", "gamma", "metric", "n_baseline", "n_candidate", "baseline_median",
                    "candidate_median", "difference", "ci_low", "ci_high", "u_statistic", "p_value", "p_holm", "method"],
     "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
+                "rho", "rho_p",
                 "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
                 "seed_regret", "seed_random_regret"],
 }

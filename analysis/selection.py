@@ -60,6 +60,19 @@ def regret(runs: list[dict], rule: str, metric: str) -> dict | None:
             "random_regret": best - float(values.mean())}
 
 
+def agreement(runs: list[dict], rule: str, metric: str) -> tuple[float, float]:
+    """(rho, p): Spearman's correlation of the rule's score, oriented so that larger is the
+    rule's preference, with the metric over the runs that have both (permutation p,
+    analysis/statistics.py). Positive: the rule ranks runs as the metric does. NaN for the
+    oracle, whose agreement is 1 by definition."""
+    from analysis.statistics import spearman
+    if rule == ORACLE:
+        return float("nan"), float("nan")
+    key, sign = RULES[rule]
+    usable = _usable(runs, metric, key)
+    return spearman([sign * r["values"][key] for r in usable], [r["values"][metric] for r in usable])
+
+
 def gamma_regret(groups: dict, rule: str, metric: str) -> dict | None:
     """Choosing gamma: `groups` {gamma: runs}. Each gamma is scored by the median of its runs'
     rule scores (the oracle: the median metric) and judged by the median metric of its runs.
@@ -84,4 +97,4 @@ def gamma_regret(groups: dict, rule: str, metric: str) -> dict | None:
             "random_regret": float(outcome.max() - outcome.mean())}
 
 
-__all__ = ["ORACLE", "RULES", "gamma_regret", "pick", "regret"]
+__all__ = ["ORACLE", "RULES", "agreement", "gamma_regret", "pick", "regret"]

@@ -164,7 +164,8 @@ def selection_regrets(records: list[dict]) -> list[dict]:
     """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
     rule (analysis/selection.py: st_gap, elbo, udr where recorded, and the oracle): the regret of
     picking one run among all, of picking gamma, and of picking the seed within each gamma (mean
-    over the gammas), each beside the expected regret of a uniformly random pick."""
+    over the gammas), each beside the expected regret of a uniformly random pick; and how well
+    the rule's score ranks all runs (`rho`, `rho_p`: selection.agreement)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for latent, models in LATENTS:
@@ -179,7 +180,9 @@ def selection_regrets(records: list[dict]) -> list[dict]:
                         continue
                     gamma = selection.gamma_regret(groups, rule, metric)
                     seeds = [w for w in (selection.regret(g, rule, metric) for g in groups.values()) if w]
+                    rho, rho_p = selection.agreement(runs, rule, metric)
                     out.append({"dataset": dataset, "latent": latent, "metric": metric, "rule": rule, **overall,
+                                "rho": rho, "rho_p": rho_p,
                                 "picked_run": Path(overall["picked_run"]).name.replace(".eval.json", ""),
                                 "gamma_n": gamma["n"], "gamma_picked": gamma["picked_gamma"],
                                 "gamma_regret": gamma["regret"], "gamma_random_regret": gamma["random_regret"],

@@ -25,6 +25,12 @@ def test_regret_of_each_rule_by_hand():
     assert oracle["picked"] == 0.9 and oracle["regret"] == 0 and oracle["n"] == 4
     assert oracle["random_regret"] == pytest.approx(0.9 - np.mean([0.1, 0.5, 0.3, 0.9]))
     assert selection.regret(runs, "udr", "mig") is None                # nobody has a UDR
+    # Agreement over the three scored runs. -ELBO 10, 5, 7 -> preference ranks (lower preferred)
+    # 1, 3, 2 against MIG ranks 1, 3, 2: rho = +1, and 2 of the 3! orderings reach |rho| = 1.
+    assert selection.agreement(runs, "elbo", "mig") == pytest.approx((1.0, 2 / 6))
+    # Gap 3, 2, 1 -> preference ranks 1, 2, 3 against 1, 3, 2: d = 0, -1, 1, rho = 1 - 6*2/24 = 0.5;
+    # three runs allow only rho = +-1 and +-0.5, so every ordering reaches |rho| = 0.5: p = 1.
+    assert selection.agreement(runs, "st_gap", "mig") == pytest.approx((0.5, 1.0))
 
 
 def test_choosing_gamma_by_the_median_score_by_hand():
@@ -100,6 +106,11 @@ def test_per_gamma_comparisons_gamma_effect_and_regrets(tmp_path):
     assert gap["gamma_picked"] == 0.0 and gap["gamma_regret"] == pytest.approx(0.62 - 0.12)
     # within each gamma the smallest gap is seed 1, whose MIG is 0.02 below the best seed's
     assert gap["seed_regret"] == pytest.approx(0.02) and gap["seed_groups"] == 3
+    # The gap orders the nine discrete runs exactly as MIG does, so the rule (smaller gap
+    # preferred) ranks them exactly backwards: rho = -1; no random ordering of nine reaches
+    # |rho| = 1 but the observed one and its reverse (2 / 9! = 6e-6 of them).
+    assert gap["rho"] == pytest.approx(-1.0) and gap["rho_p"] < 1e-3
+    assert np.isnan(regrets[("discrete", "oracle")]["rho"])
     assert ("Gaussian", "st_gap") not in regrets and regrets[("Gaussian", "oracle")]["regret"] == 0
     # TC against no TC, per latent and gamma: FactorDVAE at gamma 10 has MIG 0.21-0.23 against
     # the D-VAE's 0.11-0.13: difference of medians 0.10, every pair in TC's favour (U = 9), exact
