@@ -1,4 +1,4 @@
-"""Reading (and, without eval.py, writing) the per-checkpoint result files `X.eval.json`.
+"""Reading the per-checkpoint result files `X.eval.json` into records for the tables.
 
 The layout is eval.py's: top-level `dataset`, `model`, `gamma`, `seed`, `step`,
 `protocol`, and the metric values under `results` (`mig`, `modularity`, `sap_score`,

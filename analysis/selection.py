@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.statistics import spearman
+
 # rule -> (score key in a record's values, +1 if larger is better, -1 if smaller is better)
 RULES = {"st_gap": ("st_gap", -1), "elbo": ("elbo", -1), "udr": ("udr", +1)}
 ORACLE = "oracle"
@@ -65,7 +67,6 @@ def agreement(runs: list[dict], rule: str, metric: str) -> tuple[float, float]:
     rule's preference, with the metric over the runs that have both (permutation p,
     analysis/statistics.py). Positive: the rule ranks runs as the metric does. NaN for the
     oracle, whose agreement is 1 by definition."""
-    from analysis.statistics import spearman
     if rule == ORACLE:
         return float("nan"), float("nan")
     key, sign = RULES[rule]
