@@ -212,7 +212,7 @@ def parse_args(argv=None):
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--save_file", help="checkpoint (.pkl)")
     what.add_argument("--curves", metavar="RESULTS_DIR",
-                      help="training curves of every run log under a results folder (analysis/curves.py; default out: RESULTS_DIR/plots)")
+                      help="training curves of every run log under a results folder (out: RESULTS_DIR/plots)")
     parser.add_argument("--out", default=None, help="output folder (default: figures/ next to the checkpoint)")
     parser.add_argument("--compare", default=None, help="a second checkpoint on the same data set (scatter)")
     parser.add_argument("--steps", type=int, default=10, help="traversal columns")
