@@ -21,7 +21,7 @@ def number_text(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=()) -> str:
+def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=(), runs=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
     for table in tables:
         lines += [f"### {table['dataset']}: {table['title']}", ""]
@@ -38,6 +38,7 @@ def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(
     lines += tc_markdown(tc, digits)
     lines += selection_markdown(selection, digits)
     lines += regrets_markdown(regrets, digits)
+    lines += runs_markdown(runs, digits)
     lines += problems_text(problems)
     return "\n".join(lines)
 
@@ -138,6 +139,23 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
     return lines + [""]
 
 
+def runs_markdown(runs, digits=2) -> list[str]:
+    if not runs:
+        return []
+    header = ["data set", "model", "γ", "seed"] + list(METRICS.values()) + ["−ELBO (nats)", "gap", "UDR"]
+    lines = ["### Every run", "", "The runs behind every summary above; '–': the run has no such score "
+             "(a Gaussian model has no gap; older results no ELBO or UDR).", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in runs:
+        gamma = "–" if r["gamma"] is None else f"{r['gamma']:g}"
+        scores = [number_text(r[k], digits) if r[k] is not None else "–" for k in METRICS]
+        scores += [number_text(r["elbo"], 2) if r["elbo"] is not None else "–",
+                   number_text(r["st_gap"], 2) if r["st_gap"] is not None else "–",
+                   number_text(r["udr"], digits) if r["udr"] is not None else "–"]
+        lines.append(f"| {r['dataset']} | {MODEL_NAMES[r['model']]} | {gamma} | {r['seed']} | " + " | ".join(scores) + " |")
+    return lines + [""]
+
+
 def problems_text(problems) -> list[str]:
     if not problems:
         return ["All results complete: every checkpoint has an eval JSON with every metric."]
@@ -173,6 +191,7 @@ CSV_KEYS = {
                     "p_value", "p_holm", "method"],
     "tc_effects": ["dataset", "latent", "gamma", "metric", "n_baseline", "n_candidate", "baseline_median",
                    "candidate_median", "difference", "ci_low", "ci_high", "u_statistic", "p_value", "p_holm", "method"],
+    "runs": ["dataset", "model", "gamma", "seed", "run", *METRICS, "elbo", "st_gap", "udr"],
     "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
                 "rho", "rho_p",
                 "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",

@@ -190,3 +190,19 @@ def selection_regrets(records: list[dict]) -> list[dict]:
                                 "seed_regret": float(np.mean([w["regret"] for w in seeds])),
                                 "seed_random_regret": float(np.mean([w["random_regret"] for w in seeds]))})
     return out
+
+
+RUN_SCORES = ("elbo", "st_gap", "udr")
+MODEL_ORDER = ("vae", "dvae", "factor_vae", "factor_dvae")
+
+
+def run_rows(records: list[dict]) -> list[dict]:
+    """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics
+    and its selection scores (negative ELBO, straight-through gap, UDR; None where it has none),
+    so that a reader can check any summary above against the runs behind it."""
+    def order(r):
+        return (r["dataset"], MODEL_ORDER.index(r["model"]), r["gamma"] or 0.0, r["seed"] or 0)
+    return [{"dataset": r["dataset"], "model": r["model"], "gamma": r["gamma"], "seed": r["seed"],
+             "run": Path(r["path"]).name.replace(".eval.json", ""),
+             **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES)}}
+            for r in sorted(records, key=order)]

@@ -16,7 +16,7 @@ recorded, the oracle) among all runs of a latent type, when choosing gamma, and 
 the seed. Missing or partial results are listed at the end (and on stderr), never silently
 dropped. The library behind it is analysis/.
 
-Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv, tc_effects.csv,
+Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv, tc_effects.csv, runs.csv,
 tables.tex; with --plots, boxplots_<dataset>, metric_<dataset>_<metric> (one figure per metric,
 every run shown), gamma_<dataset>, gap_<dataset> and (from the runs' *.log.jsonl)
 curves_<dataset>, each as .png and .pdf.
@@ -34,7 +34,8 @@ from analysis.curves import plot_curves
 from analysis.figures import plot
 from analysis.report import CSV_KEYS, rows_csv, to_csv, to_latex, to_markdown
 from analysis.results import ResultError, gather
-from analysis.tables import build_tables, comparisons, gamma_effect, model_selection, selection_regrets, tc_effects
+from analysis.tables import (build_tables, comparisons, gamma_effect, model_selection, run_rows, selection_regrets,
+                             tc_effects)
 
 FORMATS = ("md", "csv", "tex")
 
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
     effects = gamma_effect(records)
     regrets = selection_regrets(records)
     tc = tc_effects(records)
-    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets, tc),
+    runs = run_rows(records)
+    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets, tc, runs),
              "csv": lambda: to_csv(tables),
              "tex": lambda: to_latex(tables, selection, args.digits, differences)}
     out = Path(args.out) if args.out else None
@@ -85,14 +87,14 @@ def main(argv=None) -> int:
             (out / f"tables.{fmt}").write_text(text if text.endswith("\n") else text + "\n")
             if fmt == "csv":
                 for name, rows in (("selection", selection), ("differences", differences), ("regrets", regrets),
-                                   ("tc_effects", tc)):
+                                   ("tc_effects", tc), ("runs", runs)):
                     (out / f"{name}.csv").write_text(rows_csv(rows, CSV_KEYS[name]))
         else:
             print(text)
             if fmt == "csv":
                 print(rows_csv(selection, CSV_KEYS["selection"]))
     if out:
-        extra = " and selection.csv, differences.csv, regrets.csv, tc_effects.csv" if "csv" in formats else ""
+        extra = " and selection.csv, differences.csv, regrets.csv, tc_effects.csv, runs.csv" if "csv" in formats else ""
         print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{extra} to {out}")
     if args.plots:
         figures = out or Path(args.results_dir) / "plots"

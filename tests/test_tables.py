@@ -275,3 +275,27 @@ def test_comparisons_in_markdown_and_csv(results, tmp_path):
     mig = next(r for r in tc if r["latent"] == "discrete" and float(r["gamma"]) == 10 and r["metric"] == "mig")
     assert float(mig["difference"]) == pytest.approx(1.1 - 0.25) and int(mig["n_candidate"]) == 3
     assert "The effect of TC" in (out / "tables.md").read_text()
+
+
+def test_every_run_is_listed_with_its_own_numbers(results, tmp_path):
+    folder, truth = results
+    out = tmp_path / "out"
+    assert cli.main([str(folder), "--format", "md,csv", "--out", str(out), "--digits", "3"]) == 0
+    rows = list(csv.DictReader(io.StringIO((out / "runs.csv").read_text())))
+    assert len(rows) == 22
+    # table order: VAE, D-VAE, FactorVAE, FactorDVAE; gamma, then seed ascending
+    assert [r["model"] for r in rows] == ["vae"] * 5 + ["dvae"] * 5 + ["factor_vae"] * 6 + ["factor_dvae"] * 6
+    assert [r["seed"] for r in rows[10:16]] == ["1", "2", "3", "1", "2", "3"]
+    assert [r["gamma"] for r in rows[10:16]] == ["10", "10", "10", "20", "20", "20"]
+    # each row carries the numbers of its own file, read here straight from the JSON
+    for row in rows:
+        written = json.loads((folder / f"{row['run']}.eval.json").read_text())["results"]
+        for key in METRIC_KEYS:
+            assert float(row[key]) == pytest.approx(written[key], rel=1e-5)
+        assert (row["st_gap"] == "") == ("st_gap" not in written)
+    assert [float(r["st_gap"]) for r in rows[5:10]] == truth["dvae_gap"]
+    assert [float(r["mig"]) for r in rows[:5]] == truth["vae_mig"]
+    markdown = (out / "tables.md").read_text()
+    section = markdown[markdown.index("### Every run"):]
+    assert section.count("\n| ds | ") == 22
+    assert "| ds | FactorDVAE | 20 | 3 | 2.200 |" in section    # mig = gamma / 10 + (seed - 1) / 10
