@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 # Fields that measure time, or say where and when a file was written: they differ between any two
 # runs and carry no result.
 CLOCK_FIELDS = frozenset({"time", "elapsed_s", "steps_per_s", "seconds"})
-EVAL_IGNORED = frozenset({"times", "created", "index_cache", "checkpoint", "versions"})
+EVAL_IGNORED = frozenset({"times", "created", "index_cache", "checkpoint", "versions", "machine"})
+# Log lines that describe the machine, not the run (training/machine.py): not compared.
+MACHINE_KIND = "machine"
 
 
 @dataclass
@@ -25,12 +27,14 @@ class Comparison:
 
     `differences`: (where, old value, new value) for every compared value that is not equal;
     `added` / `dropped`: keys only the new / only the old version has (e.g. a metric added later);
-    `compared`: how many values were compared.
+    `compared`: how many values were compared;
+    `machines`: for logs, the machine lines (without their time) of the old and the new version.
     """
     differences: list[tuple[str, object, object]] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     compared: int = 0
+    machines: tuple[list[dict], list[dict]] = ((), ())
 
     @property
     def identical(self) -> bool:
@@ -69,13 +73,14 @@ def _compare_mappings(old: dict, new: dict, where: str, result: Comparison, igno
                 result.differences.append((name, old[key], new[key]))
 
 
-def parse_log(text: str, where: str) -> dict[tuple[str, int], dict]:
-    """A training log (JSON lines) as {(kind, step): the line without its clock fields}.
+def parse_log(text: str, where: str) -> tuple[dict[tuple[str, int], dict], list[dict]]:
+    """A training log (JSON lines) as {(kind, step): the line without its clock fields}, and
+    its machine lines (without their time) apart, in order.
 
     A resumed run repeats the lines after its checkpoint; the last copy of each (kind, step)
     is kept (the copies are equal when training is deterministic).
     """
-    lines = {}
+    lines, machines = {}, []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -86,15 +91,20 @@ def parse_log(text: str, where: str) -> dict[tuple[str, int], dict]:
         if not isinstance(record, dict) or "step" not in record:
             raise ValueError(f"{where} line {number}: expected a JSON object with a 'step'")
         key = (str(record.get("kind", "train")), int(record["step"]))
-        lines[key] = {k: v for k, v in record.items() if k not in CLOCK_FIELDS}
-    return lines
+        without_clock = {k: v for k, v in record.items() if k not in CLOCK_FIELDS}
+        if key[0] == MACHINE_KIND:
+            machines.append(without_clock)
+        else:
+            lines[key] = without_clock
+    return lines, machines
 
 
 def compare_logs(old_text: str, new_text: str, where: str = "log") -> Comparison:
     """Compare every (kind, step) line the new log has with the old log's (the new one may be a
     run still in progress); a step the old log lacks is reported as added."""
-    old, new = parse_log(old_text, f"old {where}"), parse_log(new_text, f"new {where}")
-    result = Comparison()
+    old, old_machines = parse_log(old_text, f"old {where}")
+    new, new_machines = parse_log(new_text, f"new {where}")
+    result = Comparison(machines=(old_machines, new_machines))
     for key in sorted(new, key=lambda k: (k[1], k[0])):
         label = f"{key[0]} step {key[1]}: "
         if key not in old:

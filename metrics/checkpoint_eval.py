@@ -20,6 +20,7 @@ import metrics as metrics_lib
 from data.atomic import plain_json, write_json_atomic
 from metrics.protocol import (METRIC_CHOICES, RESULT_FORMAT, RESULT_KEYS, is_paper_protocol, merge_settings,
                               parse_metrics, result_path)
+from training.machine import describe_machine
 from training.restore import load_model
 
 
@@ -209,6 +210,7 @@ def _result_record(path, payload, config, data, seed, protocol, settings, names,
                          "images_stored": cache.num_images, "encode_seconds": cache.encode_seconds}
                         if cache is not None else {"used": False}),
         "versions": {"jax": jax.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__},
+        "machine": describe_machine(),
         "solvers": metrics_lib.solver_settings(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

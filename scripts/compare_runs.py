@@ -73,6 +73,14 @@ def compare_run(old: Folder, new: Folder, run: str) -> dict[str, Comparison]:
     return comparisons
 
 
+def _machines_text(machines) -> str:
+    """'CPU (n cores) from step s' per process that trained the run, or 'not recorded'."""
+    if not machines:
+        return "not recorded"
+    return " then ".join(f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores) from step {m.get('step', '?')}"
+                         for m in machines)
+
+
 def describe(run: str, comparisons: dict[str, Comparison], show: int = 3) -> str:
     parts = []
     for what, c in comparisons.items():
@@ -84,6 +92,9 @@ def describe(run: str, comparisons: dict[str, Comparison], show: int = 3) -> str
             text += f", new only: {', '.join(c.added[:show])}{' ...' if len(c.added) > show else ''}"
         if c.dropped:
             text += f", old only: {', '.join(c.dropped[:show])}{' ...' if len(c.dropped) > show else ''}"
+        old_machines, new_machines = (_machines_text(m) for m in c.machines)
+        if old_machines != new_machines:
+            text += f", machines: old {old_machines}, new {new_machines}"
         parts.append(text)
     return f"{run}: " + ("; ".join(parts) if parts else "nothing to compare")
 

@@ -67,6 +67,7 @@ def test_json_has_everything(evaluated, checkpoints):
         assert result["settings"]["mig"] == {"num_train": 500}
         assert result["solvers"]["matches"].startswith("scikit-learn 1.2.2")
         assert "dual=True" in result["solvers"]["sap"] and "1e-4/n_train" in result["solvers"]["beta_vae"]
+        assert result["machine"]["backend"] == "cpu" and result["machine"]["cores"] >= 1
     assert discrete["model"] == "dvae" and gaussian["model"] == "vae"
     assert discrete["results"]["st_gap"] > 0 and "st_loss_hard" in discrete["results"]
     assert discrete["settings"]["st_gap"] == {"num_batches": 3, "batch_size": 16}

@@ -128,3 +128,21 @@ def test_cli_against_a_git_revision(tmp_path, monkeypatch, capsys):
     assert "results.st_gap: 6.13 -> 6.2" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="git ls-tree"):
         compare_runs.main(["--rev", "no-such-rev", "results"])
+
+
+def test_machine_lines_are_not_compared_but_shown(tmp_path, capsys):
+    first = {"kind": "machine", "step": 0, "time": 1.0, "cpu": "CPU A", "cores": 2}
+    other = {"kind": "machine", "step": 0, "time": 5.0, "cpu": "CPU B", "cores": 1}
+    old, new = _log(first) + OLD_LOG, _log(other) + OLD_LOG
+    result = compare_logs(old, new)
+    assert result.identical and result.compared == 4 + 4 + 3    # as without the machine lines
+    assert result.machines == ([{"kind": "machine", "step": 0, "cpu": "CPU A", "cores": 2}],
+                               [{"kind": "machine", "step": 0, "cpu": "CPU B", "cores": 1}])
+    _write_run(tmp_path / "old", "run_a", old, _eval())
+    _write_run(tmp_path / "new", "run_a", new, _eval())
+    assert compare_runs.main([str(tmp_path / "old"), str(tmp_path / "new")]) == 0
+    out = capsys.readouterr().out
+    assert "machines: old CPU A (2 cores) from step 0, new CPU B (1 cores) from step 0" in out
+    _write_run(tmp_path / "new", "run_a", OLD_LOG, _eval())
+    compare_runs.main([str(tmp_path / "old"), str(tmp_path / "new")])
+    assert "new not recorded" in capsys.readouterr().out

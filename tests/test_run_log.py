@@ -41,7 +41,7 @@ def test_a_fresh_run_replaces_an_old_log(tiny_data, tiny_config):
     path = log_path(tiny_config.checkpoint_path())
     path.write_text('{"kind": "train", "step": 999}\n')
     train(tiny_config, data=tiny_data, progress=False, log=lambda *_: None)
-    assert [r["step"] for r in read_log(path)] == [4, 8]
+    assert [(r["kind"], r["step"]) for r in read_log(path)] == [("machine", 0), ("train", 4), ("train", 8)]
 
 
 def test_kill_after_checkpoint_then_resume_logs_each_step_once(tiny_data, tiny_config):
@@ -61,11 +61,15 @@ def test_kill_after_checkpoint_then_resume_logs_each_step_once(tiny_data, tiny_c
     train(config, data=tiny_data, progress=False, log=lambda *_: None, evaluate=lambda *a: {"mig": 0.5},
           resume=config.checkpoint_path())
     resumed, uninterrupted = read_log(path), read_log(log_path(whole.checkpoint_path()))
-    assert [(r["kind"], r["step"]) for r in resumed] == [(r["kind"], r["step"]) for r in uninterrupted]
+    # one machine line per process: the first from step 0, the resumed one from its checkpoint's step
+    assert [r["step"] for r in resumed if r["kind"] == "machine"] == [0, 4]
+    assert [r["step"] for r in uninterrupted if r["kind"] == "machine"] == [0]
+    assert ([(r["kind"], r["step"]) for r in resumed if r["kind"] != "machine"]
+            == [(r["kind"], r["step"]) for r in uninterrupted if r["kind"] != "machine"])
     assert [r["step"] for r in train_records(path)] == [2, 4, 6, 8, 10, 12]
     for a, b in zip(train_records(path), train_records(log_path(whole.checkpoint_path()))):
         assert a["loss"] == b["loss"] and a["noise_scale"] == b["noise_scale"]   # resume is exact
-    elapsed = [r["elapsed_s"] for r in resumed]
+    elapsed = [r["elapsed_s"] for r in resumed if r["kind"] != "machine"]
     assert elapsed == sorted(elapsed)                                          # the count continues
 
 
@@ -73,3 +77,11 @@ def test_torn_last_line_is_ignored(tmp_path):
     path = tmp_path / "x.log.jsonl"
     path.write_text('{"kind": "train", "step": 2}\n{"kind": "tra')
     assert read_log(path) == [{"kind": "train", "step": 2}]
+
+
+def test_machine_line_names_the_cpu_and_the_cores_this_process_may_use(tiny_data, tiny_config):
+    import os
+    train(tiny_config, data=tiny_data, progress=False, log=lambda *_: None)
+    (machine,) = [r for r in read_log(log_path(tiny_config.checkpoint_path())) if r["kind"] == "machine"]
+    assert machine["cores"] == len(os.sched_getaffinity(0))
+    assert machine["backend"] == "cpu" and machine["cpu"] and machine["jax"]

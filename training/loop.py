@@ -16,6 +16,7 @@ from data import GroundTruthData, get_dataset
 from models import Model
 from training import checkpoint
 from training.restore import model_and_example
+from training.machine import describe_machine
 from training.run_log import RunLog, log_path
 from training.step import TrainState, committed, images_on_device, init_train_state, optimizers, train_steps
 
@@ -209,6 +210,9 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     step = first_step = int(np.max(ts.step))
     run_logs = [RunLog(log_path(m.checkpoint_path()), resume_step=step if resume is not None else None)
                 for m in members.configs]
+    machine = describe_machine()
+    for run_log in run_logs:
+        run_log.note_machine(step, machine)
     checkpoints = f"{members.configs[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else "")
 
     def label(i):

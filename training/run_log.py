@@ -4,7 +4,9 @@ One JSON object per line, appended as the run goes:
   {"kind": "train", "step", "time", "elapsed_s", "steps_per_s", "recon", "kl", "elbo", "loss",
    ["tc", "disc_loss",] "noise_scale"}   every `log_every` steps (losses averaged since the last
                                          record, the noise scale at `step`);
-  {"kind": "eval", "step", "time", "elapsed_s", "mig"}   every `eval_every` steps.
+  {"kind": "eval", "step", "time", "elapsed_s", "mig"}   every `eval_every` steps;
+  {"kind": "machine", "step", "time", "cpu", "cores", "backend", ...}   when a process starts
+                                         or resumes the run (training.machine).
 `time` is the Unix time of the record; `elapsed_s` counts training seconds over all sessions
 of the run (a resumed run continues the count).
 
@@ -55,6 +57,13 @@ class RunLog:
     def _rewrite(self, records: list[dict]) -> None:
         with atomic_write(self.path, "w") as f:   # a kill here leaves the old log, not half of it
             f.writelines(json.dumps(r) + "\n" for r in records)
+
+    def note_machine(self, step: int, machine: dict) -> dict:
+        """The machine this process trains on, from `step` (a resumed run gets one per process)."""
+        record = {"kind": "machine", "step": int(step), "time": round(time.time(), 3), **machine}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        return record
 
     def append(self, kind: str, step: int, values: dict) -> dict:
         record = {"kind": kind, "step": int(step), "time": round(time.time(), 3),
