@@ -61,6 +61,12 @@ def selection_markdown(selection, digits=2) -> list[str]:
     return lines + [""]
 
 
+def difference_test_cells(d, digits=2) -> str:
+    """The closing cells of a test row: difference [95 % CI] | U | p | p (Holm) | test."""
+    return (f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
+            f"{d['u_statistic']:g} | {number_text(d['p_value'], 3)} | {number_text(d['p_holm'], 3)} | {d['method']} |")
+
+
 def differences_markdown(differences, digits=2) -> list[str]:
     if not differences:
         return []
@@ -75,8 +81,7 @@ def differences_markdown(differences, digits=2) -> list[str]:
         lines.append(f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
                      f"{MODEL_NAMES[d['baseline']]} {number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
                      f"{MODEL_NAMES[d['candidate']]} {number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
-                     f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
-                     f"{d['u_statistic']:g} | {number_text(d['p_value'], 3)} | {number_text(d['p_holm'], 3)} | {d['method']} |")
+                     + difference_test_cells(d, digits))
     return lines + [""]
 
 
@@ -106,8 +111,7 @@ def tc_markdown(tc, digits=2) -> list[str]:
         lines.append(f"| {d['dataset']} | {d['latent']} | {d['gamma']:g} | {METRICS[d['metric']]} | "
                      f"{number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
                      f"{number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
-                     f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
-                     f"{d['u_statistic']:g} | {number_text(d['p_value'], 3)} | {number_text(d['p_holm'], 3)} | {d['method']} |")
+                     + difference_test_cells(d, digits))
     return lines + [""]
 
 
@@ -146,12 +150,10 @@ def runs_markdown(runs, digits=2) -> list[str]:
     lines = ["### Every run", "", "The runs behind every summary above; '–': the run has no such score "
              "(a Gaussian model has no gap; older results no ELBO or UDR).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    places = {**dict.fromkeys(METRICS, digits), "elbo": 2, "st_gap": 2, "udr": digits}
     for r in runs:
         gamma = "–" if r["gamma"] is None else f"{r['gamma']:g}"
-        scores = [number_text(r[k], digits) if r[k] is not None else "–" for k in METRICS]
-        scores += [number_text(r["elbo"], 2) if r["elbo"] is not None else "–",
-                   number_text(r["st_gap"], 2) if r["st_gap"] is not None else "–",
-                   number_text(r["udr"], digits) if r["udr"] is not None else "–"]
+        scores = ["–" if r[k] is None else number_text(r[k], d) for k, d in places.items()]
         lines.append(f"| {r['dataset']} | {MODEL_NAMES[r['model']]} | {gamma} | {r['seed']} | " + " | ".join(scores) + " |")
     return lines + [""]
 

@@ -1,5 +1,7 @@
 """The training log `{run}.log.jsonl`: one record per logged step, values from the steps
 themselves, and exactly one record per step after a kill and a resume."""
+import os
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -80,7 +82,6 @@ def test_torn_last_line_is_ignored(tmp_path):
 
 
 def test_machine_line_names_the_cpu_and_the_cores_this_process_may_use(tiny_data, tiny_config):
-    import os
     train(tiny_config, data=tiny_data, progress=False, log=lambda *_: None)
     (machine,) = [r for r in read_log(log_path(tiny_config.checkpoint_path())) if r["kind"] == "machine"]
     assert machine["cores"] == len(os.sched_getaffinity(0))

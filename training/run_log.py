@@ -60,15 +60,15 @@ class RunLog:
 
     def note_machine(self, step: int, machine: dict) -> dict:
         """The machine this process trains on, from `step` (a resumed run gets one per process)."""
-        record = {"kind": "machine", "step": int(step), "time": round(time.time(), 3), **machine}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        return record
+        return self._append({"kind": "machine", "step": int(step), "time": round(time.time(), 3), **machine})
 
     def append(self, kind: str, step: int, values: dict) -> dict:
         record = {"kind": kind, "step": int(step), "time": round(time.time(), 3),
                   "elapsed_s": round(self._elapsed_before + time.perf_counter() - self._started, 3),
                   **{k: float(v) for k, v in values.items()}}
+        return self._append(record)
+
+    def _append(self, record: dict) -> dict:
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
         return record

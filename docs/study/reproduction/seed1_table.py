@@ -1,6 +1,8 @@
 """Markdown table: the five seed-1 TC runs as first trained (commit 8e8856e, on the first 2-core machine)
 and as retrained on the current one (working tree). Run from the repository root."""
-import json, subprocess, sys
+import json
+import subprocess
+
 REV = "8e8856e"
 runs = [("gauss_factor10.0", "FactorVAE γ = 10"), ("factor10.0", "FactorDVAE γ = 10"),
         ("gauss_factor30.0", "FactorVAE γ = 30"), ("factor30.0", "FactorDVAE γ = 30"),

@@ -21,7 +21,7 @@ def rows(name, revision=None):
 def verdict(row, p_key, effect_key):
     p, effect = float(row[p_key]), float(row[effect_key])
     sign = "+" if effect > 0 else "−" if effect < 0 else "0"
-    return sign, float(row[p_key]) < 0.05, p
+    return sign, p < 0.05, p
 
 
 def compare(name, key_columns, effect_key, p_keys):
