@@ -4,16 +4,16 @@
     python eval.py --save_file 'runs/*.pkl' other.pkl --metrics mig,dci,st_gap --seed 42
 
 Per checkpoint: MIG, Modularity, SAP, FactorVAE score, BetaVAE score and DCI, always in that
-order, with ONE numpy RandomState(--seed) passed from each metric to the next (SPEC §4), then
+order, with ONE numpy RandomState(--seed) passed from each metric to the next (docs/design.md §8), then
 (discrete models only) the straight-through gap on 1,000 batches of 64 training images drawn
 with jax.random(--seed), and the negative ELBO (recon + KL, as trained) on a fixed sample of
 10,000 training images drawn the same way (metrics/elbo.py). A table is printed and `X.pkl`'s
 results are written, atomically, to `X.eval.json` (fields: docs/metrics.md, "eval.py"). This is
-a command line over the library: the protocol is metrics/protocol.py, the evaluation
-metrics/checkpoint_eval.py.
+a command line over the library: the protocol is evaluation/protocol.py, the evaluation
+evaluation/evaluate.py.
 
 For data sets whose observations are plain stored images (not colour / noisy / Scream
-dSprites), every stored image is encoded at most once (metrics/index_cache.py); the numbers
+dSprites), every stored image is encoded at most once (evaluation/index_cache.py); the numbers
 are identical to the plain path (--no_cache), which encodes every drawn observation.
 
 --fast and --settings change the protocol (smaller samples): for tests and quick looks only;
@@ -25,9 +25,11 @@ import argparse
 import json
 import sys
 
-from metrics.checkpoint_eval import evaluate_checkpoint, format_table
-from metrics.protocol import METRIC_CHOICES, EvalError, merge_settings, parse_metrics
-from training.restore import expand_checkpoint_paths
+import configs
+from checkpoints.checkpoint import CheckpointError, expand_checkpoint_paths
+from data import DataError
+from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table
+from evaluation.protocol import METRIC_CHOICES, EvalError, merge_settings, parse_metrics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,18 +48,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "its turn (not started early); same numbers, slower")
     parser.add_argument("--fast", action="store_true",
                         help="reduced sample sizes for smoke tests (NOT the paper's protocol)")
-    parser.add_argument("--settings", default=None, metavar="JSON",
-                        help='per-metric overrides, e.g. \'{"dci": {"num_train": 1000}, "st_gap": {"num_batches": 10}}\' '
-                             "(NOT the paper's protocol; tests and quick looks)")
+    parser.add_argument(
+        "--settings",
+        default=None,
+        metavar="JSON",
+        help='per-metric overrides, e.g. \'{"dci": {"num_train": 1000}, "st_gap": {"num_batches": 10}}\' '
+        "(NOT the paper's protocol; tests and quick looks)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None, data=None) -> int:
     """Command-line entry; `data` replaces the data set named in the checkpoints (tests)."""
     args = parse_args(argv)
-    from data import DataError
-    from training.checkpoint import CheckpointError
-    import configs
     expected = (EvalError, CheckpointError, DataError, configs.ConfigError)
     try:
         names = parse_metrics(args.metrics)
@@ -78,10 +81,21 @@ def main(argv=None, data=None) -> int:
     for path in paths:
         print(f"evaluating {path}")
         try:
-            result = evaluate_checkpoint(path, data=data, metrics=names, seed=args.seed, settings=overrides,
-                                         fast=args.fast, progress=not args.no_progress,
-                                         use_cache=not args.no_cache, datasets=datasets,
-                                         overlap=not args.no_overlap, early_dci=not args.no_overlap)
+            result = evaluate_checkpoint(
+                path,
+                EvalOptions(
+                    metrics=names,
+                    seed=args.seed,
+                    settings=overrides,
+                    fast=args.fast,
+                    progress=not args.no_progress,
+                    use_cache=not args.no_cache,
+                    overlap=not args.no_overlap,
+                    early_dci=not args.no_overlap,
+                ),
+                data=data,
+                datasets=datasets,
+            )
         except expected as error:
             print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
             failures += 1

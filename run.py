@@ -13,9 +13,12 @@ import argparse
 import sys
 
 import configs
+from checkpoints.checkpoint import CheckpointError
 from data import DataError
-from training.checkpoint import CheckpointError
-from training.loop import TrainingDiverged, resume_config, train
+from evaluation.training_mig import training_mig
+from training.loop import TrainingDiverged, train
+from training.resume import resume_config
+from training.seeds import seed_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,8 +46,6 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
-        from training.train_mig import training_mig
-        from training.seeds import seed_config
         outputs = [seed_config(config, s).checkpoint_path() for s in config.seed_list]
         print(f"training {config.model_name} on {config.dataset} (seeds {config.seed_list}, {config.steps} steps) "
               f"-> {', '.join(map(str, outputs))}")

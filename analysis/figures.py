@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.results import COLOURS, DISCRETE, METRICS, MODEL_NAMES
 from analysis.report import number_text
+from analysis.results import COLOURS, DISCRETE, METRICS, MODEL_NAMES
 from analysis.statistics import spearman, summarize
 from analysis.tables import LATENTS, by_gamma, gamma_effect
 

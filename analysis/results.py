@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from metrics.protocol import result_path
+from evaluation.protocol import result_path
 
 # The paper's headline metrics, in table order, with their display names.
 METRICS = {

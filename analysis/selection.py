@@ -1,4 +1,4 @@
-"""Unsupervised model selection judged by its regret (issue 19), as pure functions of eval records.
+"""Unsupervised model selection judged by its regret, as pure functions of eval records.
 
 A user trains several models without labels and must pick one. A rule scores each run without
 labels and picks the best-scoring one: the smallest straight-through gap (the paper's, discrete

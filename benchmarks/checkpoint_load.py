@@ -8,24 +8,27 @@ each version (this tree; `--against`, extracted with `git archive`) loads each f
 `--repeats` times in its own process (the file is in the page cache after the first). Rounds
 alternate the versions; the median per-load time over all loads is reported, with a digest of
 what was loaded (equal digests: the versions return the same arrays, bit for bit). 7d6863a is
-the last commit whose loader was pickle with a restricted `find_class` (issue 22).
+the last commit whose loader was pickle with a restricted `find_class`.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 from versions import ROOT, alternate, extract, report, run_in
 
-sys.path.insert(0, str(ROOT))
+from checkpoints.checkpoint import save_checkpoint
+from configs import Config
+from models import build_model
+from training.resume import checkpoint_payload
+from training.step import init_train_state
 
 DRIVER = r"""
 import hashlib, json, sys, time
 import jax, numpy as np
-from training.checkpoint import load_checkpoint
-from training.restore import load_model
+from checkpoints.checkpoint import load_checkpoint
+from checkpoints.restore import load_model
 path, repeats, end_to_end = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 datasets = {}
 if end_to_end:   # the data set once, outside the timing, as eval.py caches it across files
@@ -47,11 +50,6 @@ def write_checkpoints(folder: Path) -> dict[str, Path]:
     """A D-VAE and a FactorDVAE (gamma 30) as run.py would write them at step 0."""
     import jax.numpy as jnp
 
-    from configs import Config
-    from models import build_model
-    from training.checkpoint import save_checkpoint
-    from training.loop import checkpoint_payload
-    from training.step import init_train_state
 
     files = {}
     for name, fields in {"dvae": {}, "factor_dvae": {"tc": True, "gamma": 30.0}}.items():
@@ -67,7 +65,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--end_to_end", action="store_true",
-                        help="time training.restore.load_model (read, check, build the model, restore its "
+                        help="time checkpoints.restore.load_model (read, check, build the model, restore its "
                              "parameters: what every entry point does before its first work) instead of "
                              "load_checkpoint alone")
     args = parser.parse_args()
@@ -76,12 +74,12 @@ def main():
         versions = {"this tree": ROOT, args.against: extract(args.against, Path(tmp))}
         for name, path in files.items():
             runs = alternate(versions, args.rounds,
-                             lambda version, folder: run_in(folder, DRIVER, str(path), str(args.repeats),
+                             lambda version, folder, path=path: run_in(folder, DRIVER, str(path), str(args.repeats),
                                                             str(int(args.end_to_end))))
             times = {v: [t for run in r for t in run["seconds"]] for v, r in runs.items()}
             digests = {v: r[-1]["sha256"] for v, r in runs.items()}
             size = path.stat().st_size / 2**20
-            report(times, digests, lambda version, median, values, ratio: (
+            report(times, digests, lambda version, median, values, ratio, name=name, size=size, digests=digests: (
                 f"{name:12s} {size:5.1f} MiB  {version:10s} median {1000 * median:6.1f} ms per load "
                 f"(min {1000 * min(values):.1f}); x{ratio:.2f} this tree's time; content {digests[version]}"))
 

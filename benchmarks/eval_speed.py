@@ -27,20 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from metrics.checkpoint_eval import evaluate_checkpoint, format_table  # noqa: E402
-from metrics.protocol import parse_metrics  # noqa: E402
-from training.restore import load_model  # noqa: E402
+import configs
+from checkpoints.restore import load_model  # noqa: E402
+from data import get_dataset
+from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table  # noqa: E402
+from evaluation.protocol import parse_metrics  # noqa: E402
+from models.representation import make_representation_function
+from training.loop import train
 
 MODELS = {"vae": dict(gaussian=True), "dvae": dict(), "factor_vae": dict(gaussian=True, tc=True, gamma=30.0),
           "factor_dvae": dict(tc=True, gamma=30.0)}
 
 
 def train_checkpoints(names: list[str], steps: int, dataset: str) -> list[Path]:
-    import configs
-    from data import get_dataset
-    from training.loop import train
     folder = tempfile.mkdtemp(prefix="lddr_eval_speed_")
     data = get_dataset(dataset)
     paths = []
@@ -56,7 +55,6 @@ def train_checkpoints(names: list[str], steps: int, dataset: str) -> list[Path]:
 
 def readout_rates(paths: list[Path], rounds: int = 3, images: int = 8192) -> dict:
     """{path: median images/s} of `make_representation_function`, rounds alternating paths."""
-    from models.representation import make_representation_function
     functions, datasets = {}, {}
     for path in paths:
         _, _, data, model, params, state, _ = load_model(path, datasets=datasets)
@@ -107,8 +105,11 @@ def main(argv=None) -> int:
         runs = [not args.no_cache] + ([args.no_cache] if args.compare else [])
         results = []
         for use_cache in runs:
-            result = evaluate_checkpoint(path, metrics=names, settings=settings or None, progress=False,
-                                            use_cache=use_cache, write=False, log=lambda *a: None)
+            result = evaluate_checkpoint(
+                path,
+                EvalOptions(metrics=names, settings=settings or None, progress=False, use_cache=use_cache, write=False),
+                log=lambda *a: None,
+            )
             results.append(result)
             print(f"== {path.name}\n" + format_table(result))
             print("times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result["times"].items()))

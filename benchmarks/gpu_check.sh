@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for issue 5 (NOT RUN YET: no GPU was available when this was written).
+# GPU check (NOT RUN YET: no GPU was available when this was written).
 # Run from the repository root on a machine with a GPU:
 #     bash benchmarks/gpu_check.sh            (about 5-10 minutes)
 # 1. Each model trains STEPS steps on the built-in data set (dsprites_procedural), seed 42,

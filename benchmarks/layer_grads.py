@@ -1,4 +1,4 @@
-"""Per layer of SPEC §1: the time of one backward pass (input and weight gradient), batch 64,
+"""Per layer of docs/design.md §1: the time of one backward pass (input and weight gradient), batch 64,
 for the fast layers against the Haiku/XLA form, alternating in one process.
 
     XDG_CACHE_HOME=/tmp/lddrcache python benchmarks/layer_grads.py [--rounds 5] [--repeats 10]
@@ -11,16 +11,13 @@ difference between the two variants' gradients (they compute the same linear map
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 from models.layers import _DN, _DN_T, conv2d_fast, conv2d_transpose_fast
 
 # name, kind, input H = W, input channels, output channels, kernel (stride 2 everywhere)

@@ -14,16 +14,14 @@ stamped factors (so the scores are not trivial). The real checkpoint benchmark c
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import sys
 import time
-
-import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pathlib import Path
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import numpy as np
 
 import metrics  # noqa: E402
 from data.base import FactorSpace, GroundTruthData  # noqa: E402
@@ -105,9 +103,8 @@ def main():
                                    if not k.startswith("time_")))
 
     if args.reference:
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                        "tests"))
-        from metrics_reference import ref_beta_vae, ref_factor_vae, ref_mig
+        reference = _load_reference()
+        ref_beta_vae, ref_factor_vae, ref_mig = reference.ref_beta_vae, reference.ref_factor_vae, reference.ref_mig
         print("per-batch reference (disentanglement_lib-style calls), same settings:")
         for name, fn, kw in [
                 ("mig", ref_mig, {"num_train": settings["mig"]["num_train"]}),
@@ -122,3 +119,13 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def _load_reference():
+    """tests/metrics_reference.py (the per-batch reference calls), loaded from its file: the tests
+    are not an installed package."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "metrics_reference.py"
+    spec = importlib.util.spec_from_file_location("metrics_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training.restore import load_model  # noqa: E402
+from checkpoints.restore import load_model  # noqa: E402
 from models import representation  # noqa: E402
 
 

@@ -28,15 +28,12 @@ import argparse
 import collections
 import glob
 import re
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 from configs import Config
 from data import get_dataset
 from models import build_model
@@ -148,7 +145,8 @@ def main():
     args = parser.parse_args()
     data = get_dataset("dsprites_procedural")
     images = images_on_device(data)
-    print(f"backend {jax.default_backend()}, jax {jax.__version__}, batch {Config().batch_size}, {CHUNK} steps per dispatch")
+    print(f"backend {jax.default_backend()}, jax {jax.__version__}, batch {Config().batch_size}, "
+          f"{CHUNK} steps per dispatch")
     for name in args.models.split(","):
         profile(name, data, images, args.dispatches, args.top)
 

@@ -76,14 +76,14 @@ def main():
                 sys.exit(f"error: unknown model {name!r}; expected one of {', '.join(MODELS)}")
             fields = {**MODELS[name], "steps": args.steps, "eval_every": 0, "log_every": 0, "save_every": 0}
 
-            def measured(version, folder):
+            def measured(version, folder, fields=fields, name=name):
                 result = measure(folder, fields, args.short, args.long)
                 print(f"{name} {version}: {result['ms_per_step']:.1f} ms/step", flush=True)
                 return result
             runs = alternate(versions, args.rounds, measured)
             times = {v: [r["ms_per_step"] for r in results] for v, results in runs.items()}
             digests = {v: results[-1]["params_sha256"] for v, results in runs.items()}
-            report(times, digests, lambda version, median, values, ratio: (
+            report(times, digests, lambda version, median, values, ratio, name=name, digests=digests: (
                 f"{name:12s} {version:12s} median {median:6.1f} ms/step ({', '.join(f'{v:.1f}' for v in values)}); "
                 f"x{ratio:.3f} this tree's time; params after {args.long} steps {digests[version]}"))
 

@@ -17,15 +17,12 @@ of the rounds is reported, so that load on a shared machine hits all of them ali
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: python benchmarks/train_speed.py
 from configs import Config
 from data import get_dataset
 from models import build_model
@@ -123,7 +120,10 @@ def main():
         runners = {n: scan_runner(config, data, images, chunk, seeds=list(range(1, n + 1))) for n in counts}
         result = measure(runners, {n: steps for n in counts}, rounds)
         for n, (v, c) in result.items():
-            print(f"dvae {n} seed(s) ({'vmap' if jax.default_backend() != 'cpu' else 'seeds unrolled'}, conv_impl auto): {v * n:6.2f} total steps/s, {v:6.2f} per seed (compile {c:.0f}s)")
+            print(
+                f"dvae {n} seed(s) ({'vmap' if jax.default_backend() != 'cpu' else 'seeds unrolled'}, conv_impl auto): "
+                f"{v * n:6.2f} total steps/s, {v:6.2f} per seed (compile {c:.0f}s)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """One frozen, typed configuration, built from defaults, an optional TOML file and the CLI.
 
-Defaults are the paper's protocol (SPEC §1). A file under `configs/` overrides them and the
+Defaults are the paper's protocol (docs/design.md §5). A file under `configs/` overrides them and the
 command line overrides the file: `python run.py --config configs/factor_dvae.toml --gamma 40`.
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ import argparse
 import dataclasses
 import tomllib
 from pathlib import Path
+
+from data import DATASET_NAMES
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -78,6 +80,33 @@ class Config:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# Every field's role, in one place: what may change between two runs that are "the same".
+IDENTITY = "identity"        # what a checkpoint is (model, data, latent, sizes): never changed on resume
+SCHEDULE = "schedule"        # the optimisation from here on: changed on resume only when asked, and recorded
+IMPLEMENTATION = "implementation"  # how a step is computed (same maths, other float bits): free on resume
+BOOKKEEPING = "bookkeeping"  # never enters a jitted computation: seeds, logging, saving, dispatch size
+ROLES = {
+    "dataset": IDENTITY, "gaussian": IDENTITY, "num_latents": IDENTITY, "num_categories": IDENTITY,
+    "hidden_size": IDENTITY, "tc": IDENTITY, "gamma": IDENTITY,
+    "noise_scale_init": SCHEDULE, "noise_scale_final": SCHEDULE, "temperature": SCHEDULE,
+    "discriminator_second_batch": SCHEDULE, "learning_rate": SCHEDULE, "discriminator_learning_rate": SCHEDULE,
+    "discriminator_b1": SCHEDULE, "discriminator_b2": SCHEDULE, "batch_size": SCHEDULE, "steps": SCHEDULE,
+    "conv_impl": IMPLEMENTATION,
+    "seed": BOOKKEEPING, "seeds": BOOKKEEPING, "log_every": BOOKKEEPING, "eval_every": BOOKKEEPING,
+    "save_every": BOOKKEEPING, "save_path": BOOKKEEPING, "steps_per_dispatch": BOOKKEEPING,
+}
+_FIELD_NAMES = [f.name for f in dataclasses.fields(Config)]
+if set(ROLES) != set(_FIELD_NAMES) or set(ROLES.values()) != {IDENTITY, SCHEDULE, IMPLEMENTATION, BOOKKEEPING}:
+    # A new field must say how it behaves on resume and whether it enters the computation.
+    raise ImportError(f"configs.ROLES and Config's fields differ: {sorted(set(ROLES) ^ set(_FIELD_NAMES))}")
+
+
+def fields_with(role: str) -> tuple[str, ...]:
+    """The names of Config's fields with `role` (IDENTITY, SCHEDULE, IMPLEMENTATION, BOOKKEEPING),
+    in the order of the dataclass."""
+    return tuple(name for name in _FIELD_NAMES if ROLES[name] == role)
 
 
 def describe(value) -> str:
@@ -180,7 +209,6 @@ def validate(config: Config) -> Config:
             raise ConfigError(f"{_flag(key)} must be in [0, 1) (an Adam decay rate), got {getattr(config, key)}")
     if config.conv_impl not in ("auto", "xla", "fast"):
         raise ConfigError(f"--conv_impl must be auto, xla or fast, got {describe(config.conv_impl)}")
-    from data import DATASET_NAMES
     if config.dataset not in DATASET_NAMES:
         raise ConfigError(f"--dataset: unknown data set {describe(config.dataset)}; expected one of: "
                           f"{', '.join(DATASET_NAMES)}")

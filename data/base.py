@@ -66,7 +66,7 @@ def require_file(path: Path, what: str) -> Path:
     if not Path(path).is_file():
         raise DataError(
             f"{what}: expected the file {path} (under $DISENTANGLEMENT_LIB_DATA); "
-            f"run `python -m data.download` or set DISENTANGLEMENT_LIB_DATA")
+            f"run `python scripts/download.py` or set DISENTANGLEMENT_LIB_DATA")
     return Path(path)
 
 

@@ -64,7 +64,7 @@ class Cars3D(GroundTruthData):
         folder = (Path(root) if root else data_root()) / CARS_DIR
         if not folder.is_dir():
             raise DataError(f"cars3d: expected the folder {folder} with {FACTOR_SIZES[2]} .mat "
-                            f"files; run `python -m data.download cars3d`")
+                            f"files; run `python scripts/download.py cars3d`")
         files = sorted(p for p in folder.iterdir() if p.suffix == ".mat")
         num_elevations, num_azimuths, num_objects = (int(s) for s in factor_sizes)
         if len(files) != num_objects:

@@ -1,8 +1,5 @@
-"""Fetch disentanglement_lib's data sets into `$DISENTANGLEMENT_LIB_DATA`.
-
-    python -m data.download NAME [NAME ...]      # e.g. dsprites_full smallnorb
-    python -m data.download --all
-    python -m data.download --list
+"""Fetch disentanglement_lib's data sets into `$DISENTANGLEMENT_LIB_DATA` (the command line:
+scripts/download.py).
 
 Every file goes first to its own partial file, `<file>.<source>.part` (two sources with the
 same destination, like the two mpi3d_toy releases, never share one): an interrupted transfer
@@ -14,7 +11,6 @@ way (to a `.part` name, then renamed), so nothing that looks complete is ever ha
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import http.client
@@ -225,7 +221,7 @@ def download_file(url: str, dest, sha256: str | None = None, *, progress: bool =
     part = Path(part) if part is not None else dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     total = None
-    for attempt in range(2):
+    for _attempt in range(2):
         offset = part.stat().st_size if part.exists() else 0
         try:
             total = _transfer(url, part, offset, dest.name, progress, timeout)
@@ -319,55 +315,26 @@ def fetch_source(key: str, root: Path, *, progress: bool = True) -> Path:
     return target
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m data.download", description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="data set names (see --list)")
-    parser.add_argument("--all", action="store_true", help="every data set that can be fetched")
-    parser.add_argument("--list", action="store_true", help="list data sets and sources")
-    parser.add_argument("--root", help="target folder (default: $DISENTANGLEMENT_LIB_DATA)")
-    parser.add_argument("--mpi3d-toy", choices=["challenge", "final"], default="challenge",
-                        help="which mpi3d_toy release: the 2019 challenge file (460,800 "
-                             "images; what disentanglement_lib and the paper use) or the "
-                             "final release (1,036,800 images)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-
-    if args.list:
-        for name, keys in DATASETS.items():
-            print(f"{name}: " + ", ".join(f"{SOURCES[k].url} -> {SOURCES[k].target}"
-                                          for k in keys))
-        for name, note in NOT_FETCHABLE.items():
-            print(f"{name}: {note}")
-        return 0
-    names = list(DATASETS) if args.all else args.names
-    if not names:
-        parser.error("name at least one data set, or --all / --list")
-    try:
-        unknown = [n for n in names if n not in DATASETS and n not in NOT_FETCHABLE]
-        if unknown:
-            raise DataError(f"unknown data set(s) {unknown}; expected some of: "
-                            f"{', '.join(DATASETS)}")
-        if not args.root and not os.environ.get("DISENTANGLEMENT_LIB_DATA"):
-            data_root()  # raises the one-line "not set" error
-        root = Path(args.root or os.environ["DISENTANGLEMENT_LIB_DATA"]).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
-        keys = []
-        for name in names:
-            if name in NOT_FETCHABLE:
-                print(f"note: {name}: {NOT_FETCHABLE[name]}", flush=True)
-            for key in DATASETS.get(name, []):
-                if key == "mpi3d_toy_challenge" and args.mpi3d_toy == "final":
-                    key = "mpi3d_toy_final"
-                if key not in keys:
-                    keys.append(key)
-        for key in keys:
-            fetch_source(key, root, progress=not args.no_progress)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def fetch_datasets(names: list[str], root: str | None = None, mpi3d_toy: str = "challenge",
+                   progress: bool = True) -> None:
+    """Fetch the named data sets into `root` (default: $DISENTANGLEMENT_LIB_DATA); `mpi3d_toy`:
+    which release of that name ("challenge" or "final"). A one-line DataError for a bad name
+    or a missing root."""
+    unknown = [n for n in names if n not in DATASETS and n not in NOT_FETCHABLE]
+    if unknown:
+        raise DataError(f"unknown data set(s) {unknown}; expected some of: {', '.join(DATASETS)}")
+    if not root and not os.environ.get("DISENTANGLEMENT_LIB_DATA"):
+        data_root()  # raises the one-line "not set" error
+    folder = Path(root or os.environ["DISENTANGLEMENT_LIB_DATA"]).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = []
+    for name in names:
+        if name in NOT_FETCHABLE:
+            print(f"note: {name}: {NOT_FETCHABLE[name]}", flush=True)
+        for key in DATASETS.get(name, []):
+            if key == "mpi3d_toy_challenge" and mpi3d_toy == "final":
+                key = "mpi3d_toy_final"
+            if key not in keys:
+                keys.append(key)
+    for key in keys:
+        fetch_source(key, folder, progress=progress)

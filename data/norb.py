@@ -141,7 +141,7 @@ class SmallNORB(GroundTruthData):
         folder = (Path(root) if root else data_root()) / NORB_DIR
         if not folder.is_dir():
             raise DataError(f"smallnorb: expected the folder {folder} with the six "
-                            f"smallnorb-*.mat files; run `python -m data.download smallnorb`")
+                            f"smallnorb-*.mat files; run `python scripts/download.py smallnorb`")
         with timed("loaded smallnorb"):
             chunks = [load_chunk(folder / prefix) for prefix in CHUNKS]
             images = np.concatenate([c[0] for c in chunks])

@@ -101,7 +101,7 @@ class Shapes3D(GroundTruthData):
         npz, h5 = folder / NPZ_FILE, folder / H5_FILE
         if not npz.is_file() and not h5.is_file():
             raise DataError(f"shapes3d: expected {h5} (public release) or {npz}; run "
-                            f"`python -m data.download shapes3d`")
+                            f"`python scripts/download.py shapes3d`")
         loaded = None
         if npz.is_file():
             try:

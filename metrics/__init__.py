@@ -96,6 +96,23 @@ def flat_results(name: str, result: dict) -> dict:
     return {flat: result[key] for key, flat in _FLAT_KEYS[name].items()}
 
 
-__all__ = ["METRIC_NAMES", "evaluate_all", "flat_results", "setting_keywords", "solver_settings", "compute_mig", "compute_modularity", "compute_sap",
-           "compute_factor_vae", "compute_beta_vae", "compute_dci", "mig", "modularity", "sap",
-           "factor_vae", "beta_vae", "dci", "utils"]
+__all__ = [
+    "METRIC_NAMES",
+    "evaluate_all",
+    "flat_results",
+    "setting_keywords",
+    "solver_settings",
+    "compute_mig",
+    "compute_modularity",
+    "compute_sap",
+    "compute_factor_vae",
+    "compute_beta_vae",
+    "compute_dci",
+    "mig",
+    "modularity",
+    "sap",
+    "factor_vae",
+    "beta_vae",
+    "dci",
+    "utils",
+]

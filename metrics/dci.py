@@ -21,9 +21,11 @@ Boosters (`booster=`):
 - `"sklearn"`: `sklearn.ensemble.GradientBoostingClassifier()` itself; `gbt_random_state` seeds
   it to make a run reproducible (a deviation from the reference: one seed for every factor).
 tests/test_metrics_gbt.py compares the two boosters; tests/test_metrics_dci.py checks that the
-presorted one only ever picks among equally good splits, and DCI on tied codes by hand. The factors' boosters run in parallel threads (joblib; numpy and sklearn's
-tree code release the GIL).
+presorted one only ever picks among equally good splits, and DCI on tied codes by hand. The
+factors' boosters run in parallel threads (joblib; numpy and sklearn's tree code release the
+GIL).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,24 +39,47 @@ from metrics.presorted_gbt import PresortedGradientBoostingClassifier
 BOOSTERS = ("presorted", "sklearn")
 
 
-def compute_dci(ground_truth_data, representation_function, random_state,
-                num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
-                progress: bool = False, n_jobs: int | None = None, gbt_random_state=None,
-                booster: str = "presorted", chunk_size: int = utils.DEFAULT_CHUNK_SIZE) -> dict:
+def compute_dci(
+    ground_truth_data,
+    representation_function,
+    random_state,
+    num_train: int = 10000,
+    num_test: int = 5000,
+    batch_size: int = 16,
+    progress: bool = False,
+    n_jobs: int | None = None,
+    gbt_random_state=None,
+    booster: str = "presorted",
+    chunk_size: int = utils.DEFAULT_CHUNK_SIZE,
+) -> dict:
     mus_train, ys_train, mus_test, ys_test = utils.generate_train_test_codes(
-        ground_truth_data, representation_function, num_train, num_test, random_state, batch_size,
-        progress, "DCI", chunk_size=chunk_size)
-    return dci_from_codes(mus_train, ys_train, mus_test, ys_test, n_jobs=n_jobs,
-                          gbt_random_state=gbt_random_state, booster=booster)
+        ground_truth_data,
+        representation_function,
+        num_train,
+        num_test,
+        random_state,
+        batch_size,
+        progress,
+        "DCI",
+        chunk_size=chunk_size,
+    )
+    return dci_from_codes(
+        mus_train, ys_train, mus_test, ys_test, n_jobs=n_jobs, gbt_random_state=gbt_random_state, booster=booster
+    )
 
 
-def dci_from_codes(mus_train, ys_train, mus_test, ys_test, n_jobs=None,
-                   gbt_random_state=None, booster="presorted") -> dict:
-    importance, train_acc, test_acc = importance_gbt(mus_train, ys_train, mus_test, ys_test,
-                                                     n_jobs, gbt_random_state, booster)
-    return {"informativeness_train": train_acc, "informativeness_test": test_acc,
-            "disentanglement": disentanglement(importance),
-            "completeness": completeness(importance)}
+def dci_from_codes(
+    mus_train, ys_train, mus_test, ys_test, n_jobs=None, gbt_random_state=None, booster="presorted"
+) -> dict:
+    importance, train_acc, test_acc = importance_gbt(
+        mus_train, ys_train, mus_test, ys_test, n_jobs, gbt_random_state, booster
+    )
+    return {
+        "informativeness_train": train_acc,
+        "informativeness_test": test_acc,
+        "disentanglement": disentanglement(importance),
+        "completeness": completeness(importance),
+    }
 
 
 def _fit_one(x_train, y_train, x_test, y_test, seed, booster="presorted"):
@@ -64,37 +89,40 @@ def _fit_one(x_train, y_train, x_test, y_test, seed, booster="presorted"):
     else:
         model = ensemble.GradientBoostingClassifier(random_state=seed).fit(x_train, y_train)
         train_predictions = model.predict(x_train)
-    return (np.abs(model.feature_importances_),
-            float(np.mean(train_predictions == y_train)),
-            float(np.mean(model.predict(x_test) == y_test)))
+    return (
+        np.abs(model.feature_importances_),
+        float(np.mean(train_predictions == y_train)),
+        float(np.mean(model.predict(x_test) == y_test)),
+    )
 
 
-def importance_gbt(x_train, y_train, x_test, y_test, n_jobs=None, gbt_random_state=None,
-                   booster="presorted"):
+def importance_gbt(x_train, y_train, x_test, y_test, n_jobs=None, gbt_random_state=None, booster="presorted"):
     """(importance [num_codes, num_factors], mean train accuracy, mean test accuracy)."""
     if booster not in BOOSTERS:
         raise ValueError(f"booster must be one of {BOOSTERS}, got {booster!r}")
     if booster == "presorted" and gbt_random_state is not None:
-        raise ValueError("gbt_random_state seeds sklearn's booster; the presorted one is "
-                         "deterministic already (use booster='sklearn')")
+        raise ValueError(
+            "gbt_random_state seeds sklearn's booster; the presorted one is "
+            "deterministic already (use booster='sklearn')"
+        )
     num_factors, num_codes = y_train.shape[0], x_train.shape[0]
     if n_jobs is None:
         n_jobs = -1
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(_fit_one)(x_train.T, y_train[i], x_test.T, y_test[i], gbt_random_state, booster)
-        for i in range(num_factors))
+        for i in range(num_factors)
+    )
     importance = np.zeros([num_codes, num_factors], dtype=np.float64)
     for i, (imp, _, _) in enumerate(results):
         importance[:, i] = imp
-    return (importance, float(np.mean([r[1] for r in results])),
-            float(np.mean([r[2] for r in results])))
+    return (importance, float(np.mean([r[1] for r in results])), float(np.mean([r[2] for r in results])))
 
 
 def _weighted_specificity(importance: np.ndarray) -> float:
     """Rows of `importance` [rows, columns]: sum over rows of (1 - entropy of the row, base =
     number of columns) weighted by the row's share of the total importance."""
-    per_row = 1. - scipy.stats.entropy(importance.T + 1e-11, base=importance.shape[1])
-    if importance.sum() == 0.:
+    per_row = 1.0 - scipy.stats.entropy(importance.T + 1e-11, base=importance.shape[1])
+    if importance.sum() == 0.0:
         importance = np.ones_like(importance)
     row_weight = importance.sum(axis=1) / importance.sum()
     return float(np.sum(per_row * row_weight))

@@ -14,9 +14,10 @@ The model is sklearn's, rule for rule:
   multiclass probabilities are exp(raw - logsumexp(raw));
 - each tree fits the negative gradient of the half multinomial (binomial) loss with the
   `friedman_mse` criterion as scikit-learn 1.2.2 computes it: the best split maximises
-  (n_right sum_left - n_left sum_right)^2 / (n_left n_right) over the split positions between sorted values that differ by more than 1e-7
-  (`FEATURE_THRESHOLD`), the threshold is the midpoint of the two values, and a node is a leaf
-  at depth 3, with fewer than 2 samples, with impurity <= float64 eps, or without a valid split;
+  (n_right sum_left - n_left sum_right)^2 / (n_left n_right) over the split positions between
+  sorted values that differ by more than 1e-7 (`FEATURE_THRESHOLD`), the threshold is the
+  midpoint of the two values, and a node is a leaf at depth 3, with fewer than 2 samples, with
+  impurity <= float64 eps, or without a valid split;
 - each leaf's value is one Newton step (sklearn's `_update_terminal_regions`), shrunk by the
   learning rate;
 - importances: per tree, the weighted impurity decrease of each split summed per feature and
@@ -35,6 +36,7 @@ the trees are sklearn's only up to such choices: tests/test_metrics_gbt.py check
 always partition the samples as sklearn's do, equal sklearn's where its tree does not depend
 on its seed, and that DCI stays within the spread of sklearn's own runs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,8 +56,7 @@ class PresortedGradientBoostingClassifier:
     labels. `random_state` seeds the choice among equally good features.
     """
 
-    def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
-                 random_state=0):
+    def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 3, random_state=0):
         self.n_estimators = int(n_estimators)
         self.learning_rate = float(learning_rate)
         self.max_depth = int(max_depth)
@@ -65,36 +66,36 @@ class PresortedGradientBoostingClassifier:
     def fit(self, X, y):
         X = np.asarray(X, dtype=np.float32)  # sklearn's trees see float32 features
         if X.ndim != 2 or len(X) != len(y):
-            raise ValueError(f"X must be [num_samples, num_features] with one label per row, "
-                             f"got X {X.shape} and {len(y)} labels")
+            raise ValueError(
+                f"X must be [num_samples, num_features] with one label per row, got X {X.shape} and {len(y)} labels"
+            )
         self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
         num_classes = len(self.classes_)
         if num_classes < 2:
-            raise ValueError(f"y has a single class ({self.classes_[0]!r}); gradient boosting "
-                             f"needs at least 2")
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); gradient boosting needs at least 2")
         self.num_features_ = X.shape[1]
         self.multiclass_ = num_classes > 2
-        targets = (labels[:, None] == np.arange(num_classes)[None]) if self.multiclass_ \
-            else (labels[:, None] == 1)
-        targets = targets.astype(np.float64)                              # [n, trees]
+        targets = (labels[:, None] == np.arange(num_classes)[None]) if self.multiclass_ else (labels[:, None] == 1)
+        targets = targets.astype(np.float64)  # [n, trees]
 
-        self.init_ = self._initial_raw_prediction(labels, num_classes)   # [trees]
-        raw = np.tile(self.init_, (len(X), 1))                            # [n, trees]
-        values = np.ascontiguousarray(X.T)                                # [F, n] float32
-        order = np.argsort(values, axis=1, kind="stable")                 # [F, n]
+        self.init_ = self._initial_raw_prediction(labels, num_classes)  # [trees]
+        raw = np.tile(self.init_, (len(X), 1))  # [n, trees]
+        values = np.ascontiguousarray(X.T)  # [F, n] float32
+        order = np.argsort(values, axis=1, kind="stable")  # [F, n]
         tie_breaker = np.random.RandomState(self.random_state)
 
         stages = []
         for _ in range(self.n_estimators):
-            negative_gradient = targets - self._probabilities(raw)        # [n, trees]
+            negative_gradient = targets - self._probabilities(raw)  # [n, trees]
             tree = _fit_tree_groups(values, order, negative_gradient.T, self.max_depth, tie_breaker)
-            leaf_values = _newton_leaf_values(tree["leaf"], targets.T, negative_gradient.T,
-                                              2 ** self.max_depth, num_classes)
+            leaf_values = _newton_leaf_values(
+                tree["leaf"], targets.T, negative_gradient.T, 2**self.max_depth, num_classes
+            )
             raw += self.learning_rate * np.take_along_axis(leaf_values, tree["leaf"], axis=1).T
             stages.append((tree["feature"], tree["threshold"], leaf_values, tree["importance"]))
-        self.feature_ = np.stack([s[0] for s in stages])       # [stages, trees, 2^depth - 1]
-        self.threshold_ = np.stack([s[1] for s in stages])     # [stages, trees, 2^depth - 1]
-        self.leaf_value_ = np.stack([s[2] for s in stages])    # [stages, trees, 2^depth]
+        self.feature_ = np.stack([s[0] for s in stages])  # [stages, trees, 2^depth - 1]
+        self.threshold_ = np.stack([s[1] for s in stages])  # [stages, trees, 2^depth - 1]
+        self.leaf_value_ = np.stack([s[2] for s in stages])  # [stages, trees, 2^depth]
         self.tree_importance_ = np.stack([s[3] for s in stages])  # [stages, trees, F]
         self.train_raw_ = raw
         return self
@@ -133,7 +134,7 @@ class PresortedGradientBoostingClassifier:
         for stage in range(len(self.feature_)):  # in stage order, as sklearn's predict_stages
             node = np.zeros((self.feature_.shape[1], n), dtype=np.intp)
             for depth in range(self.max_depth):
-                slot = node + (2 ** depth - 1)
+                slot = node + (2**depth - 1)
                 feature = np.maximum(np.take_along_axis(self.feature_[stage], slot, 1), 0)
                 threshold = np.take_along_axis(self.threshold_[stage], slot, 1)
                 node = 2 * node + (values[feature, columns] > threshold)  # leaves pass left: +inf
@@ -168,8 +169,10 @@ TREES_PER_CALL = 4
 
 def _fit_tree_groups(values, order, targets, max_depth, tie_breaker):
     """`_fit_trees` on groups of TREES_PER_CALL rows of `targets`, results concatenated."""
-    groups = [_fit_trees(values, order, targets[i:i + TREES_PER_CALL], max_depth, tie_breaker)
-              for i in range(0, len(targets), TREES_PER_CALL)]
+    groups = [
+        _fit_trees(values, order, targets[i : i + TREES_PER_CALL], max_depth, tie_breaker)
+        for i in range(0, len(targets), TREES_PER_CALL)
+    ]
     return {key: np.concatenate([g[key] for g in groups]) for key in groups[0]}
 
 
@@ -190,37 +193,36 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
     num_features = values.shape[0]
     positions = np.arange(n)
     trees = np.arange(num_trees)[:, None]
-    feature = np.full((num_trees, 2 ** max_depth - 1), -1, dtype=np.intp)
-    threshold = np.full((num_trees, 2 ** max_depth - 1), np.inf)
+    feature = np.full((num_trees, 2**max_depth - 1), -1, dtype=np.intp)
+    threshold = np.full((num_trees, 2**max_depth - 1), np.inf)
     importance = np.zeros((num_trees, num_features))
 
     # `ordered[t, f]`: the samples of tree t sorted by node, then by feature f's value, as flat
     # indices t * n + sample into `targets` (so one np.take gathers them); `to_values` turns
     # them into flat indices f * n + sample into `values`.
-    ordered = np.broadcast_to(order + (np.arange(num_trees) * n)[:, None, None],
-                              (num_trees, num_features, n))
+    ordered = np.broadcast_to(order + (np.arange(num_trees) * n)[:, None, None], (num_trees, num_features, n))
     to_values = ((np.arange(num_features)[None, :] - np.arange(num_trees)[:, None]) * n)[:, :, None]
     sorted_values = np.take_along_axis(values, order, 1)
     root_invalid = np.ones((num_features, n), dtype=bool)
     root_invalid[:, :-1] = sorted_values[:, 1:] <= sorted_values[:, :-1] + FEATURE_THRESHOLD
 
-    node = np.zeros((num_trees, n), dtype=np.intp)                   # node of each sample
+    node = np.zeros((num_trees, n), dtype=np.intp)  # node of each sample
     count, total, impurity, pure = _node_statistics(node, targets, 1)
-    start = np.zeros((num_trees, 1), dtype=np.intp)                  # first position of each node
+    start = np.zeros((num_trees, 1), dtype=np.intp)  # first position of each node
     splittable = (count >= 2) & ~pure & (max_depth > 0)
 
     for depth in range(max_depth):
-        num_nodes = 2 ** depth
+        num_nodes = 2**depth
         if not splittable.any():
             node = node * 2 ** (max_depth - depth)
             break
         node_at, n_left, n_right = _position_sides(start, count, n)
 
-        y = np.take(targets, ordered)                                      # [T, F, n]
+        y = np.take(targets, ordered)  # [T, F, n]
         if depth == 0:
             invalid = np.broadcast_to(root_invalid, y.shape).copy()
         else:
-            x = np.take(values, ordered + to_values)                       # [T, F, n]
+            x = np.take(values, ordered + to_values)  # [T, F, n]
             invalid = np.ones(y.shape, dtype=bool)
             np.less_equal(x[:, :, 1:], x[:, :, :-1] + FEATURE_THRESHOLD, out=invalid[:, :, :-1])
         invalid |= ~((n_right > 0) & np.take_along_axis(splittable, node_at, 1))[:, None, :]
@@ -240,19 +242,19 @@ def _fit_trees(values, order, targets, max_depth, tie_breaker, criterion="friedm
         child_count, child_total, child_impurity, child_pure = _node_statistics(child, targets, 2 * num_nodes)
 
         # Importance: weighted impurity decrease of each split, summed per feature.
-        decrease = (count * impurity - child_count[:, 0::2] * child_impurity[:, 0::2]
-                    - child_count[:, 1::2] * child_impurity[:, 1::2])
-        np.add.at(importance, (np.broadcast_to(trees, split.shape)[split], best_feature[split]),
-                  decrease[split])
+        decrease = (
+            count * impurity
+            - child_count[:, 0::2] * child_impurity[:, 0::2]
+            - child_count[:, 1::2] * child_impurity[:, 1::2]
+        )
+        np.add.at(importance, (np.broadcast_to(trees, split.shape)[split], best_feature[split]), decrease[split])
 
-        splittable = (np.repeat(split, 2, axis=1) & (child_count >= 2) & ~child_pure
-                      & (depth + 1 < max_depth))
+        splittable = np.repeat(split, 2, axis=1) & (child_count >= 2) & ~child_pure & (depth + 1 < max_depth)
         if splittable.any():
             ordered = _children_orders(ordered, goes_right, node_at)
         start = np.stack([start, start + child_count[:, 0::2]], axis=2).reshape(num_trees, 2 * num_nodes)
         node, count, total, impurity = child, child_count, child_total, child_impurity
-    return {"feature": feature, "threshold": threshold, "leaf": node,
-            "importance": importance / n}
+    return {"feature": feature, "threshold": threshold, "leaf": node, "importance": importance / n}
 
 
 def _position_sides(start, count, n):
@@ -303,10 +305,12 @@ def _split_proxies(y, invalid, total, count, start, splittable, n_left, n_right,
     else:
         sum_left = y
         for t, j in zip(*np.nonzero(splittable)):
-            part = sum_left[t, :, start[t, j]:start[t, j] + count[t, j]]
+            part = sum_left[t, :, start[t, j] : start[t, j] + count[t, j]]
             np.cumsum(part, axis=1, out=part)
-    sum_right = np.repeat(np.broadcast_to(total[:, None, :], (num_trees, num_features, num_nodes)).ravel(),
-                          np.broadcast_to(count[:, None, :], (num_trees, num_features, num_nodes)).ravel())
+    sum_right = np.repeat(
+        np.broadcast_to(total[:, None, :], (num_trees, num_features, num_nodes)).ravel(),
+        np.broadcast_to(count[:, None, :], (num_trees, num_features, num_nodes)).ravel(),
+    )
     sum_right = sum_right.reshape(y.shape) - sum_left
     with np.errstate(divide="ignore", invalid="ignore"):
         if criterion == "friedman_mse":
@@ -353,7 +357,7 @@ def _best_splits(proxy, start, count, tie_breaker):
     position = np.zeros((num_trees, num_nodes), dtype=np.intp)
     for t, j in zip(*np.nonzero(split)):
         a = start[t, j]
-        position[t, j] = a + proxy[t, best_feature[t, j], a:a + count[t, j]].argmax()
+        position[t, j] = a + proxy[t, best_feature[t, j], a : a + count[t, j]].argmax()
     return best_feature, position, split
 
 
@@ -369,11 +373,11 @@ def _node_statistics(node, targets, num_nodes):
     size = num_trees * num_nodes
     count = np.bincount(index, minlength=size).reshape(num_trees, num_nodes)
     total = np.bincount(index, targets.ravel(), minlength=size).reshape(num_trees, num_nodes)
-    squares = np.bincount(index, (targets ** 2).ravel(), minlength=size).reshape(num_trees, num_nodes)
+    squares = np.bincount(index, (targets**2).ravel(), minlength=size).reshape(num_trees, num_nodes)
     with np.errstate(divide="ignore", invalid="ignore"):
         impurity = np.where(count > 0, squares / count - (total / count) ** 2, 0.0)
     member = np.zeros(size)
-    member[index] = targets.ravel()          # some member's target for each node
+    member[index] = targets.ravel()  # some member's target for each node
     differing = np.bincount(index, (targets.ravel() != member[index]), minlength=size)
     pure = (differing.reshape(num_trees, num_nodes) == 0) | (impurity <= EPSILON)
     return count, total, impurity, pure

@@ -1,4 +1,4 @@
-"""The straight-through gap (Friede et al. 2023, SPEC §4): unsupervised model selection.
+"""The straight-through gap (Friede et al. 2023, docs/design.md §10): unsupervised model selection.
 
 With the Gumbel noise scale set to 0, the full training loss (recon + KL [+ gamma * TC]) is
 computed twice on each of `num_batches` batches of `batch_size` training images: once with the

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.atomic import atomic_write
 from metrics.udr import UdrError, udr_from_representations
 
 RECORD_SUFFIX = ".udr_codes.npz"
@@ -42,7 +43,6 @@ def record_path(checkpoint) -> Path:
 def write_record(path, codes: np.ndarray, kl: np.ndarray, random_state: np.random.RandomState,
                  header: dict) -> Path:
     """One model's codes [P, D] and KL [D], with the RandomState as the draw left it."""
-    from data.atomic import atomic_write
     name, keys, position, has_gauss, cached = random_state.get_state()
     arrays = {"codes": np.asarray(codes, np.float64), "kl": np.asarray(kl, np.float64),
               "rng_keys": np.asarray(keys, np.uint32), "rng_position": np.int64(position),

@@ -1,6 +1,6 @@
 """The two latent spaces: the Gaussian one and the paper's ordered categorical one.
 
-D-VAE (SPEC §1): each of N latents is categorical over K categories whose fixed 1-D values
+D-VAE (docs/design.md §2): each of N latents is categorical over K categories whose fixed 1-D values
 c_k = linspace(-1, 1, K) (the `codebook`, Haiku parameter `embed` [N, K, 1]) give the
 categories an order. Training uses the relaxed Gumbel-softmax sample with a noise scale s
 that rises on a cosine schedule; metrics read out the noise-free expectation.
@@ -38,7 +38,10 @@ class OrderedCategoricalLatent(hk.Module):
     def codebook(self) -> jax.Array:
         """[N, K] category values; a parameter for checkpoint compatibility, never trained."""
         values = jnp.linspace(-1.0, 1.0, self.num_categories)
-        init = lambda shape, dtype: jnp.broadcast_to(values[None, :, None], shape).astype(dtype)
+
+        def init(shape, dtype):
+            return jnp.broadcast_to(values[None, :, None], shape).astype(dtype)
+
         embed = hk.get_parameter("embed", [self.num_latents, self.num_categories, 1], init=init)
         return jax.lax.stop_gradient(embed[..., 0])
 

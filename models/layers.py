@@ -140,7 +140,7 @@ def _contract_positions(a, b):
 
     As a 2-D dot contracting dimension 0 of both, which XLA:CPU's matmul takes as it is; the
     same einsum over 4-D operands makes XLA write `a` transposed first, through a fusion that
-    reads it column by column, slower than the product itself (docs/performance.md, issue 23).
+    reads it column by column, slower than the product itself (docs/performance.md, "The reported training regression").
     """
     return lax.dot_general(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), (((0,), (0,)), ((), ())))
 

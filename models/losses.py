@@ -1,4 +1,4 @@
-"""Pure loss functions (SPEC §1). Each returns per-example values [batch]."""
+"""Pure loss functions (docs/design.md §3, §4). Each returns per-example values [batch]."""
 from __future__ import annotations
 
 import math
@@ -47,5 +47,7 @@ def total_correlation(discriminator_logits: jax.Array) -> jax.Array:
 def discriminator_loss(logits_joint: jax.Array, logits_permuted: jax.Array) -> jax.Array:
     """0.5 (CE(D(z), 0) + CE(D(z_perm), 1)), each [batch, 2] -> scalar (batch mean)."""
     joint = optax.softmax_cross_entropy_with_integer_labels(logits_joint, jnp.zeros(logits_joint.shape[0], jnp.int32))
-    permuted = optax.softmax_cross_entropy_with_integer_labels(logits_permuted, jnp.ones(logits_permuted.shape[0], jnp.int32))
+    permuted = optax.softmax_cross_entropy_with_integer_labels(
+        logits_permuted, jnp.ones(logits_permuted.shape[0], jnp.int32)
+    )
     return 0.5 * (joint.mean() + permuted.mean())

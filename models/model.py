@@ -18,14 +18,14 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
+import configs
 from configs import Config
 from models import losses
 from models.latents import OrderedCategoricalLatent, gaussian_sample
 from models.networks import Decoder, Encoder, discriminator
 
-
 # Config fields that never enter a jitted computation (the seed only picks the initial keys).
-BOOKKEEPING_FIELDS = ("seed", "seeds", "save_path", "log_every", "eval_every", "save_every", "steps_per_dispatch")
+BOOKKEEPING_FIELDS = configs.fields_with(configs.BOOKKEEPING)
 
 
 class Model(NamedTuple):
@@ -63,7 +63,7 @@ class Model(NamedTuple):
     def loss(self, params, state, params_disc, rng, images):
         """Batch-mean training loss and (per-batch-mean terms, new state, z).
 
-        Per example: recon + KL [+ gamma * TC]; no beta weighting (SPEC §1).
+        Per example: recon + KL [+ gamma * TC]; no beta weighting (docs/design.md §3).
         """
         outputs, state = self.forward.apply(params, state, rng, images)
         recon = losses.bernoulli_reconstruction(outputs["recon_logits"], images)

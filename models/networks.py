@@ -1,4 +1,4 @@
-"""Encoder trunk, decoder and TC discriminator (SPEC §1).
+"""Encoder trunk, decoder and TC discriminator (docs/design.md §1, §4).
 
 The module names (`enc_conv0`, ..., `dec_deconv3`) are those of the authors' flat Haiku
 parameter tree, so checkpoints are interchangeable. `hk.transparent` keeps the layers at the

@@ -1,1 +1,1 @@
-"""Command-line tools for sweeps, tables and figures (issue 6)."""
+"""The command lines over the library: sweeps, tables, figures, UDR, conversion, downloads."""

@@ -17,9 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from analysis.reproduction import Comparison, compare_evals, compare_logs
 
 SUFFIXES = (".log.jsonl", ".eval.json")
@@ -44,7 +41,9 @@ class Folder:
         if self.rev is None:
             names = [p.name for p in self.path.iterdir()]
         else:
-            names = [Path(line).name for line in self._git("ls-tree", "--name-only", self.rev, f"{self.path}/").splitlines()]
+            names = [
+                Path(line).name for line in self._git("ls-tree", "--name-only", self.rev, f"{self.path}/").splitlines()
+            ]
         return {name: name for name in names if name.endswith(SUFFIXES)}
 
     def read(self, name: str) -> str | None:
@@ -77,8 +76,9 @@ def _machines_text(machines) -> str:
     """'CPU (n cores) from step s' per process that trained the run, or 'not recorded'."""
     if not machines:
         return "not recorded"
-    return " then ".join(f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores) from step {m.get('step', '?')}"
-                         for m in machines)
+    return " then ".join(
+        f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores) from step {m.get('step', '?')}" for m in machines
+    )
 
 
 def describe(run: str, comparisons: dict[str, Comparison], show: int = 3) -> str:

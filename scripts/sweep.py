@@ -6,7 +6,7 @@
         --slurm_partition gpu --timeout_min 1440 --gpus_per_node 1 --array_parallelism 64
 
 Each run trains (`training.loop.train`, resuming a partial checkpoint) and then evaluates
-(`metrics.checkpoint_eval.evaluate_checkpoint`, the code behind `python eval.py`). A run whose
+(`evaluation.evaluate.evaluate_checkpoint`, the code behind `python eval.py`). A run whose
 finished checkpoint `{run_name}.pkl` and `{run_name}.eval.json` both exist is skipped, if that JSON records the
 protocol, settings, metrics, eval seed and step the sweep asks for (else it is evaluated again);
 one with a finished checkpoint only is evaluated; one with a partial checkpoint resumes; a
@@ -36,13 +36,11 @@ import json
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # `python scripts/sweep.py` from the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from configs import ConfigError
 from sweeps.execute import SweepJob, make_executor, probe, run_local, sbatch_options, submit, wait_for
 from sweeps.grid import SweepError, expand, load_sweep
 from sweeps.status import status
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,7 +108,9 @@ def main(argv=None) -> int:
     reasons: dict = {}
     states = {r.name: status(r, reasons) for r in runs}
     counts = {s: sum(1 for v in states.values() if v == s) for s in ("train", "resume", "eval", "done", "unreadable")}
-    print(f"{len(runs)} runs in {results}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "unreadable"))
+    print(
+        f"{len(runs)} runs in {results}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "unreadable")
+    )
     todo = [r for r in runs if states[r.name] != "done" and not (args.train_only and states[r.name] == "eval")]
     if args.dry_run:
         for run in runs:
@@ -133,8 +133,10 @@ def main(argv=None) -> int:
     Path(results).mkdir(parents=True, exist_ok=True)
     if args.executor == "local":
         if args.probe:
-            print("error: --probe checks a submitit executor; use it with --executor slurm/submitit_local/debug",
-                  file=sys.stderr)
+            print(
+                "error: --probe checks a submitit executor; use it with --executor slurm/submitit_local/debug",
+                file=sys.stderr,
+            )
             return 2
         return report(run_local(todo, keep_going=not args.stop_on_error, train_only=args.train_only))
     cluster, parameters = executor_parameters(args)

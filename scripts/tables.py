@@ -27,15 +27,19 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from analysis.curves import plot_curves
 from analysis.figures import plot
 from analysis.report import CSV_KEYS, rows_csv, to_csv, to_latex, to_markdown
 from analysis.results import ResultError, gather
-from analysis.tables import (build_tables, comparisons, gamma_effect, model_selection, run_rows, selection_regrets,
-                             tc_effects)
+from analysis.tables import (
+    build_tables,
+    comparisons,
+    gamma_effect,
+    model_selection,
+    run_rows,
+    selection_regrets,
+    tc_effects,
+)
 
 FORMATS = ("md", "csv", "tex")
 
@@ -75,9 +79,11 @@ def main(argv=None) -> int:
     regrets = selection_regrets(records)
     tc = tc_effects(records)
     runs = run_rows(records)
-    texts = {"md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets, tc, runs),
-             "csv": lambda: to_csv(tables),
-             "tex": lambda: to_latex(tables, selection, args.digits, differences)}
+    texts = {
+        "md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets, tc, runs),
+        "csv": lambda: to_csv(tables),
+        "tex": lambda: to_latex(tables, selection, args.digits, differences),
+    }
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -86,8 +92,13 @@ def main(argv=None) -> int:
         if out:
             (out / f"tables.{fmt}").write_text(text if text.endswith("\n") else text + "\n")
             if fmt == "csv":
-                for name, rows in (("selection", selection), ("differences", differences), ("regrets", regrets),
-                                   ("tc_effects", tc), ("runs", runs)):
+                for name, rows in (
+                    ("selection", selection),
+                    ("differences", differences),
+                    ("regrets", regrets),
+                    ("tc_effects", tc),
+                    ("runs", runs),
+                ):
                     (out / f"{name}.csv").write_text(rows_csv(rows, CSV_KEYS[name]))
         else:
             print(text)

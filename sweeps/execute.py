@@ -6,8 +6,13 @@ import time
 from pathlib import Path
 
 import configs
+from data import get_dataset
+from evaluation.evaluate import EvalOptions, evaluate_checkpoint
+from evaluation.training_mig import training_mig
 from sweeps.grid import ROOT, Run
 from sweeps.status import checkpoint_step, move_aside, status
+from training.loop import train
+
 
 def evaluate(checkpoint, eval_options: dict, data=None, log=print) -> dict:
     """Evaluate with `evaluate_checkpoint` (the same code as `python eval.py`)."""
@@ -15,15 +20,22 @@ def evaluate(checkpoint, eval_options: dict, data=None, log=print) -> dict:
     metrics = options.pop("metrics", None)
     if isinstance(metrics, str):
         metrics = None if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
-    from metrics.checkpoint_eval import evaluate_checkpoint
-    return evaluate_checkpoint(checkpoint, data=data, metrics=metrics, seed=options.get("seed", 42),
-                 settings=options.get("settings"), fast=options.get("fast", False), progress=False, log=log)
+    return evaluate_checkpoint(
+        checkpoint,
+        EvalOptions(
+            metrics=metrics,
+            seed=options.get("seed", 42),
+            settings=options.get("settings"),
+            fast=options.get("fast", False),
+            progress=False,
+        ),
+        data=data,
+        log=log,
+    )
 
 
 def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
     """Train (or resume) and evaluate one run; returns {'run', 'status', 'seconds', 'eval_json'}."""
-    from training.loop import train
-    from training.train_mig import training_mig
 
     started = time.perf_counter()
     reasons: dict = {}
@@ -38,14 +50,24 @@ def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
     if before in ("train", "resume"):
         resume = run.checkpoint if before == "resume" else None
         log(f"[{run.name}] {'resuming' if resume else 'training'} {run.describe()} to step {run.config.steps}")
-        train(run.config, data=data, resume=resume, progress=False, log=log,
-              evaluate=training_mig if run.config.eval_every else None)
+        train(
+            run.config,
+            data=data,
+            resume=resume,
+            progress=False,
+            log=log,
+            evaluate=training_mig if run.config.eval_every else None,
+        )
     if train_only:
         return {"run": run.name, "status": before, "seconds": time.perf_counter() - started, "eval_json": None}
     log(f"[{run.name}] evaluating {run.checkpoint}")
     evaluate(run.checkpoint, run.eval, data=data, log=log)
-    return {"run": run.name, "status": before, "seconds": time.perf_counter() - started,
-            "eval_json": str(run.eval_json)}
+    return {
+        "run": run.name,
+        "status": before,
+        "seconds": time.perf_counter() - started,
+        "eval_json": str(run.eval_json),
+    }
 
 
 def execute_config(config_dict: dict, eval_options: dict, train_only: bool = False) -> dict:
@@ -83,11 +105,11 @@ class SweepJob(_checkpointable_base()):
 
     def checkpoint(self, config_dict: dict, eval_options: dict):
         import submitit
+
         config = configs.from_dict(config_dict)
         step = checkpoint_step(config.checkpoint_path())
         where = f"its checkpoint at step {step}" if step is not None else "step 0 (no checkpoint yet)"
-        print(f"[{config.run_name}] signalled (time limit or preemption): requeued, resumes from {where}",
-              flush=True)
+        print(f"[{config.run_name}] signalled (time limit or preemption): requeued, resumes from {where}", flush=True)
         return submitit.helpers.DelayedSubmission(self, config_dict, eval_options)
 
 
@@ -95,9 +117,15 @@ def probe(config_dict: dict, eval_options: dict) -> dict:
     """A trivial job for checking an executor: no training, reports where it ran."""
     import os
     import socket
+
     config = configs.from_dict(config_dict)
-    return {"run": config.run_name, "status": "probe", "host": socket.gethostname(), "pid": os.getpid(),
-            "eval": dict(eval_options)}
+    return {
+        "run": config.run_name,
+        "status": "probe",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "eval": dict(eval_options),
+    }
 
 
 def run_local(runs: list[Run], data=None, log=print, keep_going: bool = True, train_only: bool = False) -> list[dict]:
@@ -110,7 +138,6 @@ def run_local(runs: list[Run], data=None, log=print, keep_going: bool = True, tr
             run_data = data
             if run_data is None and status(run) != "done":
                 if run.config.dataset not in loaded:
-                    from data import get_dataset
                     loaded.clear()  # keep at most one data set in memory
                     loaded[run.config.dataset] = get_dataset(run.config.dataset)
                 run_data = loaded[run.config.dataset]
@@ -138,13 +165,13 @@ def make_executor(folder, cluster: str | None = None, **parameters):
 def sbatch_options(executor, count: int) -> list[str]:
     """The `#SBATCH` lines submitit writes for an array of `count` runs (what --dry_run prints)."""
     from submitit.slurm.slurm import _make_sbatch_string
+
     inner = executor._executor
     text = _make_sbatch_string(command="true", folder=inner.folder, map_count=count, **inner.parameters)
     return [line for line in text.splitlines() if line.startswith("#SBATCH ")]
 
 
-def submit(runs: list[Run], folder, cluster: str | None = None, function=None, wait: bool = False,
-           **parameters):
+def submit(runs: list[Run], folder, cluster: str | None = None, function=None, wait: bool = False, **parameters):
     """Submit the runs as ONE submitit array job; logs per run under `folder/<job id>`.
 
     `cluster`: None (auto: Slurm when available), "slurm", "local" or "debug" (in-process).
@@ -170,6 +197,7 @@ def job_log(job) -> str:
 def job_error(error: Exception) -> str:
     """The run's own exception line ("DataError: ...") out of submitit's FailedJobError text."""
     import re
+
     text = str(error)
     trace = text.split("Traceback (most recent call last):", 1)
     if len(trace) == 2:
@@ -183,10 +211,12 @@ def _slurm_states(jobs) -> dict:
     """{job id: state} of these jobs from squeue, then scontrol for jobs that left the queue
     (None when squeue fails)."""
     import subprocess
+
     states: dict = {}
     ids = sorted({job.job_id.split("_")[0] for job in jobs})
-    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(ids)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(ids)], capture_output=True, text=True, timeout=60
+    )
     if out.returncode != 0 and "Invalid job id" not in out.stderr:
         return None  # the controller did not answer: nothing is known this time
     for line in out.stdout.splitlines():
@@ -194,8 +224,9 @@ def _slurm_states(jobs) -> dict:
         states[job_id] = state.strip()
     for job in jobs:
         if job.job_id not in states:
-            out = subprocess.run(["scontrol", "-o", "show", "job", job.job_id], capture_output=True, text=True,
-                                 timeout=60)
+            out = subprocess.run(
+                ["scontrol", "-o", "show", "job", job.job_id], capture_output=True, text=True, timeout=60
+            )
             fields = dict(f.split("=", 1) for f in out.stdout.split() if "=" in f)
             states[job.job_id] = fields.get("JobState", "GONE")
     return states
@@ -219,22 +250,40 @@ def wait_for(jobs, runs: list[Run], poll_s: float = 2.0) -> list[dict]:
                 try:
                     outcomes[i] = job.result()
                 except Exception as error:  # noqa: BLE001 - reported with its log
-                    outcomes[i] = {"run": runs[i].name, "status": "failed", "error": job_error(error),
-                                   "log": job_log(job)}
+                    outcomes[i] = {
+                        "run": runs[i].name,
+                        "status": "failed",
+                        "error": job_error(error),
+                        "log": job_log(job),
+                    }
                 continue
             if states is None:
                 continue
             state = (states.get(job.job_id) or "GONE").split()[0].upper()
-            if state in ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING", "SUSPENDED",
-                         "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT"):
+            if state in (
+                "PENDING",
+                "RUNNING",
+                "REQUEUED",
+                "COMPLETING",
+                "CONFIGURING",
+                "SUSPENDED",
+                "REQUEUE_HOLD",
+                "REQUEUE_FED",
+                "RESIZING",
+                "SIGNALING",
+                "STAGE_OUT",
+            ):
                 ended_without_result.pop(i, None)
                 continue
             # Out of the queue and no result (yet): give the result file a few polls to appear.
             ended_without_result[i] = ended_without_result.get(i, 0) + 1
             if ended_without_result[i] >= 3:
-                outcomes[i] = {"run": runs[i].name, "status": "failed",
-                               "error": f"Slurm job {job.job_id} ended {state} without a result",
-                               "log": job_log(job)}
+                outcomes[i] = {
+                    "run": runs[i].name,
+                    "status": "failed",
+                    "error": f"Slurm job {job.job_id} ended {state} without a result",
+                    "log": job_log(job),
+                }
         if len(outcomes) < len(jobs):
             time.sleep(poll_s)
     return [outcomes[i] for i in range(len(jobs))]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import configs
 from configs import ConfigError
+from data import DATASET_NAMES
+from evaluation import protocol as eval_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +76,6 @@ def _list(value, key, where, kind):
 
 def parse_sweep(values: dict, where: str = "sweep") -> Sweep:
     """A checked Sweep from a TOML table: unknown keys, data sets, models and Config keys refused."""
-    from data import DATASET_NAMES
 
     unknown = sorted(set(values) - TOP_KEYS)
     if unknown:
@@ -122,7 +123,7 @@ def parse_sweep(values: dict, where: str = "sweep") -> Sweep:
         raise SweepError(f"{where}: unknown [eval] key(s) {unknown}; valid keys: {sorted(EVAL_KEYS)}")
     try:
         requested_eval(eval_options)
-    except ValueError as error:  # metrics.protocol.EvalError: unknown metric or bad settings
+    except ValueError as error:  # evaluation.protocol.EvalError: unknown metric or bad settings
         raise SweepError(f"{where} [eval]: {error}") from None
     results = values.get("results")
     if results is not None and not isinstance(results, str):
@@ -158,7 +159,6 @@ def expand(sweep: Sweep, results_dir) -> list[Run]:
 
 def requested_eval(eval_options: dict) -> dict:
     """What an eval JSON must record to count for these [eval] options: protocol, settings, metrics, seed."""
-    from metrics import protocol as eval_protocol
     metrics = eval_options.get("metrics")
     if isinstance(metrics, str):
         metrics = None if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]

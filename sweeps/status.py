@@ -6,11 +6,13 @@ import json
 import time
 from pathlib import Path
 
+from checkpoints.checkpoint import CheckpointError, load_checkpoint
+from evaluation import protocol as eval_protocol
 from sweeps.grid import Run, requested_eval
+
 
 def checkpoint_step(path) -> int | None:
     """The step stored in a checkpoint, or None when there is none (or it cannot be read)."""
-    from training.checkpoint import CheckpointError, load_checkpoint
     if not Path(path).is_file():
         return None
     try:
@@ -21,7 +23,6 @@ def checkpoint_step(path) -> int | None:
 
 def _protocol_settings(settings: dict) -> dict:
     """Settings without the keywords that change speed only (they never change a number)."""
-    from metrics import protocol as eval_protocol
     return {m: {k: v for k, v in values.items() if k not in eval_protocol.SPEED_ONLY}
             for m, values in (settings or {}).items()}
 
@@ -44,7 +45,9 @@ def eval_mismatch(run: Run, step: int) -> str | None:
     if missing:
         return f"{run.eval_json.name} lacks {', '.join(missing)}"
     if recorded.get("eval_seed") != wanted["eval_seed"]:
-        return f"{run.eval_json.name} used eval seed {recorded.get('eval_seed')}, the sweep asks for {wanted['eval_seed']}"
+        return (
+            f"{run.eval_json.name} used eval seed {recorded.get('eval_seed')}, the sweep asks for {wanted['eval_seed']}"
+        )
     if wanted["protocol"] == "custom":
         have, want = _protocol_settings(recorded.get("settings")), _protocol_settings(wanted["settings"])
         for metric in set(have) | set(want):

@@ -1,4 +1,4 @@
-"""Checkpoints in the authors' format, built the way their run.py builds them (SPEC §2).
+"""Checkpoints in the authors' format, built the way their run.py builds them (docs/design.md §6).
 
 Nothing here comes from this project's model code: the Haiku function creates the layers by
 their names with plain hk.Conv2D / hk.Linear / hk.Conv2DTranspose, the codebook `embed` and

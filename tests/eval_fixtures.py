@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import configs
+from checkpoints import checkpoint
 from data.procedural import ProceduralDSprites
 from models import build_model
-from training import checkpoint
-from training.loop import checkpoint_payload
+from training.resume import checkpoint_payload
 from training.step import init_train_state
 
 

@@ -22,12 +22,12 @@ MEMORY_CAP = 3 << 30        # bytes of address space: jax needs ~1 GB; a bomb ne
 
 
 def command(entry: str, path: Path, out: Path) -> tuple[str, list[str], dict]:
-    """(script or module, argv, runpy keyword) of the entry point on `path`."""
+    """(script, argv, runpy keyword) of the entry point on `path`."""
     return {
         "eval": (str(ROOT / "eval.py"), ["--save_file", str(path), "--no_progress"], {}),
         "visualize": (str(ROOT / "scripts" / "visualize.py"), ["--save_file", str(path), "--out", str(out)], {}),
         "resume": (str(ROOT / "run.py"), ["--resume", str(path), "--no_progress"], {}),
-        "convert": ("training.convert", [str(path), str(out / "converted.pkl")], {"module": True}),
+        "convert": (str(ROOT / "scripts" / "convert.py"), [str(path), str(out / "converted.pkl")], {}),
     }[entry]
 
 
@@ -38,10 +38,7 @@ def run_one(entry: str, path: Path, out: Path) -> dict:
     code = None
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
         try:
-            if how.get("module"):
-                runpy.run_module(target, run_name="__main__")
-            else:
-                runpy.run_path(target, run_name="__main__")
+            runpy.run_path(target, run_name="__main__")
         except SystemExit as exit_:
             code = exit_.code
         except BaseException:  # noqa: BLE001 - reported to the test as a traceback

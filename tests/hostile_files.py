@@ -1,4 +1,4 @@
-"""Hostile checkpoint files (issue 22), each with the one-line refusal it must get.
+"""Hostile checkpoint files, each with the one-line refusal it must get.
 
 Files that pickle cannot produce are written opcode by opcode; the rest are a real payload
 with one field broken, pickled by plain pickle. `hostile_files(folder, payload)` writes them
@@ -80,50 +80,87 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
     deep_lists = EMPTY_LIST + put(0) + EMPTY_LIST * 29 + get(0) + APPEND * 30
     return {
         # A dtype whose state gives it object fields: numpy would read the file's bytes as pointers.
-        "dtype_object_fields": (in_payload(payload, "rng", reconstructed_array((2,), dtype("f8", object_fields),
-                                                                                  b"\x00" * 16)),
-                                r"dtype 'O'"),
-        "object_array": (in_payload(payload, "rng", reconstructed_array((2,), dtype("O"), b"\x00" * 16)),
-                         r"dtype 'O'"),
+        "dtype_object_fields": (
+            in_payload(payload, "rng", reconstructed_array((2,), dtype("f8", object_fields), b"\x00" * 16)),
+            r"dtype 'O'",
+        ),
+        "object_array": (in_payload(payload, "rng", reconstructed_array((2,), dtype("O"), b"\x00" * 16)), r"dtype 'O'"),
         # BUILD on an allowed function: would set its __defaults__ and __qualname__.
-        "build_on_function": (in_payload(payload, "step", name("numpy._core.numeric", "_frombuffer") + NONE
-                                         + EMPTY_DICT + text("__qualname__") + text("pwned") + SETITEM + TUPLE2
-                                         + BUILD + b"0" + integer(3)),
-                              r"BUILD on the global numpy\._core\.numeric\._frombuffer"),
+        "build_on_function": (
+            in_payload(
+                payload,
+                "step",
+                name("numpy._core.numeric", "_frombuffer")
+                + NONE
+                + EMPTY_DICT
+                + text("__qualname__")
+                + text("pwned")
+                + SETITEM
+                + TUPLE2
+                + BUILD
+                + b"0"
+                + integer(3),
+            ),
+            r"BUILD on the global numpy\._core\.numeric\._frombuffer",
+        ),
         # 9 bytes: a memo index that makes the C unpickler allocate gigabytes.
         "memo_index_4gb": (PROTO4 + NONE + put(0xFFFFFFF0) + STOP, r"the file holds None"),
         # Exponential structure from shared references, then hashed as a dict key.
-        "hash_bomb_key": (PROTO4 + EMPTY_DICT + nested_memo + NONE + SETITEM + STOP,
-                          r"more parts than the file has bytes"),
+        "hash_bomb_key": (
+            PROTO4 + EMPTY_DICT + nested_memo + NONE + SETITEM + STOP,
+            r"more parts than the file has bytes",
+        ),
         "deep_tuples": (PROTO4 + NONE + TUPLE1 * 1_000_000 + STOP, r"nested more than 32 deep"),
         # numpy.ndarray called with strides (0,): 4 billion elements over one byte.
-        "zero_stride_array": (in_payload(payload, "format_version", name("numpy", "ndarray") + MARK
-                                         + MARK + integer(2**31 - 1) + TUPLE + dtype("u1") + raw(b"x") + integer(0)
-                                         + MARK + integer(0) + TUPLE + TUPLE + REDUCE),
-                              r"numpy\.ndarray called with a tuple of 5 items"),
+        "zero_stride_array": (
+            in_payload(
+                payload,
+                "format_version",
+                name("numpy", "ndarray")
+                + MARK
+                + MARK
+                + integer(2**31 - 1)
+                + TUPLE
+                + dtype("u1")
+                + raw(b"x")
+                + integer(0)
+                + MARK
+                + integer(0)
+                + TUPLE
+                + TUPLE
+                + REDUCE,
+            ),
+            r"numpy\.ndarray called with a tuple of 5 items",
+        ),
         "self_referencing_list": (in_payload(payload, "format_version", deep_lists), r"\(a cycle\)"),
-        "array_bytes_disagree_with_shape": (in_payload(payload, "rng", reconstructed_array((2**20,), dtype("u4"), b"\0" * 8)),
-                                            r"with 8 bytes of data \(expected 4194304\)"),
+        "array_bytes_disagree_with_shape": (
+            in_payload(payload, "rng", reconstructed_array((2**20,), dtype("u4"), b"\0" * 8)),
+            r"with 8 bytes of data \(expected 4194304\)",
+        ),
         "announced_length_past_the_end": (PROTO4 + b"\x8e" + struct.pack("<Q", 2**60) + STOP, r"truncated"),
         "many_empty_lists": (PROTO4 + EMPTY_LIST * 2_000_000 + STOP, r"more than 4x the file's size"),
-        "long4_integer": (PROTO4 + b"\x8b" + struct.pack("<i", 10**6) + b"\x01" * 10**6 + STOP,
-                          r"opcode b'\\x8b'"),
+        "long4_integer": (PROTO4 + b"\x8b" + struct.pack("<i", 10**6) + b"\x01" * 10**6 + STOP, r"opcode b'\\x8b'"),
         "tuple_dict_key": (PROTO4 + EMPTY_DICT + EMPTY_TUPLE + NONE + SETITEM + STOP, r"keys must be strings"),
-        "runs_a_command": (PROTO4 + name("posix", "system") + text("true") + TUPLE1 + REDUCE + STOP,
-                           r"refusing to load posix\.system"),
+        "runs_a_command": (
+            PROTO4 + name("posix", "system") + text("true") + TUPLE1 + REDUCE + STOP,
+            r"refusing to load posix\.system",
+        ),
         "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
         "list_containing_itself": (in_payload(payload, "step", EMPTY_LIST + put(0) + get(0) + APPEND), r"\(a cycle\)"),
         # Frames (protocol 4-5) are read whole: one may not announce more than the file holds,
         # start inside another, or end inside an opcode's argument (pickle never writes these).
         "frame_past_the_end": (PROTO4 + frame(2**40) + NONE + STOP, r"truncated: 1099511627776 bytes announced"),
         "frame_inside_a_frame": (PROTO4 + frame(10) + frame(1) + NONE + STOP + NONE * 9, r"a FRAME before the end"),
-        "argument_across_a_frame": (PROTO4 + frame(2) + b"J\x01" + b"\x00\x00\x00" + STOP,
-                                    r"4 bytes announced across the end of a frame"),
+        "argument_across_a_frame": (
+            PROTO4 + frame(2) + b"J\x01" + b"\x00\x00\x00" + STOP,
+            r"4 bytes announced across the end of a frame",
+        ),
     }
 
 
 def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
     """A real payload with one field broken: pickle writes these itself."""
+
     def changed(**fields):
         return {**payload, **fields}
 
@@ -154,8 +191,7 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
         "params_float64": (param(np.zeros(shape, np.float64)), r"the model expects a float32 array"),
         "params_extra": (changed(params=extra), r"parameter names differ .*unexpected \['extra'\]"),
         "rng_float_wrong_shape": (changed(rng=np.zeros(3, np.float32)), r"rng: expected a raw jax key"),
-        "config_step_type": (changed(config={**payload["config"], "steps": "many"}),
-                             r"steps must be int, got 'many'"),
+        "config_step_type": (changed(config={**payload["config"], "steps": "many"}), r"steps must be int, got 'many'"),
         "unknown_key": (changed(extra_field=1), r"unexpected keys: 'extra_field'"),
     }
     for key in ("params", "state", "step", "opt_state", "rng", "config"):
@@ -165,9 +201,8 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
 
 def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
     """The authors' file (tests/authors_fixtures.py) with one part broken."""
-    from box import Box
-
     from authors_fixtures import read_with_pickle, write_authors_checkpoint
+    from box import Box
 
     (folder / "authors").mkdir()
     raw = read_with_pickle(write_authors_checkpoint(folder / "authors"))
@@ -182,10 +217,13 @@ def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
 
     def with_params(**modules):
         return {**raw, "train_state": raw["train_state"]._replace(params={**params, **modules})}
+
     return {
         "authors_deep_params": (with_params(enc_conv0=deep), r"nested more than 32 deep"),
-        "authors_nan_params": (with_params(enc_conv0={**params["enc_conv0"], "w": nan}),
-                               r"params/enc_conv0/w: a float32 array .* with NaN or infinite values"),
+        "authors_nan_params": (
+            with_params(enc_conv0={**params["enc_conv0"], "w": nan}),
+            r"params/enc_conv0/w: a float32 array .* with NaN or infinite values",
+        ),
         "authors_decode_res_int": ({**raw, "config": Box(config, frozen_box=True)}, r"dataset\.decode_res is 64;"),
     }
 
@@ -202,6 +240,7 @@ def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
         out[key] = (folder / f"{key}.pkl", message)
         out[key][0].write_bytes(pickle.dumps(broken, protocol=5))
     from authors_fixtures import dump_as_authors
+
     for key, (broken, message) in _authors_variants(folder).items():
         out[key] = (dump_as_authors(broken, folder / f"{key}.pkl"), message)
     return out

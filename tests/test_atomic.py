@@ -32,8 +32,8 @@ def test_failure_keeps_the_old_file_and_removes_the_temp(tmp_path):
 
 
 def test_checkpoints_and_eval_json_are_readable_by_others(tmp_path):
+    from checkpoints.checkpoint import save_checkpoint
     from data.atomic import write_json_atomic
-    from training.checkpoint import save_checkpoint
     os.umask(0o022)
     for path in (save_checkpoint(tmp_path / "c.pkl", {"step": 1}), write_json_atomic(tmp_path / "c.eval.json", {})):
         assert path.stat().st_mode & 0o777 == 0o644

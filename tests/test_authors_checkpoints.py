@@ -1,5 +1,5 @@
 """Checkpoints from the authors' run.py: read safely, mapped, evaluated, plotted, tabled,
-resumed and converted (training/authors_format.py, training/convert.py)."""
+resumed and converted (checkpoints/authors_format.py, training/convert.py)."""
 import json
 import pickle
 import struct
@@ -9,20 +9,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from authors_fixtures import (
+    TrainState,
+    authors_representation,
+    cosine_scale,
+    read_with_pickle,
+    write_authors_checkpoint,
+)
 
 import eval as ev
-from metrics.checkpoint_eval import evaluate_checkpoint
-from metrics.protocol import result_path
 import run
-from authors_fixtures import (TrainState, authors_representation, cosine_scale, read_with_pickle,
-                              write_authors_checkpoint)
+from analysis import model_figures
+from checkpoints import authors_format, checkpoint
+from checkpoints.checkpoint import CheckpointError, load_checkpoint
+from checkpoints.restore import restore_parameters
+from evaluation.evaluate import EvalOptions, evaluate_checkpoint
+from evaluation.protocol import result_path
 from models import build_model
 from models.representation import make_representation_function
-from scripts import tables, visualize
+from scripts import convert as convert_cli
+from scripts import tables
 from sweeps import status as sweep_status
-from training import authors_format, checkpoint, convert
-from training.checkpoint import CheckpointError, load_checkpoint
-from training.loop import restore_parameters, restore_train_state, resume_config, train
+from training.convert import convert
+from training.loop import train
+from training.resume import restore_train_state, resume_config
 
 SMALL = {"mig": {"num_train": 300}, "modularity": {"num_train": 300, "num_test": 100},
          "sap": {"num_train": 300, "num_test": 100},
@@ -71,7 +81,11 @@ def test_mapping_to_this_projects_payload(files, kind):
     config = resume_config(files[kind], {})
     assert payload["source"] == "authors" and payload["step"] == 3 == theirs["step_num"]
     assert (config.dataset, config.seed, config.steps, config.batch_size) == ("dsprites_procedural", 3, 8, 8)
-    assert (config.gaussian, config.tc, config.gamma) == (not box.run.discrete, box.loss.tc, 30.0 if box.loss.tc else 0.0)
+    assert (config.gaussian, config.tc, config.gamma) == (
+        not box.run.discrete,
+        box.loss.tc,
+        30.0 if box.loss.tc else 0.0,
+    )
     np.testing.assert_array_equal(payload["rng"], np.asarray(theirs["rng"]))
 
     model = build_model(config, 1)
@@ -110,14 +124,18 @@ def test_numpy_1_names_are_read_the_same(files, tmp_path):
     path.write_bytes(blob.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
     old, new = load_checkpoint(path), load_checkpoint(files["dvae"])
     assert old["config"] == new["config"] and old["step"] == new["step"]
-    for a, b in zip(jax.tree_util.tree_leaves((old["params"], old["state"], old["opt_state"], old["rng"])),
-                    jax.tree_util.tree_leaves((new["params"], new["state"], new["opt_state"], new["rng"]))):
+    for a, b in zip(
+        jax.tree_util.tree_leaves((old["params"], old["state"], old["opt_state"], old["rng"])),
+        jax.tree_util.tree_leaves((new["params"], new["state"], new["opt_state"], new["rng"])),
+    ):
         np.testing.assert_array_equal(a, b)
 
 
 def test_gumbel_state_written_back_as_plain_numbers():
     """Their loop stores the annealed scale after each step; a plain float is accepted."""
-    state = authors_format._gumbel_state({"~": {"scale": 0.75, "lambda": np.float32(1.0), "hard": np.float32(1.0)}}, "x")
+    state = authors_format._gumbel_state(
+        {"~": {"scale": 0.75, "lambda": np.float32(1.0), "hard": np.float32(1.0)}}, "x"
+    )
     assert state["codebook"]["scale"].dtype == np.float32 and float(state["codebook"]["scale"]) == 0.75
     assert state["codebook"]["hard"].dtype == np.bool_ and bool(state["codebook"]["hard"])
 
@@ -132,28 +150,32 @@ def test_read_out_is_the_authors(files, kind, tiny_data):
     params, state, _ = restore_parameters(model, jnp.zeros((1, 64, 64, 1)), payload, "x")
     theirs = read_with_pickle(files[kind])
     expected = authors_representation(theirs["train_state"].params, theirs["config"], images)
-    np.testing.assert_allclose(make_representation_function(model, params, state)(images), expected, rtol=0, atol=1e-6)  # measured: 3.7e-8 (float32 rounding)
+    np.testing.assert_allclose(
+        make_representation_function(model, params, state)(images), expected, rtol=0, atol=1e-6
+    )  # measured: 3.7e-8 (float32 rounding)
 
 
 def test_convert_writes_this_projects_format_with_the_seed(files, tmp_path, capsys):
-    assert convert.main([str(files["dvae"])]) == 0
+    assert convert_cli.main([str(files["dvae"])]) == 0
     out = files["dvae"].with_name("dsprites_procedural_seed3.pkl")
     assert f"wrote {out}" in capsys.readouterr().out
     with open(out, "rb") as f:
         recorder = _Recorder(f)
         raw = recorder.load()
-    assert all(n.startswith("numpy") for n in recorder.names), recorder.names   # no stand-ins needed
+    assert all(n.startswith("numpy") for n in recorder.names), recorder.names  # no stand-ins needed
     original, converted = load_checkpoint(files["dvae"]), load_checkpoint(out)
     assert raw["converted_from"] == str(files["dvae"]) and converted["source"] == "authors"
     for key in ("model", "dataset", "step", "config", "params_disc", "opt_state_disc"):
         assert converted[key] == original[key], key
-    for a, b in zip(jax.tree_util.tree_leaves((original["params"], original["state"], original["opt_state"], original["rng"])),
-                    jax.tree_util.tree_leaves((converted["params"], converted["state"], converted["opt_state"], converted["rng"]))):
+    for a, b in zip(
+        jax.tree_util.tree_leaves((original["params"], original["state"], original["opt_state"], original["rng"])),
+        jax.tree_util.tree_leaves((converted["params"], converted["state"], converted["opt_state"], converted["rng"])),
+    ):
         np.testing.assert_array_equal(a, b)
         assert a.dtype == b.dtype
     explicit = tmp_path / "sub" / "mine.pkl"
-    assert convert.main([str(files["factor_vae"]), str(explicit)]) == 0 and explicit.is_file()
-    assert convert.main([str(out)]) == 2                      # already ours: nothing to convert
+    assert convert_cli.main([str(files["factor_vae"]), str(explicit)]) == 0 and explicit.is_file()
+    assert convert_cli.main([str(out)]) == 2  # already ours: nothing to convert
     assert "not a checkpoint of the authors' code" in capsys.readouterr().err
 
 
@@ -162,22 +184,28 @@ def evaluated(files, tiny_data):
     """The authors' two files evaluated, and the converted twin of the D-VAE (MIG, DCI and the
     gap: the read-out, the RandomState's sequence and the gap's sampling; all six metrics take
     twice as long)."""
-    twin = convert.convert(files["dvae"], files["dvae"].parent / "twin" / "dsprites_procedural_seed3.pkl")
-    return {name: evaluate_checkpoint(path, data=tiny_data, metrics=["mig", "dci", "st_gap"], settings=SMALL,
-                                      progress=False, log=lambda *_: None)
-            for name, path in [("dvae", files["dvae"]), ("factor_vae", files["factor_vae"]), ("twin", twin)]}
+    twin = convert(files["dvae"], files["dvae"].parent / "twin" / "dsprites_procedural_seed3.pkl")
+    return {
+        name: evaluate_checkpoint(
+            path,
+            EvalOptions(metrics=["mig", "dci", "st_gap"], settings=SMALL, progress=False),
+            data=tiny_data,
+            log=lambda *_: None,
+        )
+        for name, path in [("dvae", files["dvae"]), ("factor_vae", files["factor_vae"]), ("twin", twin)]
+    }
 
 
 def test_eval_of_authors_file_equals_its_converted_twin(evaluated, files):
     ours, twin = evaluated["dvae"], evaluated["twin"]
     assert set(ours["results"]) >= {"mig", "dci_disentanglement", "st_gap"}
-    assert ours["results"] == twin["results"]                  # exactly: same read-out, same RandomState
+    assert ours["results"] == twin["results"]  # exactly: same read-out, same RandomState
     written = json.loads(result_path(files["dvae"]).read_text())
     assert written["source"] == "authors" and written["seed"] == 3 and written["step"] == 3
     assert written["model"] == "dvae" and result_path(files["dvae"]).name == "dsprites_procedural.eval.json"
     factor = json.loads(result_path(files["factor_vae"]).read_text())
     assert (factor["source"], factor["model"], factor["gamma"]) == ("authors", "factor_vae", 30.0)
-    assert "st_gap" not in factor["results"]                  # Gaussian: no gap
+    assert "st_gap" not in factor["results"]  # Gaussian: no gap
 
 
 def test_eval_command_line_on_authors_file(files, tiny_data, capsys, tmp_path):
@@ -196,8 +224,9 @@ def test_tables_and_sweep_read_them(evaluated, files, capsys):
 
 
 def test_visualize_authors_files(files, tiny_data, tmp_path):
-    paths = visualize.visualize(files["dvae"], out=tmp_path, compare=files["factor_vae"], data=tiny_data,
-                                steps=4, num_images=3, num_points=100)
+    paths = model_figures.visualize(
+        files["dvae"], out=tmp_path, compare=files["factor_vae"], data=tiny_data, steps=4, num_images=3, num_points=100
+    )
     names = {p.name for p in paths}
     assert "dsprites_procedural_seed3_traversals.png" in names
     assert "dsprites_procedural_seed3_vs_dsprites_procedural_gauss_factor30.0_seed3_scatter.png" in names
@@ -208,7 +237,7 @@ def test_visualize_authors_files(files, tiny_data, tmp_path):
 def test_resume_continues_schedule_and_adam_bit_for_bit(files, kind, tiny_data, tmp_path):
     """2 steps from the authors' file == 2 steps from its converted twin, and they continue
     its step count, Adam count and (D-VAE) the noise schedule of its 8 steps."""
-    twin = convert.convert(files[kind], tmp_path / "twin.pkl")
+    twin = convert(files[kind], tmp_path / "twin.pkl")
     states = []
     for name, path in [("authors", files[kind]), ("twin", twin)]:
         args = run.parse_args(["--resume", str(path), "--save_path", str(tmp_path / name), "--steps_per_dispatch", "2"])
@@ -227,7 +256,7 @@ def test_resume_continues_schedule_and_adam_bit_for_bit(files, kind, tiny_data, 
 # -- malicious files, written opcode by opcode ----------------------------------------------
 def _str(text: str) -> bytes:
     data = text.encode()
-    return b"X" + struct.pack("<I", len(data)) + data            # BINUNICODE
+    return b"X" + struct.pack("<I", len(data)) + data  # BINUNICODE
 
 
 def _global(module: str, name: str) -> bytes:
@@ -236,11 +265,11 @@ def _global(module: str, name: str) -> bytes:
 
 def _authors_dict(train_state: bytes) -> bytes:
     """PROTO 2, {'step_num': 3, 'train_state': <train_state>}, STOP."""
-    return (b"\x80\x02}" + _str("step_num") + b"K\x03s" + _str("train_state") + train_state + b"s.")
+    return b"\x80\x02}" + _str("step_num") + b"K\x03s" + _str("train_state") + train_state + b"s."
 
 
 def _touch(marker) -> bytes:
-    return _global("posix", "system") + b"(" + _str(f"touch {marker}") + b"tR"      # os.system("touch ...")
+    return _global("posix", "system") + b"(" + _str(f"touch {marker}") + b"tR"  # os.system("touch ...")
 
 
 def test_crafted_exploit_is_real_and_refused(tmp_path):
@@ -260,22 +289,39 @@ def test_crafted_exploit_is_real_and_refused(tmp_path):
     assert "\n" not in str(error.value) and not marker.exists()
 
 
-@pytest.mark.parametrize("train_state, message", [
-    # TrainState reduced with a callable among its arguments
-    (_global("__main__", "TrainState") + b"(" + _global("builtins", "eval") + _str("1") + b"NNNtR",
-     r"refusing to load builtins\.eval"),
-    # TrainState whose "params" is an allowed callable instead of data
-    (_global("__main__", "TrainState") + b"(" + _global("numpy", "dtype") + b"}NNNt\x81",
-     r"the global numpy\.dtype stored as a value"),
-    # another class from __main__
-    (_global("__main__", "Exploit") + b")\x81", r"refusing to load __main__\.Exploit"),
-    # a BUILD that would rewire the stand-in class itself
-    (_global("__main__", "TrainState") + b"N}" + _str("__new__") + _global("numpy", "dtype") + b"s\x86b",
-     r"BUILD on the global __main__\.TrainState"),
-    # a jax array rebuilt by something other than numpy's _reconstruct
-    (_global("jax._src.array", "_reconstruct_array") + b"(" + _global("numpy", "dtype") + b"(" + _str("f4") + b"t"
-     + b"N}tR", r"a jax array from"),
-])
+@pytest.mark.parametrize(
+    "train_state, message",
+    [
+        # TrainState reduced with a callable among its arguments
+        (
+            _global("__main__", "TrainState") + b"(" + _global("builtins", "eval") + _str("1") + b"NNNtR",
+            r"refusing to load builtins\.eval",
+        ),
+        # TrainState whose "params" is an allowed callable instead of data
+        (
+            _global("__main__", "TrainState") + b"(" + _global("numpy", "dtype") + b"}NNNt\x81",
+            r"the global numpy\.dtype stored as a value",
+        ),
+        # another class from __main__
+        (_global("__main__", "Exploit") + b")\x81", r"refusing to load __main__\.Exploit"),
+        # a BUILD that would rewire the stand-in class itself
+        (
+            _global("__main__", "TrainState") + b"N}" + _str("__new__") + _global("numpy", "dtype") + b"s\x86b",
+            r"BUILD on the global __main__\.TrainState",
+        ),
+        # a jax array rebuilt by something other than numpy's _reconstruct
+        (
+            _global("jax._src.array", "_reconstruct_array")
+            + b"("
+            + _global("numpy", "dtype")
+            + b"("
+            + _str("f4")
+            + b"t"
+            + b"N}tR",
+            r"a jax array from",
+        ),
+    ],
+)
 def test_malicious_variants_are_refused(tmp_path, train_state, message):
     path = tmp_path / "evil.pkl"
     path.write_bytes(_authors_dict(train_state))

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import run
-from training import checkpoint
-from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from training.loop import restore_train_state, train
+from checkpoints import checkpoint
+from checkpoints.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from training.loop import train
+from training.resume import restore_train_state
 
 
 def test_round_trip_restores_the_train_state(tiny_data, tiny_config):
@@ -28,8 +29,9 @@ def test_round_trip_restores_the_train_state(tiny_data, tiny_config):
         return tree is None or isinstance(tree, (bool, int, float, str, np.ndarray))
     assert plain(payload)
 
-    from models import build_model
     import jax.numpy as jnp
+
+    from models import build_model
     restored = restore_train_state(build_model(config, 1), jnp.zeros((8, 64, 64, 1)), payload, "ckpt")
     for a, b in zip(jax.tree_util.tree_leaves(ts), jax.tree_util.tree_leaves(restored)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -99,16 +101,20 @@ def test_resume_refuses_mismatched_shapes(tiny_data, tiny_config, tmp_path):
     payload = load_checkpoint(tiny_config.checkpoint_path())
     payload["params"]["enc_mlp"]["w"] = np.zeros((3, 3), np.float32)
     bad = save_checkpoint(tmp_path / "bad" / "x.pkl", {k: v for k, v in payload.items() if k != "format_version"})
-    with pytest.raises(CheckpointError, match=r"enc_mlp/w: a float32 array of shape \(3, 3\), the model expects a float32 array of shape \(1024, 256\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"enc_mlp/w: a float32 array of shape \(3, 3\), the model expects a float32 array of shape \(1024, 256\)",
+    ):
         train(tiny_config, data=tiny_data, progress=False, resume=bad)
 
 
 def test_resume_checks_config_values_like_a_fresh_run(tiny_data, tiny_config, tmp_path, capsys):
     import run
+
     train(tiny_config, data=tiny_data, progress=False, until=4)
     path = str(tiny_config.checkpoint_path())
     bad = tmp_path / "bad.toml"
-    for text, message in [('steps = "many"\n', "steps must be int"), ('gama = 3\n', "unknown key")]:
+    for text, message in [('steps = "many"\n', "steps must be int"), ("gama = 3\n", "unknown key")]:
         bad.write_text(text)
         assert run.main(["--resume", path, "--config", str(bad)]) == 2
         assert message in capsys.readouterr().err
@@ -116,14 +122,15 @@ def test_resume_checks_config_values_like_a_fresh_run(tiny_data, tiny_config, tm
 
 def test_resume_refuses_a_schedule_change_unless_allowed(tiny_data, tiny_config, capsys):
     import run
-    from training.loop import schedule_changes
+    from training.resume import schedule_changes
+
     train(tiny_config, data=tiny_data, progress=False, until=4)
     path = str(tiny_config.checkpoint_path())
     for flags in (["--steps", "12"], ["--init", "0.7"], ["--batch_size", "4"], ["--learning_rate", "0.001"]):
         assert run.main(["--resume", path, "--no_progress", *flags]) == 2
         err = capsys.readouterr().err
         assert "--allow_schedule_change" in err and flags[0].lstrip("-").replace("init", "noise_scale_init") in err
-    assert load_checkpoint(path)["step"] == 4                       # nothing was trained over
+    assert load_checkpoint(path)["step"] == 4  # nothing was trained over
     # Bookkeeping may change freely; a meant change is recorded.
     args = run.parse_args(["--resume", path, "--log_every", "2", "--steps", "10", "--allow_schedule_change"])
     config = run.config_from_args(args)

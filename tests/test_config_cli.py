@@ -112,9 +112,10 @@ INVALID = [
 
 @pytest.mark.parametrize("argv,field,value,flag", INVALID, ids=[i[1] + "=" + str(i[2]) for i in INVALID])
 def test_invalid_settings_refused_in_one_line_everywhere(argv, field, value, flag, tmp_path, capsys, monkeypatch):
-    import data
     import tomllib
-    monkeypatch.setattr(data, "get_dataset", lambda *a, **k: pytest.fail("data loaded before the check"))
+
+    for user in ("training.loop", "checkpoints.restore"):   # every module that loads a data set for a run
+        monkeypatch.setattr(f"{user}.get_dataset", lambda *a, **k: pytest.fail("data loaded before the check"))
     # Flags: run.py exits 2 with one line naming the flag, before any data is touched.
     assert run.main(argv + ["--save_path", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

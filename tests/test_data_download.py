@@ -10,6 +10,7 @@ import pytest
 
 import data.download as dl
 from data.base import DataError
+from scripts import download as download_cli
 
 BLOB = bytes(range(256)) * 4000          # ~1 MB: several read chunks
 BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
@@ -204,7 +205,7 @@ def test_main_fetches_and_unpacks_into_the_layout(server, tmp_path, monkeypatch,
     monkeypatch.setattr(dl, "DATASETS", {"dsprites_full": ["blob"], "smallnorb": ["norb"],
                                          "cars3d": ["cars"], "shapes3d": []})
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "dlib"))
-    assert dl.main(["dsprites_full", "smallnorb", "cars3d", "shapes3d", "--no-progress"]) == 0
+    assert download_cli.main(["dsprites_full", "smallnorb", "cars3d", "shapes3d", "--no-progress"]) == 0
     root = tmp_path / "dlib"
     assert (root / "dsprites" / "blob.npz").read_bytes() == BLOB
     assert (root / "small_norb" / "x.mat").read_bytes() == b"norb matrix"
@@ -216,9 +217,9 @@ def test_main_fetches_and_unpacks_into_the_layout(server, tmp_path, monkeypatch,
     assert "never published" in out                              # says what it cannot fetch
     # A second run skips what is there, without requests.
     count = len(server.requests)
-    assert dl.main(["dsprites_full", "smallnorb", "cars3d", "--no-progress"]) == 0
+    assert download_cli.main(["dsprites_full", "smallnorb", "cars3d", "--no-progress"]) == 0
     assert len(server.requests) == count and "already present" in capsys.readouterr().out
-    assert dl.main(["no_such_set"]) == 1
+    assert download_cli.main(["no_such_set"]) == 1
     assert "unknown data set" in capsys.readouterr().err
 
 

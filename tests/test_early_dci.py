@@ -2,11 +2,11 @@
 and a plan that does not hold (FactorVAE finds no active code) is never used."""
 import numpy as np
 import pytest
+from metrics_fixtures import same_state
 
 import metrics
-from metrics.early_dci import EarlyDci, plan_dci
-from metrics.index_cache import CachedRepresentation, IndexedData
-from metrics_fixtures import same_state
+from evaluation.early_dci import EarlyDci, plan_dci
+from evaluation.index_cache import CachedRepresentation, IndexedData
 
 SETTINGS = {"mig": {"num_train": 300}, "modularity": {"num_train": 300, "num_test": 100},
             "sap": {"num_train": 300, "num_test": 100},

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from eval_fixtures import small_data
 
 import configs
-from eval_fixtures import small_data
 from metrics.elbo import compute_elbo
 from models import build_model, set_gumbel_state
 from training.step import init_train_state

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from eval_fixtures import make_checkpoint, small_data
 
 import eval as ev
 import metrics
-from metrics.checkpoint_eval import evaluate_checkpoint
-from metrics.protocol import result_path
-from training.restore import load_model
-from eval_fixtures import make_checkpoint, small_data
-from training.checkpoint import load_checkpoint, save_checkpoint
-from metrics.index_cache import CachedRepresentation, IndexedData, supports_index_cache
+from checkpoints.checkpoint import load_checkpoint, save_checkpoint
+from checkpoints.restore import load_model
+from evaluation.evaluate import EvalOptions, evaluate_checkpoint
+from evaluation.index_cache import CachedRepresentation, IndexedData, supports_index_cache
+from evaluation.protocol import result_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_GAP = {"st_gap": {"num_batches": 3, "batch_size": 16}}
@@ -48,7 +48,7 @@ SMALL = {"mig": {"num_train": 500}, "modularity": {"num_train": 500, "num_test":
 def evaluated(checkpoints, data):
     """evaluate_checkpoint (all six metrics + gap, reduced settings) of both checkpoints."""
     settings = {**SMALL, **SMALL_GAP}
-    return {name: evaluate_checkpoint(path, data=data, settings=settings, progress=False)
+    return {name: evaluate_checkpoint(path, EvalOptions(settings=settings, progress=False), data=data)
             for name, path in checkpoints.items()}
 
 
@@ -82,8 +82,11 @@ def test_json_has_everything(evaluated, checkpoints):
 def test_cache_equals_plain(evaluated, checkpoints, data):
     cached = evaluated["dvae"]
     assert cached["index_cache"]["used"] and cached["index_cache"]["images_encoded"] <= data.images.shape[0]
-    plain = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=SMALL, progress=False,
-                                   use_cache=False, write=False, metrics=list(metrics.METRIC_NAMES))
+    plain = evaluate_checkpoint(
+        checkpoints["dvae"],
+        EvalOptions(settings=SMALL, progress=False, use_cache=False, write=False, metrics=list(metrics.METRIC_NAMES)),
+        data=data,
+    )
     assert not plain["index_cache"]["used"]
     # The cached run started DCI early on its planned draws; the plain one ran it in turn.
     assert cached["dci_early"] and not plain["dci_early"]
@@ -95,13 +98,28 @@ def test_cache_equals_plain(evaluated, checkpoints, data):
 
 def test_main_glob_table(checkpoints, data, capsys):
     folder = checkpoints["dvae"].parent
-    rc = ev.main(["--save_file", str(folder / "*.pkl"), "--metrics", "mig,st_gap", "--no_progress",
-                  "--settings", json.dumps({"mig": {"num_train": 200}, **SMALL_GAP})], data=data)
+    rc = ev.main(
+        [
+            "--save_file",
+            str(folder / "*.pkl"),
+            "--metrics",
+            "mig,st_gap",
+            "--no_progress",
+            "--settings",
+            json.dumps({"mig": {"num_train": 200}, **SMALL_GAP}),
+        ],
+        data=data,
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert out.count("wrote ") == 2 and "st_gap" in out and "not defined for Gaussian models" in out
     result = json.loads(result_path(checkpoints["dvae"]).read_text())
-    assert result["metrics"] == ["mig", "st_gap"] and set(result["results"]) == {"mig", "st_gap", "st_loss_hard", "st_loss_soft"}
+    assert result["metrics"] == ["mig", "st_gap"] and set(result["results"]) == {
+        "mig",
+        "st_gap",
+        "st_loss_hard",
+        "st_loss_soft",
+    }
 
 
 def test_indexed_data_same_random_state_calls(data):
@@ -119,13 +137,14 @@ def test_indexed_data_same_random_state_calls(data):
     cache = CachedRepresentation(data, rep, encode_batch=100)
     np.testing.assert_array_equal(cache(indices), rep(observations))
     np.testing.assert_array_equal(cache(indices[::-1]), rep(observations[::-1]))
-    assert sum(calls[:-2]) == len(np.unique(indices))   # each image once (the last 2 calls: by hand)
+    assert sum(calls[:-2]) == len(np.unique(indices))  # each image once (the last 2 calls: by hand)
 
 
 def test_random_observations_not_cached(data):
     class Coloured(type(data)):
         def _observations_from_pixels(self, pixels, random_state):
             return pixels * random_state.uniform(0.5, 1, [len(pixels), 1, 1, 1])
+
     coloured = Coloured.__new__(Coloured)
     assert not supports_index_cache(coloured)
     assert not supports_index_cache(object())
@@ -137,16 +156,19 @@ def test_random_observations_not_cached(data):
 def test_wiring_training_mig_is_eval_mig(checkpoints, data):
     """Wiring: training and eval.py compute MIG on the same points with the same code (the
     value itself is checked in test_eval_mig_by_hand)."""
-    from training.train_mig import training_mig
+    from evaluation.training_mig import training_mig
+
     payload, config, _, model, params, state, params_disc = load_model(checkpoints["dvae"], data)
 
     class TS:
         pass
+
     ts = TS()
     ts.params, ts.state = params, state
     trained = training_mig(model, ts, data)["mig"]
-    evaluated = evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"], seed=config.seed,
-                                       progress=False, write=False)
+    evaluated = evaluate_checkpoint(
+        checkpoints["dvae"], EvalOptions(metrics=["mig"], seed=config.seed, progress=False, write=False), data=data
+    )
     assert evaluated["results"]["mig"] == trained and evaluated["protocol"] == "paper"
     assert list(evaluated["results"]) == ["mig"]
 
@@ -154,13 +176,16 @@ def test_wiring_training_mig_is_eval_mig(checkpoints, data):
 def test_eval_mig_by_hand(checkpoints, monkeypatch):
     """eval.py's MIG of a representation whose MIG is known by construction (KnownMigRep:
     (H(f) - H(f // 2)) / H(f) from the factor values it was shown, about 1/2)."""
-    import models.representation
     from metrics_fixtures import KnownMigRep, SyntheticData
+
     data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
     rep = KnownMigRep(data)
-    monkeypatch.setattr(models.representation, "make_representation_function", lambda *args: rep)
-    result = evaluate_checkpoint(checkpoints["dvae"], data=data, metrics=["mig"],
-                                    settings={"mig": {"num_train": 2000}}, progress=False, write=False)
+    monkeypatch.setattr("evaluation.evaluate.make_representation_function", lambda *args: rep)
+    result = evaluate_checkpoint(
+        checkpoints["dvae"],
+        EvalOptions(metrics=["mig"], settings={"mig": {"num_train": 2000}}, progress=False, write=False),
+        data=data,
+    )
     assert sum(len(f) for f in rep.seen) == 2000
     assert result["results"]["mig"] == pytest.approx(rep.mig_by_hand(), abs=1e-12)
     assert 0.4 < result["results"]["mig"] < 0.6
@@ -199,18 +224,25 @@ def test_errors_are_one_line(tmp_path, capsys, checkpoints, data, monkeypatch):
 
 
 def test_command_line_error(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "eval.py"), "--save_file", str(tmp_path / "x.pkl")],
-                         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "eval.py"), "--save_file", str(tmp_path / "x.pkl")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: no checkpoint at {tmp_path / 'x.pkl'}"
 
 
-# -- reliability (issue 14) -----------------------------------------------------------------
+# -- reliability -----------------------------------------------------------------------------
 def test_settings_keywords_checked_before_any_work(capsys, checkpoints, monkeypatch):
-    monkeypatch.setattr("metrics.checkpoint_eval.load_model", lambda *a, **k: pytest.fail("loaded a checkpoint"))
-    for settings, message in [({"dci": {"num_trian": 100}}, "dci has no keyword(s) ['num_trian']"),
-                              ({"st_gap": {"seed": 3}}, "st_gap has no keyword(s) ['seed']"),
-                              ({"sap": {"progress": True}}, "sap has no keyword(s) ['progress']")]:
+    monkeypatch.setattr("evaluation.evaluate.load_model", lambda *a, **k: pytest.fail("loaded a checkpoint"))
+    for settings, message in [
+        ({"dci": {"num_trian": 100}}, "dci has no keyword(s) ['num_trian']"),
+        ({"st_gap": {"seed": 3}}, "st_gap has no keyword(s) ['seed']"),
+        ({"sap": {"progress": True}}, "sap has no keyword(s) ['progress']"),
+    ]:
         err = _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--settings", json.dumps(settings)])
         assert message in err and "valid:" in err
     assert "num_train" in metrics.setting_keywords("dci") and "booster" in metrics.setting_keywords("dci")
@@ -218,8 +250,10 @@ def test_settings_keywords_checked_before_any_work(capsys, checkpoints, monkeypa
 
 def test_a_bug_surfaces_with_its_traceback(checkpoints, data, monkeypatch):
     """A TypeError inside a metric is a bug, not 'a bad keyword in --settings'."""
+
     def broken(*args, **kwargs):
         raise TypeError("a real bug deep inside")
+
     monkeypatch.setitem(metrics._COMPUTE, "mig", broken)
     with pytest.raises(TypeError, match="a real bug deep inside"):
         ev.main(["--save_file", str(checkpoints["dvae"]), "--metrics", "mig", "--no_progress"], data=data)
@@ -230,13 +264,14 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
     import threading
     import time as time_lib
 
-    from metrics import early_dci
+    from evaluation import early_dci
+
     started = {}
 
     def fail(*args, **kwargs):
         raise RuntimeError(f"failure in {where}")
 
-    def slow_dci(*args, **kwargs):                # the early DCI thread still busy when a metric fails
+    def slow_dci(*args, **kwargs):  # the early DCI thread still busy when a metric fails
         started["dci"] = True
         time_lib.sleep(1.0)
         return fail() if where == "early_dci" else original(*args, **kwargs)
@@ -245,19 +280,25 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
     monkeypatch.setattr(early_dci.dci, "dci_from_codes", slow_dci)
     if where == "metric":
         import functools
+
         real = metrics._COMPUTE["beta_vae"]
 
         @functools.wraps(real)
-        def fails_on_real_codes(data, representation_function, *args, **kwargs):   # the plan still runs
+        def fails_on_real_codes(data, representation_function, *args, **kwargs):  # the plan still runs
             if isinstance(representation_function, early_dci.StandInCodes):
                 return real(data, representation_function, *args, **kwargs)
             fail()
+
         monkeypatch.setitem(metrics._COMPUTE, "beta_vae", fails_on_real_codes)
     if where == "gap":
         monkeypatch.setattr("metrics.st_gap._batch_losses", fail)
     with pytest.raises(RuntimeError, match=f"failure in {where}"):
-        evaluate_checkpoint(checkpoints["dvae"], data=data, settings={**SMALL, **SMALL_GAP},
-                               progress=False, write=False, log=lambda *a: None)
+        evaluate_checkpoint(
+            checkpoints["dvae"],
+            EvalOptions(settings={**SMALL, **SMALL_GAP}, progress=False, write=False),
+            data=data,
+            log=lambda *a: None,
+        )
     assert started.get("dci")
     assert [t.name for t in threading.enumerate() if t.name in ("st-gap", "early-dci")] == []
 
@@ -265,22 +306,37 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
 @pytest.mark.slow  # three evaluations (~22 s)
 def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, data):
     settings = {**SMALL, **SMALL_GAP}
-    overlapped = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
-                                        write=False, log=lambda *a: None)
-    one_by_one = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
-                                        write=False, log=lambda *a: None, overlap=False, early_dci=False)
+    overlapped = evaluate_checkpoint(
+        checkpoints["dvae"], EvalOptions(settings=settings, progress=False, write=False), data=data, log=lambda *a: None
+    )
+    one_by_one = evaluate_checkpoint(
+        checkpoints["dvae"],
+        EvalOptions(settings=settings, progress=False, write=False, overlap=False, early_dci=False),
+        data=data,
+        log=lambda *a: None,
+    )
     assert overlapped["dci_early"] and overlapped["st_gap_overlapped"]
     assert not one_by_one["dci_early"] and not one_by_one["st_gap_overlapped"]
     assert one_by_one["results"] == overlapped["results"]
     # A subset that includes DCI: DCI starts from where MIG alone leaves the RandomState.
-    subset = evaluate_checkpoint(checkpoints["dvae"], data=data, settings=settings, progress=False,
-                                    write=False, log=lambda *a: None, metrics=["mig", "dci"])
+    subset = evaluate_checkpoint(
+        checkpoints["dvae"],
+        EvalOptions(settings=settings, progress=False, write=False, metrics=["mig", "dci"]),
+        data=data,
+        log=lambda *a: None,
+    )
     assert subset["dci_early"] and subset["results"]["mig"] == overlapped["results"]["mig"]
+    from evaluation.index_cache import IndexedData, index_settings
     from metrics import evaluate_all
-    from metrics.index_cache import IndexedData, index_settings
     from models.representation import make_representation_function
+
     _, _, _, model, params, state, _ = load_model(checkpoints["dvae"], data)
     cache = CachedRepresentation(data, make_representation_function(model, params, state))
-    direct = evaluate_all(IndexedData(data), cache, np.random.RandomState(42), metrics=["mig", "dci"],
-                          settings=index_settings(SMALL, ["mig", "dci"]))
+    direct = evaluate_all(
+        IndexedData(data),
+        cache,
+        np.random.RandomState(42),
+        metrics=["mig", "dci"],
+        settings=index_settings(SMALL, ["mig", "dci"]),
+    )
     assert subset["results"]["dci_disentanglement"] == direct["dci_disentanglement"]

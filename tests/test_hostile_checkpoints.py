@@ -1,4 +1,4 @@
-"""Hostile checkpoints (issue 22): every file built as an attacker would is refused in one line,
+"""Hostile checkpoints: every file built as an attacker would is refused in one line,
 within seconds and bounded memory, by the library loader and by every entry point, and
 nothing in the process changes; legitimate files load exactly as plain pickle reads them."""
 import json
@@ -16,14 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from configs import Config
 from hostile_files import hostile_files
+
+from checkpoints import checkpoint
+from checkpoints.checkpoint import CheckpointError, load_checkpoint
+from checkpoints.restore import load_model
+from configs import Config
 from models import build_model
-from training import checkpoint
-from training.checkpoint import CheckpointError, load_checkpoint
-from training.loop import checkpoint_payload
-from training.restore import load_model
+from training.resume import checkpoint_payload
 from training.step import init_train_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def _snapshot():
 
 
 class _OldRestrictedUnpickler(pickle.Unpickler):
-    """The loader before issue 22: pickle with `find_class` limited to numpy's rebuilders."""
+    """The loader before the pickle interpreter: pickle with `find_class` limited to numpy's rebuilders."""
     def find_class(self, module, name):
         assert (module, name) in checkpoint.GLOBALS
         return super().find_class(module, name)
@@ -172,7 +172,8 @@ def test_numpy_1_files_load_as_written(tmp_path):
         assert sorted(got) == sorted(want)
         for key in want:
             np.testing.assert_array_equal(got[key], want[key])
-            assert type(got[key]) is type(plain[key]) and repr(got[key].dtype) == repr(plain[key].dtype), (protocol, key)
+            assert type(got[key]) is type(plain[key]), (protocol, key)
+            assert repr(got[key].dtype) == repr(plain[key].dtype), (protocol, key)
             if isinstance(got[key], np.ndarray):
                 assert got[key].flags.f_contiguous == plain[key].flags.f_contiguous, (protocol, key)
 
@@ -181,13 +182,14 @@ def test_finite_check_agrees_with_isfinite():
     """The one-pass check (sum of squares, min/max when it overflows) against numpy's isfinite
     over every element, for values near each dtype's limit, NaN and infinities anywhere, both
     memory orders; the reader's record of an array gives the same answer as checking it later."""
-    from training.checkpoint_schema import FiniteValues, all_finite
+    from checkpoints.schema import FiniteValues, all_finite
+
     rng = np.random.default_rng(0)
     record = FiniteValues()
     cases = []
     for dtype in (np.float16, np.float32, np.float64):
         top = float(np.finfo(dtype).max)
-        for scale in (1.0, top ** 0.5, top / 4):         # fits, squares overflow, near the limit
+        for scale in (1.0, top**0.5, top / 4):  # fits, squares overflow, near the limit
             for bad in (None, np.nan, np.inf, -np.inf):
                 values = (rng.standard_normal((7, 5)) * scale).clip(-top, top).astype(dtype)
                 if bad is not None:
@@ -195,6 +197,6 @@ def test_finite_check_agrees_with_isfinite():
                 cases += [values, np.asfortranarray(values)]
     cases += [np.zeros(0, np.float32), np.arange(6).reshape(2, 3)]
     for values in cases[::2]:
-        record(values)                                    # half seen by the "reader", half not
+        record(values)  # half seen by the "reader", half not
     for values in cases:
         assert all_finite(values) == bool(np.isfinite(values).all()) == record.of(values), values

@@ -4,12 +4,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from slow_cases import quick_first
 
 from models import layers
 from models.networks import Decoder, Encoder
-from slow_cases import quick_first
 
-# (input H=W, in channels, out channels, kernel): the layers of SPEC §1 (batch kept small).
+# (input H=W, in channels, out channels, kernel): the layers of docs/design.md §1 (batch kept small).
 ENCODER = [(64, 1, 32, 4), (32, 32, 32, 4), (16, 32, 64, 2), (8, 64, 64, 2)]
 DECODER = [(4, 64, 64, 4), (8, 64, 32, 4), (16, 32, 32, 4), (32, 32, 1, 4), (32, 32, 3, 4)]
 # Odd sizes, odd kernels (not a multiple of the stride), stride 3; one channel on either side,
@@ -93,7 +93,7 @@ def test_impl_choice():
 
 @pytest.mark.slow  # ~25 s; each layer is compared with both impls in the quick suite
 def test_networks_same_params_and_outputs_for_both_impls():
-    """Encoder/Decoder: identical parameter trees (SPEC §1 names) and outputs for xla and fast."""
+    """Encoder/Decoder: identical parameter trees (docs/design.md §1 names) and outputs for xla and fast."""
     x = _x(64, 3, batch=3)
 
     def net(impl):
@@ -112,4 +112,6 @@ def test_networks_same_params_and_outputs_for_both_impls():
     for a, b in zip(jax.tree_util.tree_leaves(fast_params), jax.tree_util.tree_leaves(params)):
         np.testing.assert_array_equal(a, b)
     y_ref = jax.jit(xla.apply)(params, None, x)
-    np.testing.assert_allclose(jax.jit(fast.apply)(params, None, x), y_ref, rtol=1e-4, atol=1e-4 * float(jnp.abs(y_ref).max()))
+    np.testing.assert_allclose(
+        jax.jit(fast.apply)(params, None, x), y_ref, rtol=1e-4, atol=1e-4 * float(jnp.abs(y_ref).max())
+    )

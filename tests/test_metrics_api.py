@@ -1,10 +1,10 @@
 """evaluate_all's keys, subsets and order; progress bars; batching and error propagation."""
 import numpy as np
 import pytest
+from metrics_fixtures import CountingRep, SyntheticData
 
 import metrics
 from metrics import utils
-from metrics_fixtures import CountingRep, SyntheticData
 
 TINY = {"mig": {"num_train": 64}, "modularity": {"num_train": 64, "num_test": 32},
         "sap": {"num_train": 64, "num_test": 32},

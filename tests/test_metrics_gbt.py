@@ -1,12 +1,12 @@
 """The presorted booster is sklearn's GradientBoostingClassifier up to equally good splits."""
+import json
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.tree import DecisionTreeRegressor
-
-import json
-import sys
-from pathlib import Path
 
 from metrics import dci
 from metrics.presorted_gbt import PresortedGradientBoostingClassifier, _fit_trees

@@ -1,10 +1,10 @@
 """Known answers on synthetic data: perfect codes score near the top, rotations lower."""
 import numpy as np
 import pytest
+from metrics_fixtures import SyntheticData
 
 import metrics
 from metrics import sap, utils
-from metrics_fixtures import SyntheticData
 
 
 @pytest.fixture(scope="module")

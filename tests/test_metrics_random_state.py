@@ -6,9 +6,9 @@ metric code or the data set's own sampling methods.
 """
 import numpy as np
 import pytest
+from metrics_fixtures import SyntheticData, same_state
 
 import metrics
-from metrics_fixtures import SyntheticData, same_state
 
 NF = 3  # latent factors of SyntheticData()
 

@@ -1,13 +1,12 @@
 """The fast batched metrics against per-batch reference implementations and hand computations."""
 import numpy as np
 import pytest
+from metrics_fixtures import CountingRep, SyntheticData, same_state
+from metrics_reference import ref_beta_vae, ref_factor_code, ref_factor_vae, ref_mig, ref_modularity, ref_sap
 
 import metrics
 from metrics import utils
 from metrics.mig import mig_from_codes
-from metrics_fixtures import CountingRep, SyntheticData, same_state
-from metrics_reference import (ref_beta_vae, ref_factor_code, ref_factor_vae, ref_mig,
-                               ref_modularity, ref_sap)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Architecture, latents and losses against SPEC §1 and hand computations."""
+"""Architecture, latents and losses against docs/design.md §1–§4 and hand computations."""
 import math
 
 import haiku as hk
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from configs import Config
-from models import build_model, gumbel_noise_scale, set_gumbel_state
-from models import losses
+from models import build_model, gumbel_noise_scale, losses, set_gumbel_state
 from models.networks import permute_dims
 
 EXPECTED_SHAPES = {

@@ -3,9 +3,9 @@ import jax
 import numpy as np
 import pytest
 
+from checkpoints import checkpoint
 from configs import Config
 from data.procedural import ProceduralDSprites
-from training import checkpoint
 from training.loop import train
 
 

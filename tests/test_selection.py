@@ -82,6 +82,7 @@ def test_mann_whitney_is_exact_without_ties_and_says_so_with_ties():
 
 def test_per_gamma_comparisons_gamma_effect_and_regrets(tmp_path):
     from test_tables import all_metrics, write_result
+
     from analysis.results import gather
     for s in range(1, 4):
         write_result(tmp_path, "ds", "vae", s, values=all_metrics(0.0 + s / 100))

@@ -3,9 +3,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from eval_fixtures import small_data
 
 import configs
-from eval_fixtures import small_data
 from metrics.st_gap import batch_keys, compute_st_gap
 from models import build_model, set_gumbel_state
 from training.step import init_train_state

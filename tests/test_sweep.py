@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from checkpoints import checkpoint
 from scripts import sweep
-from sweeps import execute as sweep_execute, grid as sweep_grid, status as sweep_status
-from training import checkpoint
+from sweeps import execute as sweep_execute
+from sweeps import grid as sweep_grid
+from sweeps import status as sweep_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,14 +88,14 @@ def _initial_state(config):
 
 def fake_checkpoint(run, step):
     """A real (freshly initialised) checkpoint of the run's model, stored as if at `step`."""
-    from training.loop import checkpoint_payload
+    from training.resume import checkpoint_payload
     payload = checkpoint_payload(run.config, _initial_state(run.config.replace(seed=0, save_path="")))
     checkpoint.save_checkpoint(run.checkpoint, {**payload, "step": step})
 
 
 def fake_eval_json(run, step):
     """The fields evaluate_checkpoint records about how it evaluated, for the paper's protocol."""
-    from metrics.protocol import METRIC_CHOICES
+    from evaluation.protocol import METRIC_CHOICES
     run.eval_json.write_text(json.dumps({"step": step, "protocol": "paper", "eval_seed": 42, "results": {},
                                          "metrics": list(METRIC_CHOICES),
                                          "settings": {"st_gap": {"num_batches": 100, "batch_size": 64}}}))
@@ -117,13 +119,19 @@ def test_status_skipping_and_dry_run(tmp_path, capsys, monkeypatch):
 
     # Executing: the done run is skipped without training; the others call train/evaluate as needed.
     calls = []
-    monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(("train", config.seed, kw["resume"])))
-    monkeypatch.setattr(sweep_execute, "evaluate", lambda path, options, data=None, log=print: calls.append(("eval", Path(path).name)))
+    monkeypatch.setattr("sweeps.execute.train", lambda config, **kw: calls.append(("train", config.seed, kw["resume"])))
+    monkeypatch.setattr(
+        sweep_execute, "evaluate", lambda path, options, data=None, log=print: calls.append(("eval", Path(path).name))
+    )
     outcomes = sweep_execute.run_local(runs, data="no data needed", log=lambda *_: None)
     assert [o["status"] for o in outcomes] == ["skipped", "eval", "resume", "train"]
-    assert calls == [("eval", "dsprites_procedural_seed2.pkl"),
-                     ("train", 3, runs[2].checkpoint), ("eval", "dsprites_procedural_seed3.pkl"),
-                     ("train", 4, None), ("eval", "dsprites_procedural_seed4.pkl")]
+    assert calls == [
+        ("eval", "dsprites_procedural_seed2.pkl"),
+        ("train", 3, runs[2].checkpoint),
+        ("eval", "dsprites_procedural_seed3.pkl"),
+        ("train", 4, None),
+        ("eval", "dsprites_procedural_seed4.pkl"),
+    ]
 
 
 def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
@@ -131,7 +139,8 @@ def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
 
     def boom(config, **kw):
         raise RuntimeError("out of memory")
-    monkeypatch.setattr("training.loop.train", boom)
+
+    monkeypatch.setattr("sweeps.execute.train", boom)
     lines = []
     outcomes = sweep_execute.run_local(runs, data="no data needed", log=lines.append)
     assert [o["status"] for o in outcomes] == ["failed", "failed"]
@@ -140,10 +149,13 @@ def test_failures_are_reported_not_hidden(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("cluster", ["debug", "local"])
 def test_submitit_array_job(tmp_path, monkeypatch, cluster):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))        # the local executor starts fresh Pythons
-    runs = sweep_grid.expand(sweep_grid.parse_sweep(sweep_values(models=["dvae", "factor_dvae"], gammas=[30])), tmp_path)
-    jobs, results = sweep_execute.submit(runs, tmp_path / "logs", cluster=cluster, function=sweep_execute.probe, wait=True,
-                                 timeout_min=5)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the local executor starts fresh Pythons
+    runs = sweep_grid.expand(
+        sweep_grid.parse_sweep(sweep_values(models=["dvae", "factor_dvae"], gammas=[30])), tmp_path
+    )
+    jobs, results = sweep_execute.submit(
+        runs, tmp_path / "logs", cluster=cluster, function=sweep_execute.probe, wait=True, timeout_min=5
+    )
     assert [r["run"] for r in results] == [r.name for r in runs]
     assert all(r["status"] == "probe" for r in results)
     if cluster == "local":
@@ -164,19 +176,24 @@ def test_cli_submitit_probe(tmp_path, capsys, monkeypatch):
 
 def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
     """A real eval JSON from `fast` settings is not 'done' for a sweep asking for the paper's protocol."""
-    from metrics.checkpoint_eval import evaluate_checkpoint
+    from evaluation.evaluate import EvalOptions, evaluate_checkpoint
     from tests.eval_fixtures import make_checkpoint, small_data
 
     data = small_data(tmp_path / "data")
     fast_mig = {"fast": True, "metrics": "mig"}
     config = tmp_path / "s.toml"
-    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 10\n'
-                      '[eval]\nfast = true\nmetrics = "mig"\n')
-    run, = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
-    make_checkpoint(tmp_path, data, seed=1)          # an untrained model at run.checkpoint ...
-    checkpoint.save_checkpoint(run.checkpoint, {**checkpoint.load_checkpoint(run.checkpoint), "step": 10})  # ... finished
-    evaluate_checkpoint(run.checkpoint, data=data, metrics=["mig"], fast=True, progress=False,
-                                 log=lambda *_: None)
+    config.write_text(
+        'datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 10\n'
+        '[eval]\nfast = true\nmetrics = "mig"\n'
+    )
+    (run,) = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
+    make_checkpoint(tmp_path, data, seed=1)  # an untrained model at run.checkpoint ...
+    checkpoint.save_checkpoint(
+        run.checkpoint, {**checkpoint.load_checkpoint(run.checkpoint), "step": 10}
+    )  # ... finished
+    evaluate_checkpoint(
+        run.checkpoint, EvalOptions(metrics=["mig"], fast=True, progress=False), data=data, log=lambda *_: None
+    )
     assert json.loads(run.eval_json.read_text())["protocol"] == "custom"
 
     def state(eval_options):
@@ -184,7 +201,7 @@ def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
         return sweep_status.status(sweep_grid.Run(run.config, eval_options), reasons), reasons.get(run.name, "")
 
     assert state(fast_mig) == ("done", "")
-    got, why = state({})                             # the paper's protocol, all metrics
+    got, why = state({})  # the paper's protocol, all metrics
     assert got == "eval" and "'custom' protocol" in why and "'paper'" in why
     got, why = state({**fast_mig, "settings": {"mig": {"num_train": 500}}})
     assert got == "eval" and "mig settings" in why and "500" in why
@@ -204,7 +221,7 @@ def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
     checkpoint.save_checkpoint(run.checkpoint, payload)
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
     assert "0 eval, 1 done" in capsys.readouterr().out
-    config.write_text(config.read_text().replace('fast = true\n', ''))
+    config.write_text(config.read_text().replace("fast = true\n", ""))
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
     assert "1 eval, 0 done" in capsys.readouterr().out
 
@@ -212,10 +229,19 @@ def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
 def test_eval_mismatch_in_dry_run_and_execute(tmp_path, capsys, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 30\n')
-    run, = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
+    (run,) = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(run, 30)
-    run.eval_json.write_text(json.dumps({"step": 30, "protocol": "custom", "metrics": ["mig"], "eval_seed": 42,
-                                         "settings": {"mig": {"num_train": 1000}}}))
+    run.eval_json.write_text(
+        json.dumps(
+            {
+                "step": 30,
+                "protocol": "custom",
+                "metrics": ["mig"],
+                "eval_seed": 42,
+                "settings": {"mig": {"num_train": 1000}},
+            }
+        )
+    )
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "0 train, 0 resume, 1 eval, 0 done" in out and "used the 'custom' protocol" in out
@@ -228,21 +254,21 @@ def test_eval_mismatch_in_dry_run_and_execute(tmp_path, capsys, monkeypatch):
 def test_unreadable_checkpoint_is_moved_aside(tmp_path, capsys, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1]\n[base]\nsteps = 30\n')
-    run, = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
+    (run,) = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(run, 20)
-    damaged = run.checkpoint.read_bytes()[:-40]      # a truncated pickle
+    damaged = run.checkpoint.read_bytes()[:-40]  # a truncated pickle
     run.checkpoint.write_bytes(damaged)
     assert sweep_status.status(run) == "unreadable"
     assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "1 unreadable" in out and "cannot be read as a checkpoint" in out
-    assert run.checkpoint.read_bytes() == damaged    # --dry_run moves nothing
+    assert run.checkpoint.read_bytes() == damaged  # --dry_run moves nothing
 
     calls, lines = [], []
-    monkeypatch.setattr("training.loop.train", lambda config, **kw: calls.append(kw["resume"]))
+    monkeypatch.setattr("sweeps.execute.train", lambda config, **kw: calls.append(kw["resume"]))
     monkeypatch.setattr(sweep_execute, "evaluate", lambda *a, **kw: None)
-    outcome, = sweep_execute.run_local([run], data="no data needed", log=lines.append)
-    assert outcome["status"] == "train" and calls == [None]     # trained from step 0, not over the file
+    (outcome,) = sweep_execute.run_local([run], data="no data needed", log=lines.append)
+    assert outcome["status"] == "train" and calls == [None]  # trained from step 0, not over the file
     aside = list(tmp_path.glob(run.checkpoint.name + ".unreadable-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged and not run.checkpoint.exists()
     assert any("moved it to " + aside[0].name in line for line in lines)
@@ -256,19 +282,52 @@ def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
     config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["vae", "dvae"]\nseeds = [1, 2]\n')
     runs = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
     fake_checkpoint(runs[0], runs[0].config.steps)
-    fake_eval_json(runs[0], runs[0].config.steps)              # done: not submitted
-    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm",
-                       "--slurm_partition", "gpu", "--timeout_min", "90", "--cpus_per_task", "3", "--mem_gb", "5",
-                       "--gpus_per_node", "2", "--array_parallelism", "2", "--signal_delay_s", "300"]) == 0
+    fake_eval_json(runs[0], runs[0].config.steps)  # done: not submitted
+    assert (
+        sweep.main(
+            [
+                str(config),
+                "--results",
+                str(tmp_path),
+                "--dry_run",
+                "--executor",
+                "slurm",
+                "--slurm_partition",
+                "gpu",
+                "--timeout_min",
+                "90",
+                "--cpus_per_task",
+                "3",
+                "--mem_gb",
+                "5",
+                "--gpus_per_node",
+                "2",
+                "--array_parallelism",
+                "2",
+                "--signal_delay_s",
+                "300",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "would submit 3 runs as one array job" in out
-    assert "  0: dsprites_procedural_gauss_seed2\n  1: dsprites_procedural_seed1\n  2: dsprites_procedural_seed2\n" in out
+    assert (
+        "  0: dsprites_procedural_gauss_seed2\n  1: dsprites_procedural_seed1\n  2: dsprites_procedural_seed2\n" in out
+    )
     lines = [line.strip() for line in out.split("sbatch options:\n")[1].splitlines()]
-    for option in ("--array=0-2%2", "--partition=gpu", "--time=90", "--cpus-per-task=3", "--mem=5GB",
-                   "--gpus-per-node=2", "--signal=USR2@300",
-                   f"--output={tmp_path}/logs/%A_%a/%A_%a_0_log.out"):
+    for option in (
+        "--array=0-2%2",
+        "--partition=gpu",
+        "--time=90",
+        "--cpus-per-task=3",
+        "--mem=5GB",
+        "--gpus-per-node=2",
+        "--signal=USR2@300",
+        f"--output={tmp_path}/logs/%A_%a/%A_%a_0_log.out",
+    ):
         assert f"#SBATCH {option}" in lines, option
-    assert not list(tmp_path.glob("logs"))                     # nothing submitted, nothing written
+    assert not list(tmp_path.glob("logs"))  # nothing submitted, nothing written
     sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm", "--gpus_per_node", "0"])
     assert "gpus" not in capsys.readouterr().out
 
@@ -276,9 +335,8 @@ def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
 def test_a_committed_result_without_its_checkpoint_is_done(tmp_path):
     """A fresh checkout has the committed eval JSON but not the (ignored) checkpoint."""
     config = tmp_path / "s.toml"
-    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3]\n'
-                      '[base]\nsteps = 30\n')
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2, 3]\n[base]\nsteps = 30\n')
     runs = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
-    fake_eval_json(runs[0], 30)                     # the finished run's result, no checkpoint
-    fake_eval_json(runs[1], 10)                     # a result of another step: does not count
+    fake_eval_json(runs[0], 30)  # the finished run's result, no checkpoint
+    fake_eval_json(runs[1], 10)  # a result of another step: does not count
     assert [sweep_status.status(r) for r in runs] == ["done", "train", "train"]

@@ -51,9 +51,20 @@ def test_documented_sequence(tmp_path):
     run("scripts/tables.py", str(results), "--format", "md,csv,tex", "--out", str(tables), "--plots", env=env)
     md = (tables / "tables.md").read_text()
     assert "VAE (n=2)" in md and "D-VAE (n=2)" in md and "Spearman" in md
-    assert (tables / "boxplots_dsprites_procedural.png").is_file() and (tables / "gap_dsprites_procedural.pdf").is_file()
+    assert (tables / "boxplots_dsprites_procedural.png").is_file() and (
+        tables / "gap_dsprites_procedural.pdf"
+    ).is_file()
     figures = tmp_path / "figures"
-    run("scripts/visualize.py", "--save_file", str(results / "dsprites_procedural_seed1.pkl"),
-        "--compare", str(results / "dsprites_procedural_gauss_seed1.pkl"), "--out", str(figures),
-        "--num_points", "500", env=env)
+    run(
+        "scripts/visualize.py",
+        "--save_file",
+        str(results / "dsprites_procedural_seed1.pkl"),
+        "--compare",
+        str(results / "dsprites_procedural_gauss_seed1.pkl"),
+        "--out",
+        str(figures),
+        "--num_points",
+        "500",
+        env=env,
+    )
     assert len(list(figures.glob("*.png"))) == 3 and len(list(figures.glob("*.pdf"))) == 3

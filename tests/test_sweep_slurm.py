@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import checkpoint
+from checkpoints import checkpoint
 
 # Each job starts a fresh Python that imports JAX, loads the data set and compiles: minutes in
 # all, so these run in CI's second step (`pytest -m slow`, .ci/run) with LDDR_REQUIRE_SLURM=1,

@@ -8,8 +8,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from analysis import figures, statistics, tables
-from scripts import tables as cli
 from analysis.results import ResultError, gather, read_result
+from scripts import tables as cli
 
 METRIC_KEYS = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
 
@@ -206,7 +206,7 @@ def test_spearman_exact_p_matches_scipy_permutation_test():
     assert rho == pytest.approx(reference.statistic) and p == pytest.approx(reference.pvalue)
 
 
-# -- VAE vs D-VAE statistics (issue 12) -----------------------------------------------------
+# -- VAE vs D-VAE statistics -----------------------------------------------------------------
 def test_compare_against_hand_derived_numbers():
     # Disjoint groups of 5: U = 25 for the candidate and the exact two-sided p = 2 / C(10, 5).
     stats = statistics.compare([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])

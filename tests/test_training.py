@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from checkpoints.checkpoint import load_checkpoint
 from configs import Config
-from training.checkpoint import load_checkpoint
 from training.loop import TrainingDiverged, train
 
 
@@ -23,7 +23,7 @@ def test_reconstruction_loss_decreases(tiny_data, tmp_path):
     assert first["step"] == 200
     # Evaluate the reconstruction at init and after training on the same fixed batch.
     from models import build_model, set_gumbel_state
-    from training.loop import restore_train_state
+    from training.resume import restore_train_state
     from training.step import init_train_state
     model = build_model(config, 1)
     x = jnp.asarray(tiny_data.images[::4].astype(np.float32))
@@ -112,9 +112,9 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tiny_config):
 def test_wiring_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys):
     """Wiring: the cadence, and the logged value is what compute_mig gives (the value itself
     is checked in test_training_mig_by_hand)."""
+    from evaluation.training_mig import training_mig
     from metrics.mig import compute_mig
     from models.representation import make_representation_function
-    from training.train_mig import training_mig
     config = tiny_config.replace(eval_every=4)
     seen = []
 
@@ -138,8 +138,9 @@ def test_training_mig_by_hand(monkeypatch):
     points: the value training logs is MIG, not just whatever compute_mig returns."""
     import types
 
-    import training.train_mig as train_mig
     from metrics_fixtures import KnownMigRep, SyntheticData
+
+    import evaluation.training_mig as train_mig
     data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
     rep = KnownMigRep(data)
     monkeypatch.setattr(train_mig, "make_representation_function", lambda *args: rep)

@@ -8,11 +8,12 @@ import pytest
 from eval_fixtures import make_checkpoint, small_data
 
 import configs
+from checkpoints.restore import load_model
+from evaluation.udr_groups import udr_path
 from metrics.udr import compute_udr_sklearn
 from models import build_model
 from models.representation import make_udr_function
 from scripts import udr as udr_cli
-from training.restore import load_model
 from training.step import init_train_state
 
 
@@ -41,7 +42,7 @@ def test_groups_scored_and_written(data, tmp_path, capsys):
     paths += [make_checkpoint(tmp_path, data, seed=s, perturb=1.0, gaussian=True) for s in (1, 2)]
     assert udr_cli.main([str(tmp_path / "*.pkl"), "--num_data_points", "200"],
                         datasets={"dsprites_procedural": data}) == 0
-    records = {p.name: json.loads(udr_cli.udr_path(p).read_text()) for p in paths}
+    records = {p.name: json.loads(udr_path(p).read_text()) for p in paths}
     dvae = [records[p.name] for p in paths[:3]]
     assert all(r["group"] == [p.name for p in paths[:3]] for r in dvae)      # seeds of one setting together
     assert len(records[paths[3].name]["group"]) == 2
@@ -155,9 +156,9 @@ def test_cli_records_then_scores_as_from_checkpoints(data, tmp_path):
     paths = [make_checkpoint(tmp_path, data, seed=s, perturb=1.0) for s in (1, 2, 3)]
     common = ["--num_data_points", "200"]
     assert udr_cli.main([str(tmp_path / "*.pkl"), *common], datasets={"dsprites_procedural": data}) == 0
-    direct = {p.name: json.loads(udr_cli.udr_path(p).read_text()) for p in paths}
+    direct = {p.name: json.loads(udr_path(p).read_text()) for p in paths}
     for p in paths:
-        udr_cli.udr_path(p).unlink()
+        udr_path(p).unlink()
     assert udr_cli.main(["--record", str(paths[0]), *common], datasets={"dsprites_procedural": data}) == 0
     assert udr_cli.main(["--record", str(tmp_path / "*seed[23].pkl"), *common],
                         datasets={"dsprites_procedural": data}) == 0
@@ -165,6 +166,6 @@ def test_cli_records_then_scores_as_from_checkpoints(data, tmp_path):
         p.unlink()                                           # the checkpoints are gone
     assert udr_cli.main(["--from_records", str(tmp_path / "*.udr_codes.npz")]) == 0
     for p in paths:
-        recorded = json.loads(udr_cli.udr_path(p).read_text())
+        recorded = json.loads(udr_path(p).read_text())
         assert recorded["udr"] == direct[p.name]["udr"] and recorded["group"] == direct[p.name]["group"]
         assert recorded["pairwise_disentanglement_scores"] == direct[p.name]["pairwise_disentanglement_scores"]

@@ -5,10 +5,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from analysis import model_figures
+from checkpoints import checkpoint
 from configs import Config
 from models import build_model
 from scripts import visualize
-from training import checkpoint
 
 
 def make_checkpoint(tmp_path, **overrides):
@@ -38,7 +39,7 @@ def checkpoints(tmp_path_factory):
 
 def test_figures_written_with_sensible_shapes(checkpoints, tiny_data, tmp_path):
     dvae, vae = checkpoints
-    paths = visualize.visualize(dvae, out=tmp_path, compare=vae, data=tiny_data, steps=6, num_images=5,
+    paths = model_figures.visualize(dvae, out=tmp_path, compare=vae, data=tiny_data, steps=6, num_images=5,
                                 num_points=200)
     names = sorted(p.name for p in paths)
     stem = "dsprites_procedural_seed42"
@@ -55,16 +56,16 @@ def test_figures_written_with_sensible_shapes(checkpoints, tiny_data, tmp_path):
 
 def test_traversal_grid_uses_codebook_and_quantiles(checkpoints, tiny_data):
     import numpy as np
-    dvae = visualize.Loaded(checkpoints[0], tiny_data)
+    dvae = model_figures.Loaded(checkpoints[0], tiny_data)
     values, labels = dvae.traversal_values(5)
     assert values.shape == (10, 5) and labels[0] == "k=0" and labels[-1] == "k=63"
     np.testing.assert_allclose(values[3], np.linspace(-1, 1, 64)[[0, 16, 32, 47, 63]], atol=1e-6)
-    fig, grid = visualize.traversals(dvae, tiny_data.images[0].astype(np.float32), steps=5)
+    fig, grid = model_figures.traversals(dvae, tiny_data.images[0].astype(np.float32), steps=5)
     assert grid.shape == (10, 5, 64, 64, 1) and grid.min() >= 0 and grid.max() <= 1
-    vae = visualize.Loaded(checkpoints[1], tiny_data)
+    vae = model_figures.Loaded(checkpoints[1], tiny_data)
     values, _ = vae.traversal_values(3)
     np.testing.assert_allclose(values[0], [-1.6448536, 0.0, 1.6448536], atol=1e-5)
-    fig, grid = visualize.reconstructions(vae, tiny_data.images[:4].astype(np.float32))
+    fig, grid = model_figures.reconstructions(vae, tiny_data.images[:4].astype(np.float32))
     assert grid.shape == (2, 4, 64, 64, 1)
 
 

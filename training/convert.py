@@ -1,7 +1,5 @@
-"""Convert a checkpoint written by the authors' run.py into this project's format.
-
-    python -m training.convert mpi3d_toy_factor30.0.pkl              # -> mpi3d_toy_factor30.0_seed42.pkl
-    python -m training.convert mpi3d_toy_factor30.0.pkl out/run.pkl
+"""Convert a checkpoint written by the authors' run.py into this project's format
+(the command line: scripts/convert.py).
 
 Every tool here (eval.py, scripts/visualize.py, run.py --resume, ...) already reads the
 authors' files directly; converting gives a file that needs no stand-ins to load and carries
@@ -11,13 +9,13 @@ atomically; the converted payload keeps "source": "authors" and the original pat
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import configs
-from training import authors_format
-from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from checkpoints import authors_format
+from checkpoints.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from checkpoints.restore import model_and_example
+from training.resume import restore_train_state
 
 
 def default_output(source: Path, payload: dict) -> Path:
@@ -46,25 +44,4 @@ def convert(source, output=None) -> Path:
 def check_against_model(payload: dict, where) -> None:
     """Every parameter and optimiser array has the name, shape and dtype of the model the
     config builds (as a resume would check), before anything is written."""
-    from training.loop import restore_train_state
-    from training.restore import model_and_example
-
     restore_train_state(*model_and_example(configs.from_dict(payload["config"])), payload, where)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", help="the authors' checkpoint (.pkl)")
-    parser.add_argument("output", nargs="?", help="where to write (default: next to it, with the seed in the name)")
-    args = parser.parse_args(argv)
-    try:
-        path = convert(args.source, args.output)
-    except (CheckpointError, configs.ConfigError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,127 +6,23 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
 import configs
-from configs import Config, describe
+from checkpoints import checkpoint
+from checkpoints.restore import model_and_example
+from configs import Config
 from data import GroundTruthData, get_dataset
-from models import Model
-from training import checkpoint
-from training.restore import model_and_example
+from training import seeds as multi
 from training.machine import describe_machine
+from training.resume import checkpoint_payload, restore_train_state, resumed_history
 from training.run_log import RunLog, log_path
-from training.step import TrainState, committed, images_on_device, init_train_state, optimizers, train_steps
-
-# Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
-IDENTITY_FIELDS = ("dataset", "gaussian", "tc", "gamma", "num_latents", "num_categories", "hidden_size")
-# Fields that shape the optimisation: changed on resume, they change the run from there on (the
-# Gumbel noise schedule is computed from `steps` and its endpoints). Refused unless the user
-# says so (`--allow_schedule_change`); then the change is recorded in `config_history`.
-SCHEDULE_FIELDS = ("steps", "noise_scale_init", "noise_scale_final", "temperature", "learning_rate",
-                   "batch_size", "discriminator_learning_rate", "discriminator_b1", "discriminator_b2",
-                   "discriminator_second_batch")
+from training.step import TrainState, images_on_device, init_train_state, train_steps
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is left in place."""
-
-
-def checkpoint_payload(config: Config, ts: TrainState, config_history: list | None = None) -> dict:
-    return {
-        "model": config.model_name,
-        "dataset": config.dataset,
-        "step": int(ts.step),
-        "config": config.to_dict(),
-        "params": checkpoint.to_numpy(ts.params),
-        "state": checkpoint.to_numpy(ts.state),
-        "opt_state": checkpoint.flatten_leaves(ts.opt_state),
-        "params_disc": checkpoint.to_numpy(ts.params_disc),
-        "state_disc": {},
-        "opt_state_disc": checkpoint.flatten_leaves(ts.opt_state_disc) if ts.opt_state_disc is not None else None,
-        "rng": np.asarray(ts.rng),   # a raw uint32 key (jax.random.PRNGKey)
-        # [{"step", "changed": {field: [old, new]}}]: schedule changes made on resume.
-        "config_history": list(config_history or []),
-    }
-
-
-def resume_config(path: str | Path, overrides: dict, where: str = "command line") -> Config:
-    """The checkpoint's config updated by explicitly given values (keys and types checked as for
-    a fresh run); identity changes refused. Schedule changes are checked by `train`."""
-    payload = checkpoint.load_checkpoint(path)
-    stored = configs.from_dict(payload["config"], where=str(path))
-    wanted = configs.from_dict({**payload["config"], **overrides}, where=where)
-    changed = [k for k in IDENTITY_FIELDS if getattr(stored, k) != getattr(wanted, k)]
-    if changed:
-        raise checkpoint.CheckpointError(
-            f"{path} is a {stored.model_name} on {stored.dataset} (gamma {stored.gamma}), but the command "
-            f"asks for a {wanted.model_name} on {wanted.dataset} (gamma {wanted.gamma}): changed {changed}")
-    return wanted
-
-
-def schedule_changes(stored: Config, config: Config) -> dict:
-    """{field: [stored value, new value]} for the SCHEDULE_FIELDS that differ."""
-    return {k: [getattr(stored, k), getattr(config, k)] for k in SCHEDULE_FIELDS
-            if getattr(stored, k) != getattr(config, k)}
-
-
-def _resumed_history(payload: dict, config: Config, path, allow_schedule_change: bool) -> list:
-    """The checkpoint's config history, plus this resume's schedule changes (refused unless allowed)."""
-    changes = schedule_changes(configs.from_dict(payload["config"], where=str(path)), config)
-    if changes and not allow_schedule_change:
-        described = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
-        raise configs.ConfigError(
-            f"{path}: resuming with {described} would change the run from step {payload['step']} on (the noise "
-            f"schedule is computed from steps and its endpoints); pass --allow_schedule_change if you mean it")
-    history = list(payload.get("config_history", []))
-    return history + ([{"step": int(payload["step"]), "changed": changes}] if changes else [])
-
-
-def restore_parameters(model: Model, example_images, payload: dict, path):
-    """(params, state, params_disc) from a checkpoint payload, names and shapes checked
-    against a fresh model; all that evaluation and figures need (no optimiser state)."""
-    # Shapes only (jax.eval_shape): running the initialisers op by op takes seconds on the CPU.
-    params, state, params_disc = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x), example_images)
-    params = _match(params, payload["params"], f"{path} params")
-    state = _match(state, payload["state"], f"{path} state")
-    if params_disc is not None:
-        params_disc = _match(params_disc, payload["params_disc"], f"{path} discriminator params")
-    return params, state, params_disc
-
-
-def restore_train_state(model: Model, example_images, payload: dict, path) -> TrainState:
-    """A TrainState (parameters and optimiser states) from a checkpoint payload."""
-    params, state, params_disc = restore_parameters(model, example_images, payload, path)
-    vae_opt, disc_opt = optimizers(model.config)
-    opt_state = checkpoint.restore_tree(vae_opt.init(params), payload["opt_state"], f"{path} optimiser state")
-    opt_state_disc = None
-    if params_disc is not None:
-        opt_state_disc = checkpoint.restore_tree(disc_opt.init(params_disc), payload["opt_state_disc"],
-                                                 f"{path} discriminator optimiser state")
-    return committed(TrainState(step=jnp.asarray(payload["step"], jnp.int32), params=params, state=state,
-                                opt_state=opt_state, params_disc=params_disc, opt_state_disc=opt_state_disc,
-                                rng=jnp.asarray(payload["rng"], jnp.uint32)))
-
-
-def _match(template: dict, stored: dict, what: str):
-    """`stored` nested dict in the exact structure of `template` (same keys and shapes)."""
-    if not isinstance(stored, dict) or set(stored) != set(template):
-        missing = sorted(set(template) - set(stored or {}))
-        extra = sorted(set(stored or {}) - set(template))
-        raise checkpoint.CheckpointError(f"{what}: parameter names differ (missing {missing}, unexpected {extra})")
-    out = {}
-    for key, value in template.items():
-        if isinstance(value, dict):
-            out[key] = _match(value, stored[key], f"{what}/{key}")
-        else:
-            got = stored[key]
-            if not isinstance(got, np.ndarray) or got.shape != tuple(value.shape) or got.dtype != value.dtype:
-                raise checkpoint.CheckpointError(
-                    f"{what}/{key}: {describe(got)}, the model expects a {value.dtype} array of shape {tuple(value.shape)}")
-            out[key] = jnp.asarray(got)
-    return out
 
 
 def _next_boundary(step: int, config: Config) -> int:
@@ -154,12 +50,10 @@ def _start(config: Config, data, resume, allow_schedule_change: bool, log: Calla
     Checks run before work: a bad checkpoint is refused before the data are read, and missing
     data are reported before the initialisers' compiles (~20 s for the first model on 2 cores).
     """
-    from training import seeds as multi
-
     history: list = []
     if resume is not None:
         payload = checkpoint.load_checkpoint(resume)
-        history = _resumed_history(payload, config, resume, allow_schedule_change)
+        history = resumed_history(payload, config, resume, allow_schedule_change)
     if config.seeds and resume is not None:
         raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
     model, example = model_and_example(config, data, config.batch_size)

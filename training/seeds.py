@@ -2,12 +2,13 @@
 
 The TrainStates of the seeds are stacked along a leading seed axis (params, optimiser states,
 random keys, step counters) and `train_step` is `jax.vmap`ped over that axis (unrolled per seed
-on the CPU) while the images array on the device is shared; `training.loop.train` drives it. Seed s starts from exactly `init_train_state` of
-`config.replace(seed=s)` and each step's randomness is `fold_in(rng_s, step)` as in a single
-run, so every seed follows its single-seed run to float tolerance (vmap may reorder sums).
-Each seed writes its own checkpoint, the usual one of that seed (`..._seed<s>.pkl`), which
-`run.py --resume` continues like any other.
+on the CPU) while the images array on the device is shared; `training.loop.train` drives it.
+Seed s starts from exactly `init_train_state` of `config.replace(seed=s)` and each step's
+randomness is `fold_in(rng_s, step)` as in a single run, so every seed follows its single-seed
+run to float tolerance (vmap may reorder sums). Each seed writes its own checkpoint, the usual
+one of that seed (`..._seed<s>.pkl`), which `run.py --resume` continues like any other.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -49,10 +50,11 @@ def multi_train_steps(model: Model, data, images, ts: TrainState, steps: int, vm
     if vmap is None:
         vmap = jax.default_backend() != "cpu"
     if not vmap:
+
         def step(stacked):
             results = [train_step(model, data, images, unstack(stacked, i)) for i in range(num_seeds)]
             return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *results)
     else:
         step = jax.vmap(lambda one: train_step(model, data, images, one))
-    unroll = steps if jax.default_backend() == "cpu" else 1       # see training.step.train_steps
+    unroll = steps if jax.default_backend() == "cpu" else 1  # see training.step.train_steps
     return jax.lax.scan(lambda carry, _: step(carry), ts, None, length=steps, unroll=unroll)

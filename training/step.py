@@ -18,8 +18,7 @@ import numpy as np
 import optax
 
 from configs import Config
-from models import Model, gumbel_noise_scale, set_gumbel_state
-from models import losses
+from models import Model, gumbel_noise_scale, losses, set_gumbel_state
 from models.networks import permute_dims
 
 
@@ -34,7 +33,7 @@ class TrainState(NamedTuple):
 
 
 def optimizers(config: Config):
-    """(VAE optimiser, discriminator optimiser or None), as in SPEC §1."""
+    """(VAE optimiser, discriminator optimiser or None), as in docs/design.md §4."""
     vae = optax.adam(config.learning_rate, b1=0.9, b2=0.999)
     disc = optax.adam(config.discriminator_learning_rate, b1=config.discriminator_b1,
                       b2=config.discriminator_b2) if config.tc else None

@@ -12,7 +12,7 @@ run under any other scikit-learn version. tests/test_metrics_sklearn_1_2_2.py re
 same inputs (`make_sap_codes`, `make_beta_vae_points`: legacy `RandomState` streams, identical
 in every numpy version) and compares the project's metrics with these numbers exactly.
 
-The inputs follow the metric protocol of SPEC §4 on a synthetic ground truth:
+The inputs follow the metric protocol of docs/design.md §8 on a synthetic ground truth:
 - SAP: 10,000 train and 5,000 test points; factors drawn with one `randint` per factor;
   codes = factors (scaled to [-1, 1]) mixed by a random matrix, plus Gaussian noise.
   Per (code, factor) `LinearSVC(C=0.01, class_weight="balanced")` with 1.2.2's defaults
@@ -188,6 +188,7 @@ def beta_vae_reference(train_x, train_y, eval_x, eval_y, rs):
 
 def main():
     import warnings
+
     import sklearn
     if sklearn.__version__ != "1.2.2":
         sys.exit(f"run this with scikit-learn 1.2.2 (found {sklearn.__version__}); "

@@ -8,7 +8,8 @@ repository. To regenerate `udr.json` next to this file:
     git clone https://github.com/google-research/disentanglement_lib /tmp/dlib-src   # or the search tool's fetch
     python3.11 -m venv /tmp/sk122
     /tmp/sk122/bin/pip install numpy==1.26.4 scipy==1.11.4 scikit-learn==1.2.2     # the authors' scikit-learn
-    /tmp/sk122/bin/python tests/reference/udr_reference.py /tmp/dlib-src/disentanglement_lib/evaluation/udr/metrics/udr.py
+    /tmp/sk122/bin/python tests/reference/udr_reference.py \
+        /tmp/dlib-src/disentanglement_lib/evaluation/udr/metrics/udr.py
 
 The committed file was made that way (its `versions` say so). Run with this project's pinned
 numpy 2.4.6 / scipy 1.17.1 / scikit-learn 1.9.1 instead, every number agreed with it to 7e-16
@@ -29,6 +30,7 @@ reports a KL per latent:
   borderline    one code's KL 0.03: above the zeroing threshold (0.01, hard-coded in
                 disentanglement_lib) but below a kl_filter_threshold of 0.05.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -85,15 +87,20 @@ def make_models(names):
         codes, kl = disentangled(x)
         return codes, np.array([0.9, 0.03, 1.1, 0.7, 0.2])
 
-    table = {"disentangled": disentangled, "permuted": permuted, "rotated": rotated, "dead": dead,
-             "borderline": borderline}
+    table = {
+        "disentangled": disentangled,
+        "permuted": permuted,
+        "rotated": rotated,
+        "dead": dead,
+        "borderline": borderline,
+    }
     return [table[name] for name in names]
 
 
 def load_udr(path):
     """disentanglement_lib's udr.py as a module, with `gin.tf` and `absl.logging` stubbed."""
     gin = types.ModuleType("gin")
-    gin.configurable = lambda *args, **kwargs: (lambda function: function)
+    gin.configurable = lambda *args, **kwargs: lambda function: function
     gin.tf = types.ModuleType("gin.tf")
     absl = types.ModuleType("absl")
     absl.logging = types.SimpleNamespace(info=lambda *args, **kwargs: None)
@@ -109,16 +116,28 @@ def main(path):
 
     import scipy
     import sklearn
+
     udr = load_udr(path)
-    out = {"versions": {"numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__},
-           "source": "disentanglement_lib/evaluation/udr/metrics/udr.py", "cases": {}}
+    out = {
+        "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__},
+        "source": "disentanglement_lib/evaluation/udr/metrics/udr.py",
+        "cases": {},
+    }
     for name, models, matrix, filter_low_kl, threshold, batch_size, num_points, seed in CASES:
         random_state = np.random.RandomState(seed)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")      # constant codes: spearmanr warns and returns nan
-            scores = udr.compute_udr_sklearn(UniformFactors(), make_models(models), random_state, batch_size,
-                                             num_points, correlation_matrix=matrix, filter_low_kl=filter_low_kl,
-                                             include_raw_correlations=True, kl_filter_threshold=threshold)
+            warnings.simplefilter("ignore")  # constant codes: spearmanr warns and returns nan
+            scores = udr.compute_udr_sklearn(
+                UniformFactors(),
+                make_models(models),
+                random_state,
+                batch_size,
+                num_points,
+                correlation_matrix=matrix,
+                filter_low_kl=filter_low_kl,
+                include_raw_correlations=True,
+                kl_filter_threshold=threshold,
+            )
         out["cases"][name] = {
             "model_scores": [float(v) for v in scores["model_scores"]],
             "pairwise_disentanglement_scores": scores["pairwise_disentanglement_scores"],

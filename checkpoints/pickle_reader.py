@@ -571,7 +571,8 @@ def _check_reconstruct_args(args, target: Global):
 def _dtype_from_state(code, state) -> np.dtype:
     if not (type(state) is tuple and len(state) == 8 and state[0] == 3 and state[2:] == (None, None, None, -1, -1, 0)
             and type(state[1]) is str):
-        raise PickleRefused(f"a dtype state {describe(state)} (plain dtypes have (3, byteorder, None, None, None, -1, -1, 0))")
+        raise PickleRefused(
+            f"a dtype state {describe(state)} (plain dtypes have (3, byteorder, None, None, None, -1, -1, 0))")
     return _plain_dtype(code, state[1])
 
 
@@ -591,15 +592,16 @@ def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
         raise PickleRefused(f"array data that is {describe(raw)}")
     if not isinstance(dtype, np.dtype):
         raise PickleRefused(f"an array whose dtype is {describe(dtype)}")
-    if type(shape) is not tuple or len(shape) > MAX_DEPTH or \
-            not all(type(n) is int and n >= 0 for n in shape):
+    if type(shape) is not tuple or len(shape) > MAX_DEPTH or not all(type(n) is int and n >= 0 for n in shape):
         raise PickleRefused(f"an array shape {describe(shape)}")
     count = 1
     for n in shape:
         count *= n
     if count * dtype.itemsize != len(raw):
-        raise PickleRefused(f"an array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data "
-                            f"(expected {count * dtype.itemsize})")
+        raise PickleRefused(
+            f"an array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data "
+            f"(expected {count * dtype.itemsize})"
+        )
     buffer = raw.take()
     if buffer is not raw.buffer:
         r.charge(len(buffer) + 128)
@@ -607,18 +609,50 @@ def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
 
 
 _OPCODES = {
-    b"\x80": _proto, b"\x95": _frame, b".": _stop, b"(": _mark, b"0": _pop, b"1": _pop_mark,
-    b"N": _push(None), b"\x88": _push(True), b"\x89": _push(False),
-    b"J": _int(_I32), b"K": _int(_U8), b"M": _int(_U16), b"\x8a": _long1, b"G": _float,
-    b"\x8c": _text(_U8), b"X": _text(_U32), b"\x8d": _text(_U64),
-    b"C": _bytes(_U8), b"B": _bytes(_U32), b"\x8e": _bytes(_U64), b"\x96": _bytes(_U64),
-    b"}": _empty(dict), b"]": _empty(list), b")": _tuple(0),
-    b"t": _tuple(None), b"\x85": _tuple(1), b"\x86": _tuple(2), b"\x87": _tuple(3),
-    b"a": _append, b"e": _appends, b"s": _setitem, b"u": _setitems,
-    b"\x94": _put(None), b"q": _put(_U8), b"r": _put(_U32), b"h": _get(_U8), b"j": _get(_U32),
-    b"c": _global, b"\x93": _stack_global, b"R": _reduce, b"\x81": _newobj, b"b": _build,
+    b"\x80": _proto,
+    b"\x95": _frame,
+    b".": _stop,
+    b"(": _mark,
+    b"0": _pop,
+    b"1": _pop_mark,
+    b"N": _push(None),
+    b"\x88": _push(True),
+    b"\x89": _push(False),
+    b"J": _int(_I32),
+    b"K": _int(_U8),
+    b"M": _int(_U16),
+    b"\x8a": _long1,
+    b"G": _float,
+    b"\x8c": _text(_U8),
+    b"X": _text(_U32),
+    b"\x8d": _text(_U64),
+    b"C": _bytes(_U8),
+    b"B": _bytes(_U32),
+    b"\x8e": _bytes(_U64),
+    b"\x96": _bytes(_U64),
+    b"}": _empty(dict),
+    b"]": _empty(list),
+    b")": _tuple(0),
+    b"t": _tuple(None),
+    b"\x85": _tuple(1),
+    b"\x86": _tuple(2),
+    b"\x87": _tuple(3),
+    b"a": _append,
+    b"e": _appends,
+    b"s": _setitem,
+    b"u": _setitems,
+    b"\x94": _put(None),
+    b"q": _put(_U8),
+    b"r": _put(_U32),
+    b"h": _get(_U8),
+    b"j": _get(_U32),
+    b"c": _global,
+    b"\x93": _stack_global,
+    b"R": _reduce,
+    b"\x81": _newobj,
+    b"b": _build,
 }
-_HANDLERS = [_OPCODES.get(bytes([code])) for code in range(256)]     # indexed by the opcode's byte
+_HANDLERS = [_OPCODES.get(bytes([code])) for code in range(256)]  # indexed by the opcode's byte
 
 
 def read_pickle(file: BinaryIO | bytes, globals_: dict, on_array=None) -> object:

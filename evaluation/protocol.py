@@ -1,7 +1,7 @@
-"""The evaluation protocol of the paper (SPEC §4) as data: which metrics, in which order, with
+"""The evaluation protocol of the paper (docs/design.md §8) as data: which metrics, in which order, with
 which settings, and where the result of a checkpoint is written.
 
-`metrics.checkpoint_eval.evaluate_checkpoint` runs it; eval.py, scripts/sweep.py, the tables
+`evaluation.evaluate.evaluate_checkpoint` runs it; eval.py, scripts/sweep.py, the tables
 and the benchmarks read these names and rules from here.
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import metrics as metrics_lib
+from metrics.elbo import compute_elbo
+from metrics.st_gap import compute_st_gap
 
 METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo")
 # Computed by the project's own model code, not by the disentanglement_lib metrics.
@@ -86,8 +88,6 @@ def _setting_keywords(name: str) -> set[str]:
         return metrics_lib.setting_keywords(name)
     import inspect
 
-    from metrics.elbo import compute_elbo
-    from metrics.st_gap import compute_st_gap
     # The model, its parameters and the data come from the checkpoint; the seed is --seed.
     fixed = {"model", "params", "state", "params_disc", "data", "seed", "progress", "step", "pixel_scale"}
     function = compute_st_gap if name == "st_gap" else compute_elbo
@@ -100,5 +100,5 @@ SPEED_ONLY = {"chunk_size", "n_jobs", "booster", "batches_per_call"}
 
 
 def is_paper_protocol(settings: dict) -> bool:
-    """Whether `settings` leave every sample size and setting of SPEC §4 as it is."""
+    """Whether `settings` leave every sample size and setting of docs/design.md §8 as it is."""
     return all(set(values) <= SPEED_ONLY for values in settings.values())

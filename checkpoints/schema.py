@@ -1,6 +1,6 @@
 """What a checkpoint payload must hold, checked as a whole before any work starts.
 
-`training.checkpoint.load_checkpoint` runs `check_payload` on every file it reads (this
+`checkpoints.checkpoint.load_checkpoint` runs `check_payload` on every file it reads (this
 project's or, after mapping, the authors'), so every entry point refuses a malformed file in
 one line before loading data, compiling or evaluating. Shapes against the model the config
 builds are checked where the model is built (`training.loop.restore_parameters`,
@@ -131,9 +131,12 @@ def check_payload(payload, finite: FiniteValues | None = None) -> dict:
         config = configs.from_dict(payload["config"], where="config")
     except configs.ConfigError as error:
         raise PayloadError(str(error)) from None
-    if _string(payload["model"], "model") != config.model_name or _string(payload["dataset"], "dataset") != config.dataset:
-        raise PayloadError(f"model/dataset {describe(payload['model'])}/{describe(payload['dataset'])} "
-                           f"disagree with the config's {config.model_name}/{config.dataset}")
+    if (_string(payload["model"], "model") != config.model_name
+            or _string(payload["dataset"], "dataset") != config.dataset):
+        raise PayloadError(
+            f"model/dataset {describe(payload['model'])}/{describe(payload['dataset'])} "
+            f"disagree with the config's {config.model_name}/{config.dataset}"
+        )
     _integer(payload["step"], "step")
     rng = payload["rng"]
     if not (isinstance(rng, np.ndarray) and rng.dtype == np.uint32 and rng.shape == (2,)):

@@ -7,22 +7,24 @@ only, so that a checkpoint never needs this project's classes to load:
 Optimiser states are stored as their flat list of leaves; `restore_tree` rebuilds them from a
 freshly initialised optimiser state of the same model.
 
-`load_checkpoint` also reads the authors' checkpoints (SPEC §2) and returns them as this
-payload (training/authors_format.py), so every tool reads both through this one reader.
+`load_checkpoint` also reads the authors' checkpoints (docs/design.md §6) and returns them as this
+payload (checkpoints/authors_format.py), so every tool reads both through this one reader.
 """
 from __future__ import annotations
 
+import glob
+import os
 import pickle
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from checkpoints import authors_format
+from checkpoints.pickle_reader import Global, PickleRefused, read_pickle
+from checkpoints.schema import FORMAT_VERSION, FiniteValues, PayloadError, check_payload
 from configs import describe
 from data.atomic import atomic_write
-from training import authors_format
-from training.checkpoint_schema import FORMAT_VERSION, FiniteValues, PayloadError, check_payload
-from training.pickle_reader import Global, PickleRefused, read_pickle
 
 
 class CheckpointError(ValueError):
@@ -75,23 +77,25 @@ def _numpy_globals() -> dict:
              ("__builtin__", "bytes"): Global("empty_bytes", "bytes"),
              ("builtins", "bytes"): Global("empty_bytes", "bytes")}
     for core in ("core", "_core"):
-        table[f"numpy.{core}.multiarray", "_reconstruct"] = Global("reconstruct", f"numpy.{core}.multiarray._reconstruct")
+        table[f"numpy.{core}.multiarray", "_reconstruct"] = Global(
+            "reconstruct", f"numpy.{core}.multiarray._reconstruct"
+        )
         table[f"numpy.{core}.multiarray", "scalar"] = Global("scalar", f"numpy.{core}.multiarray.scalar")
         table[f"numpy.{core}.numeric", "_frombuffer"] = Global("frombuffer", f"numpy.{core}.numeric._frombuffer")
     return table
 
 
 # The only globals a checkpoint may name: numpy's array, dtype and scalar rebuilders, plus the
-# authors' classes (training/authors_format.py). Each stands for a kind of data that
-# training/pickle_reader.py builds itself; nothing is imported or called by name from the file.
+# authors' classes (checkpoints/authors_format.py). Each stands for a kind of data that
+# checkpoints/pickle_reader.py builds itself; nothing is imported or called by name from the file.
 GLOBALS = {**_numpy_globals(), **authors_format.GLOBALS}
 
 
 def load_checkpoint(path: str | Path) -> dict:
     """The payload of an lddr checkpoint, or of the authors' (mapped to this project's payload,
-    with "source": "authors"), checked as a whole (training/checkpoint_schema.py); a one-line
+    with "source": "authors"), checked as a whole (checkpoints/schema.py); a one-line
     CheckpointError for anything else. The file is interpreted, never unpickled
-    (training/pickle_reader.py), so no file can run code, crash, hang or exhaust memory here."""
+    (checkpoints/pickle_reader.py), so no file can run code, crash, hang or exhaust memory here."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -110,3 +114,21 @@ def load_checkpoint(path: str | Path) -> dict:
     except (PayloadError, authors_format.AuthorsFormatError) as error:
         message = str(error)
         raise CheckpointError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+
+def expand_checkpoint_paths(items) -> list[Path]:
+    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped);
+    a pattern that matches nothing or a path that is no file is a one-line CheckpointError."""
+    paths: list[Path] = []
+    for item in items:
+        if any(c in item for c in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(item)))
+            if not matches:
+                raise CheckpointError(f"no file matches {item}")
+            paths.extend(Path(m) for m in matches)
+        else:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise CheckpointError(f"no checkpoint at {path}")
+            paths.append(path)
+    return list(dict.fromkeys(paths))

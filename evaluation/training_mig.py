@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.mig import compute_mig
 from models.representation import make_representation_function
 
 
 def training_mig(model, train_state, data) -> dict:
     """{'mig': value} for the current parameters; a fresh RandomState(seed) each time so that
     values at different steps are measured on the same points."""
-    from metrics.mig import compute_mig  # metrics are optional until evaluation is needed
 
     represent = make_representation_function(model, train_state.params, train_state.state)
     scores = compute_mig(data, represent, np.random.RandomState(model.config.seed),

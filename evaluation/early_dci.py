@@ -8,7 +8,7 @@ returns early when no code is active. So:
 1. `plan_dci` runs the earlier metrics on a *copy* of the RandomState with stand-in codes (a
    fixed random vector per stored image, so every code is active) and then makes DCI's draws,
    recording the storage indices of DCI's train and test points and the RandomState before and
-   after them. It needs storage indices as observations (`metrics.index_cache.IndexedData`).
+   after them. It needs storage indices as observations (`evaluation.index_cache.IndexedData`).
 2. `EarlyDci.start` represents those points with the real representation and fits the boosters
    in a background thread, while the real metrics run.
 3. When the real run reaches DCI, `EarlyDci.result(random_state)` checks that the RandomState

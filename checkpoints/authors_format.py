@@ -1,4 +1,4 @@
-"""Checkpoints written by the authors' release (SPEC §2), read without running their code.
+"""Checkpoints written by the authors' release (docs/design.md §6), read without running their code.
 
 Their run.py pickles `{"step_num", "train_state", "rng", "config"}` where `train_state` is a
 NamedTuple defined in their script (`__main__.TrainState`: params, params_disc, state,
@@ -8,7 +8,7 @@ opt_state, opt_state_disc), arrays are jax arrays, optimiser states are optax's
 `GLOBALS` maps exactly the globals such a file names to inert stand-ins that rebuild plain
 data (tuples, dicts, numpy arrays); nothing from `__main__`, box, optax or jax is imported or
 called on the file's say-so. `to_payload` turns what the stand-ins rebuilt into this
-project's checkpoint payload (training/checkpoint.py): the codebook `~/embed` becomes
+project's checkpoint payload (checkpoints/checkpoint.py): the codebook `~/embed` becomes
 `codebook/embed`, the Gumbel state `~` {scale, lambda, hard (float32)} becomes `codebook`
 {scale, lambda, hard (bool)}, the Box becomes a `configs.Config`, and the Adam states become
 the flat list of leaves this project stores (same order as its own optax state).
@@ -21,8 +21,8 @@ import jax
 import numpy as np
 
 import configs
+from checkpoints.pickle_reader import Global
 from configs import describe
-from training.pickle_reader import Global
 
 SOURCE = "authors"          # payload["source"] of a checkpoint read from (or converted from) their file
 CODEBOOK = "codebook"       # this project's name of the module holding `embed` and the Gumbel state
@@ -34,7 +34,7 @@ class AuthorsFormatError(ValueError):
 
 
 # -- inert stand-ins -------------------------------------------------------------------------
-# training/pickle_reader.py constructs these itself from checked data (NEWOBJ with the right
+# checkpoints/pickle_reader.py constructs these itself from checked data (NEWOBJ with the right
 # number of fields); nothing of the authors' code, box, optax or jax is imported or called.
 class TrainStateRecord(NamedTuple):
     """Stand-in for the authors' `__main__.TrainState`."""
@@ -96,7 +96,10 @@ def to_config(box: dict, where: str = "config") -> configs.Config:
     `discriminator` without --tc) fall back to this project's defaults."""
     if not isinstance(box, dict):
         raise AuthorsFormatError(f"{where}: config is not a Box")
-    get = lambda *keys, required=True: _section(box, *keys, where=where, required=required)
+
+    def get(*keys, required=True):
+        return _section(box, *keys, where=where, required=required)
+
     discrete = get("run", "discrete")
     tc = get("loss", "tc")
     for key, flag in (("run.discrete", discrete), ("loss.tc", tc)):
@@ -123,16 +126,24 @@ def to_config(box: dict, where: str = "config") -> configs.Config:
     if tc:
         layers = get("discriminator", "num_layers")
         if type(layers) is not int or layers != 6:
-            raise AuthorsFormatError(f"{where}: discriminator with {describe(layers)} hidden layers; this project's has 6")
-        values.update(gamma=get("discriminator", "gamma"),
-                      discriminator_learning_rate=get("discriminator", "optimizer", "lr"),
-                      discriminator_b1=get("discriminator", "optimizer", "b1"),
-                      discriminator_b2=get("discriminator", "optimizer", "b2"))
+            raise AuthorsFormatError(
+                f"{where}: discriminator with {describe(layers)} hidden layers; this project's has 6")
+        values.update(
+            gamma=get("discriminator", "gamma"),
+            discriminator_learning_rate=get("discriminator", "optimizer", "lr"),
+            discriminator_b1=get("discriminator", "optimizer", "b1"),
+            discriminator_b2=get("discriminator", "optimizer", "b2"),
+        )
     resolution = get("dataset", "decode_res", required=False)
-    if resolution is not None and (type(resolution) not in (list, tuple) or len(resolution) != 2
-                                   or any(type(n) is not int for n in resolution) or list(resolution) != [64, 64]):
-        raise AuthorsFormatError(f"{where}: dataset.decode_res is {describe(resolution)}; this project's models "
-                                 f"take 64x64 images")
+    if resolution is not None and (
+        type(resolution) not in (list, tuple)
+        or len(resolution) != 2
+        or any(type(n) is not int for n in resolution)
+        or list(resolution) != [64, 64]
+    ):
+        raise AuthorsFormatError(
+            f"{where}: dataset.decode_res is {describe(resolution)}; this project's models take 64x64 images"
+        )
     values = {k: v for k, v in values.items() if v is not None}
     try:
         return configs.from_dict(values, where=f"{where} (authors' config)")
@@ -161,8 +172,10 @@ def _gumbel_state(state, where: str) -> dict:
         raise AuthorsFormatError(f"{where}: expected a dict, found {describe(state)}")
     state = _rename_codebook(state)
     if isinstance(state.get(CODEBOOK), dict):
-        codebook = {str(k): (np.asarray(v, np.float32) if isinstance(v, (int, float, np.number)) else v)
-                    for k, v in state[CODEBOOK].items()}
+        codebook = {
+            str(k): (np.asarray(v, np.float32) if isinstance(v, (int, float, np.number)) else v)
+            for k, v in state[CODEBOOK].items()
+        }
         if isinstance(codebook.get("hard"), np.ndarray):
             codebook["hard"] = np.asarray(codebook["hard"] != 0, np.bool_)
         state = {**state, CODEBOOK: codebook}
@@ -192,7 +205,7 @@ def _optimizer_leaves(opt_state, where: str) -> list:
 
 def to_payload(raw: dict, where: str) -> dict:
     """The authors' checkpoint dict -> this project's payload (without format_version, which
-    training.checkpoint adds; training.checkpoint_schema checks the result)."""
+    checkpoints.checkpoint adds; checkpoints.schema checks the result)."""
     missing = sorted({"step_num", "train_state", "rng", "config"} - set(raw))
     if missing:
         raise AuthorsFormatError(f"{where}: the authors' checkpoint lacks {missing}")
@@ -208,8 +221,9 @@ def to_payload(raw: dict, where: str) -> dict:
         raise AuthorsFormatError(f"{where}: rng must be a raw jax key (uint32 [2])")
     tc = ts.params_disc is not None
     if tc != config.tc:
-        raise AuthorsFormatError(f"{where}: config says tc={config.tc} but the discriminator is "
-                                 f"{'present' if tc else 'missing'}")
+        raise AuthorsFormatError(
+            f"{where}: config says tc={config.tc} but the discriminator is {'present' if tc else 'missing'}"
+        )
     return {
         "source": SOURCE,
         "model": config.model_name,
@@ -224,6 +238,6 @@ def to_payload(raw: dict, where: str) -> dict:
         "opt_state_disc": _optimizer_leaves(ts.opt_state_disc, f"{where} opt_state_disc") if tc else None,
         "rng": rng,
         # Their run.py always stores the seed; a file without one gets the default seed, which
-        # training.convert then keeps out of the output name.
+        # training/convert.py then keeps out of the output name.
         "seed_known": _section(raw["config"], "run", "seed", where=where, required=False) is not None,
     }

@@ -1,0 +1,33 @@
+"""Convert a checkpoint written by the authors' run.py into this project's format.
+
+    python scripts/convert.py mpi3d_toy_factor30.0.pkl              # -> mpi3d_toy_factor30.0_seed42.pkl
+    python scripts/convert.py mpi3d_toy_factor30.0.pkl out/run.pkl
+
+The library behind it: training/convert.py.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import configs
+from checkpoints.checkpoint import CheckpointError
+from training.convert import convert
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", help="the authors' checkpoint (.pkl)")
+    parser.add_argument("output", nargs="?", help="where to write (default: next to it, with the seed in the name)")
+    args = parser.parse_args(argv)
+    try:
+        path = convert(args.source, args.output)
+    except (CheckpointError, configs.ConfigError) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
