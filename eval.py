@@ -28,6 +28,7 @@ import sys
 import configs
 from checkpoints.checkpoint import CheckpointError, expand_checkpoint_paths
 from data import DataError
+from evaluation.allocator import keep_freed_memory
 from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table
 from evaluation.protocol import METRIC_CHOICES, EvalError, merge_settings, parse_metrics
 
@@ -61,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None, data=None) -> int:
     """Command-line entry; `data` replaces the data set named in the checkpoints (tests)."""
     args = parse_args(argv)
+    keep_freed_memory()   # process-wide, so the entry point's to set (evaluation/allocator.py)
     expected = (EvalError, CheckpointError, DataError, configs.ConfigError)
     try:
         names = parse_metrics(args.metrics)

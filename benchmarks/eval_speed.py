@@ -30,6 +30,7 @@ import numpy as np
 import configs
 from checkpoints.restore import load_model  # noqa: E402
 from data import get_dataset
+from evaluation.allocator import keep_freed_memory
 from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table  # noqa: E402
 from evaluation.protocol import parse_metrics  # noqa: E402
 from models.representation import make_representation_function
@@ -73,6 +74,7 @@ def readout_rates(paths: list[Path], rounds: int = 3, images: int = 8192) -> dic
 
 
 def main(argv=None) -> int:
+    keep_freed_memory()   # as eval.py does
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--save_file", action="append", help="checkpoint to evaluate (repeatable; default: train)")
     parser.add_argument("--models", default=",".join(MODELS), help="models to train when no --save_file")

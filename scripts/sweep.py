@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 from configs import ConfigError
+from evaluation.allocator import keep_freed_memory
 from sweeps.execute import SweepJob, make_executor, probe, run_local, sbatch_options, submit, wait_for
 from sweeps.grid import SweepError, expand, load_sweep
 from sweeps.status import status
@@ -94,6 +95,7 @@ def report(outcomes: list[dict]) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()   # the local runs' evaluations (evaluation/allocator.py)
     try:
         sweep = load_sweep(args.config)
         results = args.results or sweep.results

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import configs
 from data import get_dataset
+from evaluation.allocator import keep_freed_memory
 from evaluation.evaluate import EvalOptions, evaluate_checkpoint
 from evaluation.training_mig import training_mig
 from sweeps.grid import ROOT, Run
@@ -71,7 +72,9 @@ def execute(run: Run, data=None, log=print, train_only: bool = False) -> dict:
 
 
 def execute_config(config_dict: dict, eval_options: dict, train_only: bool = False) -> dict:
-    """Picklable entry for submitit: one run from plain dicts (a cluster worker re-imports)."""
+    """Picklable entry for submitit: one run from plain dicts (a cluster worker re-imports).
+    A worker process is an entry point: it sets the evaluation's allocator itself."""
+    keep_freed_memory()
     return execute(Run(configs.from_dict(config_dict), eval_options), train_only=train_only)
 
 
