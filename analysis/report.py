@@ -21,7 +21,8 @@ def number_text(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=(), runs=()) -> str:
+def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=(), runs=(),
+                scores=(), within=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
     for table in tables:
         lines += [f"### {table['dataset']}: {table['title']}", ""]
@@ -38,6 +39,8 @@ def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(
     lines += tc_markdown(tc, digits)
     lines += selection_markdown(selection, digits)
     lines += regrets_markdown(regrets, digits)
+    lines += scores_markdown(scores, digits)
+    lines += within_markdown(within)
     lines += runs_markdown(runs, digits)
     lines += problems_text(problems)
     return "\n".join(lines)
@@ -143,6 +146,51 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
     return lines + [""]
 
 
+SCORE_NAMES = {"st_gap": "gap", "elbo": "−ELBO (nats)", "udr": "UDR"}
+
+
+def scores_markdown(scores, digits=2) -> list[str]:
+    if not scores:
+        return []
+    gammas = sorted({g for s in scores for g in s["medians"]})
+    lines = ["### The selection scores against γ", "",
+             "Median of each score over the runs of each γ (γ = 0: VAE / D-VAE, without TC), and Spearman ρ of "
+             "the score, as recorded, with γ over all runs (permutation p, as above; positive: the score grows "
+             "with γ). The rules prefer a smaller gap, a lower −ELBO and a larger UDR.", "",
+             "| data set | latent | score | n | " + " | ".join(f"γ={g:g}" for g in gammas) + " | ρ with γ (p) |",
+             "|---|---|---|---|" + "---|" * len(gammas) + "---|"]
+    for s in scores:
+        places = 2 if s["rule"] in ("st_gap", "elbo") else digits
+        cells = [number_text(s["medians"].get(g), places) if g in s["medians"] else "n/a" for g in gammas]
+        lines.append(f"| {s['dataset']} | {s['latent']} | {SCORE_NAMES[s['rule']]} | {s['n']} | " + " | ".join(cells)
+                     + f" | {rho_text({'rho': s['rho'], 'rho_p': s['p_value']})} |")
+    return lines + [""]
+
+
+def within_markdown(within) -> list[str]:
+    if not within:
+        return []
+    lines = ["### Model selection within each setting", "",
+             "Does the rule rank the runs of one setting (one γ of one latent type, γ = 0 the model without TC) "
+             "as the metric does? ρ: Spearman correlation of the rule's preference (smaller gap, lower −ELBO, "
+             "larger UDR) with the metric within each γ, averaged over the γ groups (each group's ρ in the last "
+             "column). p: two-sided permutation test that permutes the runs only within each γ, so that "
+             "differences between the γ do not count (exact: the convolution of each group's n! orderings, "
+             f"for groups of up to {EXACT_SPEARMAN_MAX_N} runs; else {SPEARMAN_RESAMPLES:,} seeded joint "
+             "permutations; see 'test'); p (Holm): adjusted by Holm's method over the six metrics of one rule "
+             "and latent type. The regret table's ρ is the same agreement over all runs, between γ included.", "",
+             "| data set | latent | rule | metric | groups (runs) | mean ρ within γ | p | p (Holm) | test | ρ at each γ |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for w in within:
+        each = ", ".join(f"γ={g:g}: " + ("–" if not np.isfinite(r) else f"{r:+.2f}")
+                         for g, r in w["group_rhos"].items())
+        rho = "n/a" if not np.isfinite(w["rho"]) else f"{w['rho']:+.2f}"
+        lines.append(f"| {w['dataset']} | {w['latent']} | {RULE_NAMES[w['rule']]} | {METRICS[w['metric']]} | "
+                     f"{w['groups']} ({w['n']}) | {rho} | {number_text(w['p_value'], 3)} | "
+                     f"{number_text(w['p_holm'], 3)} | {w['method']} | {each} |")
+    return lines + [""]
+
+
 def runs_markdown(runs, digits=2) -> list[str]:
     if not runs:
         return []
@@ -176,13 +224,23 @@ def to_csv(tables) -> str:
     return buffer.getvalue()
 
 
+def _csv_cell(value):
+    """Floats to 6 significant digits; a {gamma: float} map as 'gamma:value' pairs joined by ';'."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ";".join(f"{k:g}:{v:.6g}" for k, v in value.items())
+    return value
+
+
 def rows_csv(rows: list[dict], keys: list[str]) -> str:
-    """One CSV of `rows` with the columns `keys` (floats to 6 significant digits)."""
+    """One CSV of `rows` with the columns `keys` (floats to 6 significant digits, maps by gamma
+    as 'gamma:value;...')."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(keys)
     for row in rows:
-        writer.writerow([row[k] if not isinstance(row[k], float) else f"{row[k]:.6g}" for k in keys])
+        writer.writerow([_csv_cell(row[k]) for k in keys])
     return buffer.getvalue()
 
 
@@ -198,6 +256,9 @@ CSV_KEYS = {
                 "rho", "rho_p",
                 "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
                 "seed_regret", "seed_random_regret"],
+    "scores_by_gamma": ["dataset", "latent", "rule", "n", "medians", "rho", "p_value"],
+    "within": ["dataset", "latent", "rule", "metric", "groups", "n", "rho", "p_value", "p_holm", "method",
+               "group_rhos"],
 }
 
 

@@ -1,7 +1,8 @@
 """The rows of a study's tables, assembled from eval records (analysis/results.py): medians per
 model and gamma, each discrete model against its Gaussian counterpart, the effect of gamma, the
-gap's correlation with each metric, and the regret of each selection rule. Pure functions;
-formatting is analysis/report.py's, figures analysis/figures.py's."""
+gap's correlation with each metric, the regret of each selection rule, each selection score
+against gamma, and each rule's agreement within a setting. Pure functions; formatting is
+analysis/report.py's, figures analysis/figures.py's."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -189,6 +190,59 @@ def selection_regrets(records: list[dict]) -> list[dict]:
                                 "seed_groups": len(seeds),
                                 "seed_regret": float(np.mean([w["regret"] for w in seeds])),
                                 "seed_random_regret": float(np.mean([w["random_regret"] for w in seeds]))})
+    return out
+
+
+def within_setting(records: list[dict]) -> list[dict]:
+    """Per data set, latent type, rule (st_gap, elbo, udr where any run has it) and
+    metric: the rule's agreement with the metric within each setting (one group per gamma of
+    the latent type, gamma 0 the model without TC), averaged over the settings, with a
+    permutation p inside each setting (selection.within_agreement), and `p_holm` over the six
+    metrics of one rule and latent type (one question: does the rule rank the seeds of a
+    setting as the metrics do). Each row: {dataset, latent, rule, metric, groups (settings with
+    a defined rho), n (their runs), rho (the mean), p_value, p_holm, method ('exact' or 'monte
+    carlo'), group_rhos: {gamma: rho, NaN where undefined}}."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            runs = [r for rs in groups.values() for r in rs]
+            for rule, (key, _) in selection.RULES.items():
+                if not any(r["values"].get(key) is not None for r in runs):
+                    continue
+                family = []
+                for metric in METRICS:
+                    within = selection.within_agreement(groups, rule, metric)
+                    family.append({"dataset": dataset, "latent": latent, "rule": rule, "metric": metric,
+                                   "groups": within["groups"], "n": within["n"], "rho": within["rho"],
+                                   "p_value": within["p"], "method": within["method"],
+                                   "group_rhos": dict(zip(within["settings"], within["group_rhos"]))})
+                out += with_holm(family)
+    return out
+
+
+def scores_by_gamma(records: list[dict]) -> list[dict]:
+    """Per data set, latent type and selection score (st_gap, elbo, udr where recorded): the
+    median score of each gamma's runs, and Spearman's rho of the score (as recorded: not
+    oriented by the rule) with gamma over all runs that have it, with its permutation p:
+    [{dataset, latent, rule, n, medians: {gamma: median}, rho, p_value}]. A score that moves
+    with gamma can agree with a metric over all runs merely because the metric moves with gamma
+    too; within_setting takes that part out."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            for rule, (key, _) in selection.RULES.items():
+                scored = {g: [r["values"][key] for r in rs if r["values"].get(key) is not None]
+                          for g, rs in groups.items()}
+                scored = {g: v for g, v in scored.items() if v}
+                if not scored:
+                    continue
+                gammas = [g for g, v in scored.items() for _ in v]
+                rho, p = spearman(gammas, [x for v in scored.values() for x in v])
+                out.append({"dataset": dataset, "latent": latent, "rule": rule,
+                            "n": len(gammas), "medians": {g: float(np.median(v)) for g, v in scored.items()},
+                            "rho": rho, "p_value": p})
     return out
 
 
