@@ -14,10 +14,18 @@ from analysis.results import COLOURS, DISCRETE, MODEL_NAMES
 from training.run_log import read_log
 
 # `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
-_NAME = re.compile(r"^(?P<dataset>.+?)(?P<gauss>_gauss)?(?:_factor(?P<gamma>[0-9.]+))?_seed(?P<seed>-?\d+)\.log\.jsonl$")
-PANELS = [("train", "recon", "reconstruction (nats)"), ("train", "kl", "KL (nats)"), ("train", "elbo", "ELBO loss"),
-          ("train", "tc", "TC estimate"), ("train", "disc_loss", "discriminator loss"),
-          ("train", "noise_scale", "Gumbel noise scale"), ("eval", "mig", "training MIG")]
+_NAME = re.compile(
+    r"^(?P<dataset>.+?)(?P<gauss>_gauss)?(?:_factor(?P<gamma>[0-9.]+))?_seed(?P<seed>-?\d+)\.log\.jsonl$"
+)
+PANELS = [
+    ("train", "recon", "reconstruction (nats)"),
+    ("train", "kl", "KL (nats)"),
+    ("train", "elbo", "ELBO loss"),
+    ("train", "tc", "TC estimate"),
+    ("train", "disc_loss", "discriminator loss"),
+    ("train", "noise_scale", "Gumbel noise scale"),
+    ("eval", "mig", "training MIG"),
+]
 
 
 def parse_run_name(path: Path) -> dict | None:
@@ -27,8 +35,12 @@ def parse_run_name(path: Path) -> dict | None:
         return None
     tc = match["gamma"] is not None
     model = ("factor_" if tc else "") + ("vae" if match["gauss"] else "dvae")
-    return {"dataset": match["dataset"], "model": model, "gamma": float(match["gamma"]) if tc else None,
-            "seed": int(match["seed"])}
+    return {
+        "dataset": match["dataset"],
+        "model": model,
+        "gamma": float(match["gamma"]) if tc else None,
+        "seed": int(match["seed"]),
+    }
 
 
 def gather_logs(results_dir) -> list[dict]:
@@ -61,12 +73,16 @@ def shown(model: str, key: str) -> bool:
 
 def panels_of(groups: dict) -> list[tuple[str, str, str]]:
     """The PANELS that at least one model of `groups` ({(model, label): runs}) has data for."""
-    return [p for p in PANELS
-            if any(shown(model, p[1]) and band(runs, p[0], p[1])[0].size for (model, _), runs in groups.items())]
+    return [
+        p
+        for p in PANELS
+        if any(shown(model, p[1]) and band(runs, p[0], p[1])[0].size for (model, _), runs in groups.items())
+    ]
 
 
 def plot_curves(results_dir, out_dir) -> list[Path]:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -86,8 +102,14 @@ def plot_curves(results_dir, out_dir) -> list[Path]:
                     continue
                 steps, (p25, median, p75) = band(group, kind, key)
                 if steps.size:
-                    ax.plot(steps, median, color=COLOURS[model], label=f"{label} (n={len(group)})",
-                            marker="o" if kind == "eval" else None, markersize=3)
+                    ax.plot(
+                        steps,
+                        median,
+                        color=COLOURS[model],
+                        label=f"{label} (n={len(group)})",
+                        marker="o" if kind == "eval" else None,
+                        markersize=3,
+                    )
                     ax.fill_between(steps, p25, p75, color=COLOURS[model], alpha=0.25, linewidth=0)
             if key in ("recon", "elbo", "kl"):
                 ax.set_yscale("log")

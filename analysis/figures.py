@@ -90,7 +90,11 @@ def plot(records: list[dict], out_dir) -> list[Path]:
                            if r["model"] == m and r["values"].get(metric) is not None]
                     if pts:
                         ax.scatter(*zip(*pts), s=18, color=COLOURS[m], label=MODEL_NAMES[m], alpha=0.8)
-                pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete if r["values"].get(metric) is not None]
+                pts = [
+                    (r["values"]["st_gap"], r["values"][metric])
+                    for r in discrete
+                    if r["values"].get(metric) is not None
+                ]
                 rho = spearman(*zip(*pts))[0] if len(pts) > 1 else float("nan")
                 ax.set_title(f"{METRICS[metric]} (ρ={number_text(rho)})", fontsize=9)
                 ax.set_xlabel("straight-through gap", fontsize=8)
@@ -105,6 +109,7 @@ def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
     """`gamma_<dataset>`: each metric against gamma (0 = without TC) for both latent types:
     median line, 25–75 % band, every run a dot. Gammas sit at equal spacing (0, 10, 30, 100)."""
     import matplotlib.pyplot as plt
+
     effects = [e for e in gamma_effect(rows) if e["dataset"] == dataset]
     if not effects:
         return []
@@ -120,8 +125,9 @@ def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
             if not kept:
                 continue
             ax.plot([x for x, _ in kept], [s["median"] for _, s in kept], color=colour, label=latent)
-            ax.fill_between([x for x, _ in kept], [s["p25"] for _, s in kept], [s["p75"] for _, s in kept],
-                            color=colour, alpha=0.2)
+            ax.fill_between(
+                [x for x, _ in kept], [s["p25"] for _, s in kept], [s["p75"] for _, s in kept], color=colour, alpha=0.2
+            )
             for x, rs in zip(xs, groups.values()):
                 values = [r["values"][metric] for r in rs if r["values"].get(metric) is not None]
                 ax.scatter([x] * len(values), values, s=10, color=colour, zorder=3)

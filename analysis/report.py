@@ -21,7 +21,8 @@ def number_text(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=(), runs=()) -> str:
+def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=(), runs=(),
+                scores=(), within=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
     for table in tables:
         lines += [f"### {table['dataset']}: {table['title']}", ""]
@@ -38,6 +39,8 @@ def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(
     lines += tc_markdown(tc, digits)
     lines += selection_markdown(selection, digits)
     lines += regrets_markdown(regrets, digits)
+    lines += scores_markdown(scores, digits)
+    lines += within_markdown(within)
     lines += runs_markdown(runs, digits)
     lines += problems_text(problems)
     return "\n".join(lines)
@@ -78,10 +81,12 @@ def differences_markdown(differences, digits=2) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for d in differences:
         gamma = "–" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
-        lines.append(f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
-                     f"{MODEL_NAMES[d['baseline']]} {number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
-                     f"{MODEL_NAMES[d['candidate']]} {number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
-                     + difference_test_cells(d, digits))
+        lines.append(
+            f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
+            f"{MODEL_NAMES[d['baseline']]} {number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
+            f"{MODEL_NAMES[d['candidate']]} {number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
+            + difference_test_cells(d, digits)
+        )
     return lines + [""]
 
 
@@ -89,12 +94,17 @@ def gamma_markdown(effects, digits=2) -> list[str]:
     if not effects:
         return []
     gammas = sorted({g for e in effects for g in e["cells"]})
-    lines = ["### The effect of γ (γ = 0: VAE / D-VAE, without TC)", "",
-             "| data set | metric | latent | " + " | ".join(f"γ={g:g}" for g in gammas) + " |",
-             "|---|---|---|" + "---|" * len(gammas)]
+    lines = [
+        "### The effect of γ (γ = 0: VAE / D-VAE, without TC)",
+        "",
+        "| data set | metric | latent | " + " | ".join(f"γ={g:g}" for g in gammas) + " |",
+        "|---|---|---|" + "---|" * len(gammas),
+    ]
     for e in effects:
-        cells = [f"{cell_text(e['cells'].get(g), digits)} (n={e['cells'][g]['n']})" if e["cells"].get(g) else "n/a"
-                 for g in gammas]
+        cells = [
+            f"{cell_text(e['cells'].get(g), digits)} (n={e['cells'][g]['n']})" if e["cells"].get(g) else "n/a"
+            for g in gammas
+        ]
         lines.append(f"| {e['dataset']} | {METRICS[e['metric']]} | {e['latent']} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -102,16 +112,21 @@ def gamma_markdown(effects, digits=2) -> list[str]:
 def tc_markdown(tc, digits=2) -> list[str]:
     if not tc:
         return []
-    lines = ["### The effect of TC: each γ against the same latent without TC (γ = 0)", "",
-             "Difference of medians (with TC minus without) with a bootstrap 95 % interval and the two-sided "
-             "Mann–Whitney U test, as above; p (Holm): over the six metrics of one latent and γ.", "",
-             "| data set | latent | γ | metric | γ = 0 (n) | γ (n) | difference [95 % CI] | U | p | p (Holm) | test |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "### The effect of TC: each γ against the same latent without TC (γ = 0)",
+        "",
+        "Difference of medians (with TC minus without) with a bootstrap 95 % interval and the two-sided "
+        "Mann–Whitney U test, as above; p (Holm): over the six metrics of one latent and γ.",
+        "",
+        "| data set | latent | γ | metric | γ = 0 (n) | γ (n) | difference [95 % CI] | U | p | p (Holm) | test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for d in tc:
-        lines.append(f"| {d['dataset']} | {d['latent']} | {d['gamma']:g} | {METRICS[d['metric']]} | "
-                     f"{number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
-                     f"{number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
-                     + difference_test_cells(d, digits))
+        lines.append(
+            f"| {d['dataset']} | {d['latent']} | {d['gamma']:g} | {METRICS[d['metric']]} | "
+            f"{number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
+            f"{number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | " + difference_test_cells(d, digits)
+        )
     return lines + [""]
 
 
@@ -125,21 +140,88 @@ def rho_text(row) -> str:
 def regrets_markdown(regrets, digits=2) -> list[str]:
     if not regrets:
         return []
-    lines = ["### Model selection: the regret of each rule", "",
-             "Regret = best metric in the pool − metric of the pick (lower is better); 'random' = the expected "
-             "regret of a uniformly random pick. All runs: one run among every γ and seed of the latent type. "
-             "Choosing γ: each γ scored by the median rule score of its runs, judged by the median metric of "
-             "its runs. Choosing the seed: within each γ, mean over the γ groups. ρ (p): Spearman correlation of "
-             "the rule's preference with the metric over all runs, permutation p (positive: the rule ranks "
-             "runs as the metric does).", "",
-             "| data set | latent | metric | rule | n | pick (rank) | regret | random | ρ (p) | γ picked | γ regret | γ random | seed regret | seed random |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "### Model selection: the regret of each rule",
+        "",
+        "Regret = best metric in the pool − metric of the pick (lower is better); 'random' = the expected "
+        "regret of a uniformly random pick. All runs: one run among every γ and seed of the latent type. "
+        "Choosing γ: each γ scored by the median rule score of its runs, judged by the median metric of "
+        "its runs. Choosing the seed: within each γ, mean over the γ groups. ρ (p): Spearman correlation of "
+        "the rule's preference with the metric over all runs, permutation p (positive: the rule ranks "
+        "runs as the metric does).",
+        "",
+        "| data set | latent | metric | rule | n | pick (rank) | regret | random | ρ (p) | γ picked | γ regret "
+        "| γ random | seed regret | seed random |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in regrets:
-        lines.append(f"| {r['dataset']} | {r['latent']} | {METRICS[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
-                     f"{number_text(r['picked'], digits)} ({r['rank']}) | {number_text(r['regret'], digits + 1)} | "
-                     f"{number_text(r['random_regret'], digits + 1)} | {rho_text(r)} | {r['gamma_picked']:g} | {number_text(r['gamma_regret'], digits + 1)} | "
-                     f"{number_text(r['gamma_random_regret'], digits + 1)} | {number_text(r['seed_regret'], digits + 1)} | "
-                     f"{number_text(r['seed_random_regret'], digits + 1)} |")
+        lines.append(
+            f"| {r['dataset']} | {r['latent']} | {METRICS[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
+            f"{number_text(r['picked'], digits)} ({r['rank']}) | {number_text(r['regret'], digits + 1)} | "
+            f"{number_text(r['random_regret'], digits + 1)} | {rho_text(r)} | {r['gamma_picked']:g} | "
+            f"{number_text(r['gamma_regret'], digits + 1)} | "
+            f"{number_text(r['gamma_random_regret'], digits + 1)} | {number_text(r['seed_regret'], digits + 1)} | "
+            f"{number_text(r['seed_random_regret'], digits + 1)} |"
+        )
+    return lines + [""]
+
+
+SCORE_NAMES = {"st_gap": "gap", "elbo": "−ELBO (nats)", "udr": "UDR"}
+
+
+def scores_markdown(scores, digits=2) -> list[str]:
+    if not scores:
+        return []
+    gammas = sorted({g for s in scores for g in s["medians"]})
+    lines = [
+        "### The selection scores against γ",
+        "",
+        "Median of each score over the runs of each γ (γ = 0: VAE / D-VAE, without TC), and Spearman ρ of "
+        "the score, as recorded, with γ over all runs (permutation p, as above; positive: the score grows "
+        "with γ). The rules prefer a smaller gap, a lower −ELBO and a larger UDR.",
+        "",
+        "| data set | latent | score | n | " + " | ".join(f"γ={g:g}" for g in gammas) + " | ρ with γ (p) |",
+        "|---|---|---|---|" + "---|" * len(gammas) + "---|",
+    ]
+    for s in scores:
+        places = 2 if s["rule"] in ("st_gap", "elbo") else digits
+        cells = [number_text(s["medians"].get(g), places) if g in s["medians"] else "n/a" for g in gammas]
+        lines.append(
+            f"| {s['dataset']} | {s['latent']} | {SCORE_NAMES[s['rule']]} | {s['n']} | "
+            + " | ".join(cells)
+            + f" | {rho_text({'rho': s['rho'], 'rho_p': s['p_value']})} |"
+        )
+    return lines + [""]
+
+
+def within_markdown(within) -> list[str]:
+    if not within:
+        return []
+    lines = [
+        "### Model selection within each setting",
+        "",
+        "Does the rule rank the runs of one setting (one γ of one latent type, γ = 0 the model without TC) "
+        "as the metric does? ρ: Spearman correlation of the rule's preference (smaller gap, lower −ELBO, "
+        "larger UDR) with the metric within each γ, averaged over the γ groups (each group's ρ in the last "
+        "column). p: two-sided permutation test that permutes the runs only within each γ, so that "
+        "differences between the γ do not count (exact: the convolution of each group's n! orderings, "
+        f"for groups of up to {EXACT_SPEARMAN_MAX_N} runs; else {SPEARMAN_RESAMPLES:,} seeded joint "
+        "permutations; see 'test'); p (Holm): adjusted by Holm's method over the six metrics of one rule "
+        "and latent type. The regret table's ρ is the same agreement over all runs, between γ included.",
+        "",
+        "| data set | latent | rule | metric | groups (runs) | mean ρ within γ | p | p (Holm) | test | ρ at each γ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for w in within:
+        each = ", ".join(
+            f"γ={g:g}: " + ("–" if not np.isfinite(r) else f"{r:+.2f}") for g, r in w["group_rhos"].items()
+        )
+        rho = "n/a" if not np.isfinite(w["rho"]) else f"{w['rho']:+.2f}"
+        lines.append(
+            f"| {w['dataset']} | {w['latent']} | {RULE_NAMES[w['rule']]} | {METRICS[w['metric']]} | "
+            f"{w['groups']} ({w['n']}) | {rho} | {number_text(w['p_value'], 3)} | "
+            f"{number_text(w['p_holm'], 3)} | {w['method']} | {each} |"
+        )
     return lines + [""]
 
 
@@ -147,14 +229,22 @@ def runs_markdown(runs, digits=2) -> list[str]:
     if not runs:
         return []
     header = ["data set", "model", "γ", "seed"] + list(METRICS.values()) + ["−ELBO (nats)", "gap", "UDR"]
-    lines = ["### Every run", "", "The runs behind every summary above; '–': the run has no such score "
-             "(a Gaussian model has no gap; older results no ELBO or UDR).", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        "### Every run",
+        "",
+        "The runs behind every summary above; '–': the run has no such score "
+        "(a Gaussian model has no gap; older results no ELBO or UDR).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     places = {**dict.fromkeys(METRICS, digits), "elbo": 2, "st_gap": 2, "udr": digits}
     for r in runs:
         gamma = "–" if r["gamma"] is None else f"{r['gamma']:g}"
         scores = ["–" if r[k] is None else number_text(r[k], d) for k, d in places.items()]
-        lines.append(f"| {r['dataset']} | {MODEL_NAMES[r['model']]} | {gamma} | {r['seed']} | " + " | ".join(scores) + " |")
+        lines.append(
+            f"| {r['dataset']} | {MODEL_NAMES[r['model']]} | {gamma} | {r['seed']} | " + " | ".join(scores) + " |"
+        )
     return lines + [""]
 
 
@@ -171,46 +261,141 @@ def to_csv(tables) -> str:
     for table in tables:
         for metric, cells in table["cells"].items():
             for column, s in zip(table["columns"], cells):
-                writer.writerow([table["dataset"], table["group"], metric, column] +
-                                ([s["n"], f"{s['median']:.6g}", f"{s['p25']:.6g}", f"{s['p75']:.6g}"] if s else [0, "", "", ""]))
+                writer.writerow(
+                    [table["dataset"], table["group"], metric, column]
+                    + ([s["n"], f"{s['median']:.6g}", f"{s['p25']:.6g}", f"{s['p75']:.6g}"] if s else [0, "", "", ""])
+                )
     return buffer.getvalue()
 
 
+def _csv_cell(value):
+    """Floats to 6 significant digits; a {gamma: float} map as 'gamma:value' pairs joined by ';'."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ";".join(f"{k:g}:{v:.6g}" for k, v in value.items())
+    return value
+
+
 def rows_csv(rows: list[dict], keys: list[str]) -> str:
-    """One CSV of `rows` with the columns `keys` (floats to 6 significant digits)."""
+    """One CSV of `rows` with the columns `keys` (floats to 6 significant digits, maps by gamma
+    as 'gamma:value;...')."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(keys)
     for row in rows:
-        writer.writerow([row[k] if not isinstance(row[k], float) else f"{row[k]:.6g}" for k in keys])
+        writer.writerow([_csv_cell(row[k]) for k in keys])
     return buffer.getvalue()
 
 
 CSV_KEYS = {
-    "selection": ["dataset", "pool", "metric", "n", "spearman", "p_value", "p_holm", "selected", "median", "best", "selected_run"],
-    "differences": ["dataset", "baseline", "candidate", "gamma", "metric", "n_baseline", "n_candidate",
-                    "baseline_median", "candidate_median", "difference", "ci_low", "ci_high", "u_statistic",
-                    "p_value", "p_holm", "method"],
-    "tc_effects": ["dataset", "latent", "gamma", "metric", "n_baseline", "n_candidate", "baseline_median",
-                   "candidate_median", "difference", "ci_low", "ci_high", "u_statistic", "p_value", "p_holm", "method"],
+    "selection": [
+        "dataset",
+        "pool",
+        "metric",
+        "n",
+        "spearman",
+        "p_value",
+        "p_holm",
+        "selected",
+        "median",
+        "best",
+        "selected_run",
+    ],
+    "differences": [
+        "dataset",
+        "baseline",
+        "candidate",
+        "gamma",
+        "metric",
+        "n_baseline",
+        "n_candidate",
+        "baseline_median",
+        "candidate_median",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "u_statistic",
+        "p_value",
+        "p_holm",
+        "method",
+    ],
+    "tc_effects": [
+        "dataset",
+        "latent",
+        "gamma",
+        "metric",
+        "n_baseline",
+        "n_candidate",
+        "baseline_median",
+        "candidate_median",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "u_statistic",
+        "p_value",
+        "p_holm",
+        "method",
+    ],
     "runs": ["dataset", "model", "gamma", "seed", "run", *METRICS, "elbo", "st_gap", "udr"],
-    "regrets": ["dataset", "latent", "metric", "rule", "n", "picked", "rank", "best", "regret", "random_regret",
-                "rho", "rho_p",
-                "picked_run", "gamma_n", "gamma_picked", "gamma_regret", "gamma_random_regret", "seed_groups",
-                "seed_regret", "seed_random_regret"],
+    "regrets": [
+        "dataset",
+        "latent",
+        "metric",
+        "rule",
+        "n",
+        "picked",
+        "rank",
+        "best",
+        "regret",
+        "random_regret",
+        "rho",
+        "rho_p",
+        "picked_run",
+        "gamma_n",
+        "gamma_picked",
+        "gamma_regret",
+        "gamma_random_regret",
+        "seed_groups",
+        "seed_regret",
+        "seed_random_regret",
+    ],
+    "scores_by_gamma": ["dataset", "latent", "rule", "n", "medians", "rho", "p_value"],
+    "within": [
+        "dataset",
+        "latent",
+        "rule",
+        "metric",
+        "groups",
+        "n",
+        "rho",
+        "p_value",
+        "p_holm",
+        "method",
+        "group_rhos",
+    ],
 }
 
 
 def _tex_escape(text: str) -> str:
-    return (text.replace("_", r"\_").replace("γ", r"$\gamma$").replace("&", r"\&").replace("%", r"\%"))
+    return text.replace("_", r"\_").replace("γ", r"$\gamma$").replace("&", r"\&").replace("%", r"\%")
 
 
 def _tex_table(caption: str, spec: str, header: list[str], rows: list[list[str]]) -> list[str]:
     """One booktabs table: caption, column spec, header cells and body rows (already escaped)."""
-    return ([r"\begin{table}[t]", r"\centering", rf"\caption{{{caption}}}", rf"\begin{{tabular}}{{{spec}}}",
-             r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
-            + [" & ".join(row) + r" \\" for row in rows]
-            + [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
+    return (
+        [
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{caption}}}",
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(header) + r" \\",
+            r"\midrule",
+        ]
+        + [" & ".join(row) + r" \\" for row in rows]
+        + [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    )
 
 
 def to_latex(tables, selection, digits=2, differences=()) -> str:
@@ -218,28 +403,55 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
     for table in tables:
         parts += _tex_table(
             f"{_tex_escape(table['dataset'])}: {table['title']}. Median (25th--75th percentile) over seeds.",
-            "l" + "c" * len(table["columns"]), ["Metric"] + [_tex_escape(c) for c in table["columns"]],
-            [[METRICS[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()])
+            "l" + "c" * len(table["columns"]),
+            ["Metric"] + [_tex_escape(c) for c in table["columns"]],
+            [[METRICS[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()],
+        )
     if differences:
+
         def gamma(d):
             return "--" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
+
         parts += _tex_table(
             r"Differences of medians (discrete minus Gaussian) with bootstrap 95\% intervals; two-sided "
             r"Mann--Whitney $U$ test (exact unless ties force the normal approximation); $p_\mathrm{Holm}$: "
             r"adjusted by Holm's method over the six metrics of the same comparison.",
-            "llllrrrrl", ["Data set", r"$\gamma$", "Metric", "Pair", "Difference", r"95\% CI", "$p$",
-                          r"$p_\mathrm{Holm}$", "Test"],
-            [[_tex_escape(d["dataset"]), gamma(d), METRICS[d["metric"]],
-              f"{MODEL_NAMES[d['candidate']]} vs {MODEL_NAMES[d['baseline']]}", f"{d['difference']:+.{digits + 1}f}",
-              f"[{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}]", number_text(d["p_value"], 3),
-              number_text(d["p_holm"], 3), d["method"]]
-             for d in differences])
+            "llllrrrrl",
+            ["Data set", r"$\gamma$", "Metric", "Pair", "Difference", r"95\% CI", "$p$", r"$p_\mathrm{Holm}$", "Test"],
+            [
+                [
+                    _tex_escape(d["dataset"]),
+                    gamma(d),
+                    METRICS[d["metric"]],
+                    f"{MODEL_NAMES[d['candidate']]} vs {MODEL_NAMES[d['baseline']]}",
+                    f"{d['difference']:+.{digits + 1}f}",
+                    f"[{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}]",
+                    number_text(d["p_value"], 3),
+                    number_text(d["p_holm"], 3),
+                    d["method"],
+                ]
+                for d in differences
+            ],
+        )
     if selection:
         parts += _tex_table(
             r"Model selection with the straight-through gap: Spearman $\rho$ with each metric; "
             r"the metric of the run with the smallest gap, the median and the best run.",
-            "lllrrrrrr", ["Data set", "Candidates", "Metric", "$n$", r"$\rho$", "$p$", "Selected", "Median", "Best"],
-            [[_tex_escape(s["dataset"]), _tex_escape(s["pool"]), METRICS[s["metric"]], str(s["n"]), number_text(s["spearman"]),
-              number_text(s["p_value"], 3), number_text(s["selected"], digits), number_text(s["median"], digits), number_text(s["best"], digits)]
-             for s in selection])
+            "lllrrrrrr",
+            ["Data set", "Candidates", "Metric", "$n$", r"$\rho$", "$p$", "Selected", "Median", "Best"],
+            [
+                [
+                    _tex_escape(s["dataset"]),
+                    _tex_escape(s["pool"]),
+                    METRICS[s["metric"]],
+                    str(s["n"]),
+                    number_text(s["spearman"]),
+                    number_text(s["p_value"], 3),
+                    number_text(s["selected"], digits),
+                    number_text(s["median"], digits),
+                    number_text(s["best"], digits),
+                ]
+                for s in selection
+            ],
+        )
     return "\n".join(parts)

@@ -12,7 +12,11 @@ Two decisions are judged, the two a user makes:
 - choosing among all runs of a population (gamma and seed both varying);
 - choosing gamma: every gamma scored by the median rule score of its runs; the outcome is the
   median metric of the chosen gamma's runs against the best gamma's median;
-and choosing the seed within one gamma.
+and choosing the seed within one gamma. A rule's agreement with a metric is measured over all runs
+(`agreement`) and within each setting (`within_agreement`). Over all runs it also rewards a
+rule that merely tells settings apart (the gap and the ELBO both grow with gamma, while several
+metrics fall with it); within a setting it asks whether the rule ranks the seeds of one setting
+as the metric does, the choice that is left once the setting is fixed.
 
 Records are `analysis.results.read_result` dicts: `values` maps metric and score names to floats
 (None when absent).
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.statistics import spearman
+from analysis.statistics import spearman, within_spearman
 
 # rule -> (score key in a record's values, +1 if larger is better, -1 if smaller is better)
 RULES = {"st_gap": ("st_gap", -1), "elbo": ("elbo", -1), "udr": ("udr", +1)}
@@ -74,6 +78,24 @@ def agreement(runs: list[dict], rule: str, metric: str) -> tuple[float, float]:
     return spearman([sign * r["values"][key] for r in usable], [r["values"][metric] for r in usable])
 
 
+def within_agreement(groups: dict, rule: str, metric: str) -> dict:
+    """The rule's agreement with the metric among the runs of one setting, averaged over settings.
+
+    `groups` {setting: runs} (here {gamma: runs} of one latent type, gamma 0 the model without
+    TC). Within each group, Spearman's rho of the rule's score, oriented so that larger is the
+    rule's preference (smaller gap, lower -ELBO, larger UDR), with the metric over the runs
+    that have both; then the mean over the groups where rho is defined, with a permutation p
+    that permutes only within each group (analysis/statistics.py: within_spearman). Returns
+    within_spearman's dict ({'rho', 'p', 'group_rhos', 'groups', 'n', 'method'}) plus 'settings'
+    (the group keys, in the order of 'group_rhos')."""
+    key, sign = RULES[rule]
+    pairs = []
+    for runs in groups.values():
+        usable = _usable(runs, metric, key)
+        pairs.append(([sign * r["values"][key] for r in usable], [r["values"][metric] for r in usable]))
+    return {**within_spearman(pairs), "settings": list(groups)}
+
+
 def gamma_regret(groups: dict, rule: str, metric: str) -> dict | None:
     """Choosing gamma: `groups` {gamma: runs}. Each gamma is scored by the median of its runs'
     rule scores (the oracle: the median metric) and judged by the median metric of its runs.
@@ -98,4 +120,4 @@ def gamma_regret(groups: dict, rule: str, metric: str) -> dict | None:
             "random_regret": float(outcome.max() - outcome.mean())}
 
 
-__all__ = ["ORACLE", "RULES", "agreement", "gamma_regret", "pick", "regret"]
+__all__ = ["ORACLE", "RULES", "agreement", "gamma_regret", "pick", "regret", "within_agreement"]

@@ -1,6 +1,7 @@
 """The statistics of a study, as pure functions of plain numbers: summaries over seeds, the
 difference of two groups' medians with a bootstrap interval and the Mann-Whitney test, Holm's
-adjustment for a family of tests, and Spearman's correlation with a permutation p-value."""
+adjustment for a family of tests, Spearman's correlation with a permutation p-value, and the
+mean of Spearman's correlations within groups with a permutation test inside each group."""
 from __future__ import annotations
 
 import numpy as np
@@ -82,3 +83,85 @@ def spearman(x, y) -> tuple[float, float]:
     rhos = centred_y @ centred_x / np.sqrt((centred_x ** 2).sum() * (centred_y ** 2).sum(axis=1))
     hits = int(np.sum(np.abs(rhos) >= abs(rho) - 1e-12))
     return rho, (hits / len(orderings) if exact else (hits + 1) / (len(orderings) + 1))
+
+
+EXACT_WITHIN_MAX_SUPPORT = 1_000_000  # distinct sums kept while convolving the groups' rho distributions
+
+
+def _permutation_rhos(rank_x, rank_y) -> np.ndarray:
+    """rho of rank_x with every ordering of rank_y (all n! of them, in itertools order)."""
+    import itertools
+    orderings = np.array(list(itertools.permutations(rank_y)))             # [n!, n]
+    centred_x, centred_y = rank_x - rank_x.mean(), orderings - rank_y.mean()
+    return centred_y @ centred_x / np.sqrt((centred_x ** 2).sum() * (centred_y ** 2).sum(axis=1))
+
+
+def within_spearman(groups, num_resamples: int = SPEARMAN_RESAMPLES, seed: int = 0, exact: bool | None = None) -> dict:
+    """Spearman's correlation within groups, averaged, with a permutation test that permutes
+    only within each group.
+
+    `groups`: a list of (x, y) pairs, one per group (a setting: one model at one gamma), each a
+    sequence of n_g numbers. Returns {'rho': the mean over the groups of each group's rho,
+    'p': two-sided p of that mean, 'group_rhos': [rho per group, NaN where undefined],
+    'groups': how many groups count, 'n': runs in them, 'method': 'exact' or 'monte carlo'}.
+
+    Why within groups: a pooled correlation over settings mixes two things, how a score varies
+    between settings (gamma moves both the score and the metric) and how it ranks the runs of
+    one setting (the seeds). Permuting only within groups keeps every group's set of scores, so
+    the null is "within every setting the score's ranking is unrelated to the metric's",
+    whatever the differences between settings.
+
+    A group whose rho is undefined (fewer than 2 runs, x or y constant) is undefined under every
+    permutation too, so it is left out of the mean and of the null (rho and p NaN when none is
+    left). The null distribution of the mean is exact when every group has at most
+    EXACT_SPEARMAN_MAX_N runs: each group's n_g! orderings give its rho distribution, and the
+    distribution of the sum is their convolution (so 4 groups of 5 cost 4 x 120 orderings, not
+    120^4). `exact=None` falls back to Monte Carlo beyond that (or when the convolution's support
+    would exceed EXACT_WITHIN_MAX_SUPPORT distinct sums): `num_resamples` joint permutations,
+    every group shuffled independently (seeded), p = (hits + 1) / (resamples + 1), never 0.
+    `exact=True`/`False` forces one method (tests)."""
+    from scipy.stats import rankdata
+    pairs = [(np.asarray(x, float), np.asarray(y, float)) for x, y in groups]
+    defined = [x.size >= 2 and not np.all(x == x[0]) and not np.all(y == y[0]) for x, y in pairs]
+    ranks = [(rankdata(x), rankdata(y)) for (x, y), ok in zip(pairs, defined) if ok]
+
+    def rho_of(rank_x, rank_y):
+        cx, cy = rank_x - rank_x.mean(), rank_y - rank_y.mean()
+        return float(cx @ cy / np.sqrt((cx ** 2).sum() * (cy ** 2).sum()))
+
+    group_rhos = [rho_of(rankdata(x), rankdata(y)) if ok else float("nan") for (x, y), ok in zip(pairs, defined)]
+    out = {"group_rhos": group_rhos, "groups": len(ranks), "n": int(sum(rx.size for rx, _ in ranks))}
+    if not ranks:
+        return {**out, "rho": float("nan"), "p": float("nan"), "method": "none"}
+    # The sum (the mean times the number of groups), rounded like the null distribution below so
+    # that float noise neither shows as a sign (-1e-17) nor moves the observed value off its atom.
+    observed = round(float(sum(rho_of(rx, ry) for rx, ry in ranks)), 9) + 0.0
+    out["rho"] = observed / len(ranks)
+    small = all(rx.size <= EXACT_SPEARMAN_MAX_N for rx, _ in ranks)
+    if exact is not False and small:
+        # Convolve: (values, probabilities) of the running sum, merged on values equal to 1e-9.
+        # Distinct rho of groups of at most 8 runs differ by far more than that (without ties
+        # rho lives on a grid of step 6 / (n^3 - n) >= 0.012), so rounding only merges equals.
+        values, probs = np.zeros(1), np.ones(1)
+        for rx, ry in ranks:
+            group_values, counts = np.unique(np.round(_permutation_rhos(rx, ry), 10), return_counts=True)
+            sums = np.add.outer(values, group_values).ravel()
+            weights = np.multiply.outer(probs, counts / counts.sum()).ravel()
+            values, inverse = np.unique(np.round(sums, 9), return_inverse=True)
+            probs = np.bincount(inverse.ravel(), weights=weights)
+            if values.size > EXACT_WITHIN_MAX_SUPPORT and exact is None:
+                break
+        else:
+            p = float(probs[np.abs(values) >= abs(observed) - 1e-9].sum())
+            return {**out, "p": min(1.0, p), "method": "exact"}
+    if exact is True:
+        raise ValueError("exact within-group p needs every group to have at most "
+                         f"{EXACT_SPEARMAN_MAX_N} runs")
+    rng = np.random.default_rng(seed)
+    sums = np.zeros(num_resamples)
+    for rx, ry in ranks:
+        shuffled = rng.permuted(np.broadcast_to(ry, (num_resamples, ry.size)), axis=1)   # [R, n_g]
+        cx, cy = rx - rx.mean(), shuffled - ry.mean()
+        sums += cy @ cx / np.sqrt((cx ** 2).sum() * (cy ** 2).sum(axis=1))
+    hits = int(np.sum(np.abs(sums) >= abs(observed) - 1e-9))
+    return {**out, "p": (hits + 1) / (num_resamples + 1), "method": "monte carlo"}

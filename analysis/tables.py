@@ -1,7 +1,8 @@
 """The rows of a study's tables, assembled from eval records (analysis/results.py): medians per
 model and gamma, each discrete model against its Gaussian counterpart, the effect of gamma, the
-gap's correlation with each metric, and the regret of each selection rule. Pure functions;
-formatting is analysis/report.py's, figures analysis/figures.py's."""
+gap's correlation with each metric, the regret of each selection rule, each selection score
+against gamma, and each rule's agreement within a setting. Pure functions; formatting is
+analysis/report.py's, figures analysis/figures.py's."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,7 +59,9 @@ def comparisons(records: list[dict]) -> list[dict]:
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for baseline, candidate in PAIRS:
-            runs = {m: [r for r in records if r["dataset"] == dataset and r["model"] == m] for m in (baseline, candidate)}
+            runs = {
+                m: [r for r in records if r["dataset"] == dataset and r["model"] == m] for m in (baseline, candidate)
+            }
             if not all(runs.values()):
                 continue
             shared = sorted({r["gamma"] for r in runs[baseline]} & {r["gamma"] for r in runs[candidate]} - {None})
@@ -66,11 +69,21 @@ def comparisons(records: list[dict]) -> list[dict]:
             for gamma, chosen in groups + [(None, runs)]:
                 family = []
                 for metric in METRICS:
-                    stats = compare([r["values"].get(metric) for r in chosen[baseline]],
-                                    [r["values"].get(metric) for r in chosen[candidate]])
+                    stats = compare(
+                        [r["values"].get(metric) for r in chosen[baseline]],
+                        [r["values"].get(metric) for r in chosen[candidate]],
+                    )
                     if stats is not None:
-                        family.append({"dataset": dataset, "baseline": baseline, "candidate": candidate,
-                                       "gamma": gamma, "metric": metric, **stats})
+                        family.append(
+                            {
+                                "dataset": dataset,
+                                "baseline": baseline,
+                                "candidate": candidate,
+                                "gamma": gamma,
+                                "metric": metric,
+                                **stats,
+                            }
+                        )
                 out += with_holm(family)
     return out
 
@@ -98,17 +111,29 @@ def model_selection(records: list[dict]) -> list[dict]:
                 continue
             family = []
             for metric in METRICS:
-                pairs = [r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None]
+                pairs = [
+                    r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None
+                ]
                 if not pairs:
                     continue
                 gaps = np.array([r["values"]["st_gap"] for r in pairs])
                 scores = np.array([r["values"][metric] for r in pairs])
                 rho, p = spearman(gaps, scores)
                 pick = int(np.argmin(gaps))
-                family.append({"dataset": dataset, "pool": pool, "metric": metric, "n": len(pairs),
-                               "spearman": rho, "p_value": p, "selected": float(scores[pick]),
-                               "selected_run": Path(pairs[pick]["path"]).name.replace(".eval.json", ""),
-                               "median": float(np.median(scores)), "best": float(np.max(scores))})
+                family.append(
+                    {
+                        "dataset": dataset,
+                        "pool": pool,
+                        "metric": metric,
+                        "n": len(pairs),
+                        "spearman": rho,
+                        "p_value": p,
+                        "selected": float(scores[pick]),
+                        "selected_run": Path(pairs[pick]["path"]).name.replace(".eval.json", ""),
+                        "median": float(np.median(scores)),
+                        "best": float(np.max(scores)),
+                    }
+                )
             out += with_holm(family)
     return out
 
@@ -134,8 +159,14 @@ def gamma_effect(records: list[dict]) -> list[dict]:
             if len(groups) < 2:
                 continue
             for metric in METRICS:
-                out.append({"dataset": dataset, "latent": latent, "metric": metric,
-                            "cells": {g: summarize(r["values"].get(metric) for r in rs) for g, rs in groups.items()}})
+                out.append(
+                    {
+                        "dataset": dataset,
+                        "latent": latent,
+                        "metric": metric,
+                        "cells": {g: summarize(r["values"].get(metric) for r in rs) for g, rs in groups.items()},
+                    }
+                )
     return out
 
 
@@ -152,8 +183,9 @@ def tc_effects(records: list[dict]) -> list[dict]:
             for gamma in [g for g in groups if g > 0]:
                 family = []
                 for metric in METRICS:
-                    stats = compare([r["values"].get(metric) for r in groups[0.0]],
-                                    [r["values"].get(metric) for r in groups[gamma]])
+                    stats = compare(
+                        [r["values"].get(metric) for r in groups[0.0]], [r["values"].get(metric) for r in groups[gamma]]
+                    )
                     if stats is not None:
                         family.append({"dataset": dataset, "latent": latent, "gamma": gamma, "metric": metric, **stats})
                 out += with_holm(family)
@@ -171,8 +203,11 @@ def selection_regrets(records: list[dict]) -> list[dict]:
         for latent, models in LATENTS:
             runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
             groups = by_gamma(runs)
-            rules = [rule for rule, (key, _) in selection.RULES.items()
-                     if any(r["values"].get(key) is not None for r in runs)] + [selection.ORACLE]
+            rules = [
+                rule
+                for rule, (key, _) in selection.RULES.items()
+                if any(r["values"].get(key) is not None for r in runs)
+            ] + [selection.ORACLE]
             for metric in METRICS:
                 for rule in rules:
                     overall = selection.regret(runs, rule, metric)
@@ -181,14 +216,97 @@ def selection_regrets(records: list[dict]) -> list[dict]:
                     gamma = selection.gamma_regret(groups, rule, metric)
                     seeds = [w for w in (selection.regret(g, rule, metric) for g in groups.values()) if w]
                     rho, rho_p = selection.agreement(runs, rule, metric)
-                    out.append({"dataset": dataset, "latent": latent, "metric": metric, "rule": rule, **overall,
-                                "rho": rho, "rho_p": rho_p,
-                                "picked_run": Path(overall["picked_run"]).name.replace(".eval.json", ""),
-                                "gamma_n": gamma["n"], "gamma_picked": gamma["picked_gamma"],
-                                "gamma_regret": gamma["regret"], "gamma_random_regret": gamma["random_regret"],
-                                "seed_groups": len(seeds),
-                                "seed_regret": float(np.mean([w["regret"] for w in seeds])),
-                                "seed_random_regret": float(np.mean([w["random_regret"] for w in seeds]))})
+                    out.append(
+                        {
+                            "dataset": dataset,
+                            "latent": latent,
+                            "metric": metric,
+                            "rule": rule,
+                            **overall,
+                            "rho": rho,
+                            "rho_p": rho_p,
+                            "picked_run": Path(overall["picked_run"]).name.replace(".eval.json", ""),
+                            "gamma_n": gamma["n"],
+                            "gamma_picked": gamma["picked_gamma"],
+                            "gamma_regret": gamma["regret"],
+                            "gamma_random_regret": gamma["random_regret"],
+                            "seed_groups": len(seeds),
+                            "seed_regret": float(np.mean([w["regret"] for w in seeds])),
+                            "seed_random_regret": float(np.mean([w["random_regret"] for w in seeds])),
+                        }
+                    )
+    return out
+
+
+def within_setting(records: list[dict]) -> list[dict]:
+    """Per data set, latent type, rule (st_gap, elbo, udr where any run has it) and
+    metric: the rule's agreement with the metric within each setting (one group per gamma of
+    the latent type, gamma 0 the model without TC), averaged over the settings, with a
+    permutation p inside each setting (selection.within_agreement), and `p_holm` over the six
+    metrics of one rule and latent type (one question: does the rule rank the seeds of a
+    setting as the metrics do). Each row: {dataset, latent, rule, metric, groups (settings with
+    a defined rho), n (their runs), rho (the mean), p_value, p_holm, method ('exact' or 'monte
+    carlo'), group_rhos: {gamma: rho, NaN where undefined}}."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            runs = [r for rs in groups.values() for r in rs]
+            for rule, (key, _) in selection.RULES.items():
+                if not any(r["values"].get(key) is not None for r in runs):
+                    continue
+                family = []
+                for metric in METRICS:
+                    within = selection.within_agreement(groups, rule, metric)
+                    family.append(
+                        {
+                            "dataset": dataset,
+                            "latent": latent,
+                            "rule": rule,
+                            "metric": metric,
+                            "groups": within["groups"],
+                            "n": within["n"],
+                            "rho": within["rho"],
+                            "p_value": within["p"],
+                            "method": within["method"],
+                            "group_rhos": dict(zip(within["settings"], within["group_rhos"])),
+                        }
+                    )
+                out += with_holm(family)
+    return out
+
+
+def scores_by_gamma(records: list[dict]) -> list[dict]:
+    """Per data set, latent type and selection score (st_gap, elbo, udr where recorded): the
+    median score of each gamma's runs, and Spearman's rho of the score (as recorded: not
+    oriented by the rule) with gamma over all runs that have it, with its permutation p:
+    [{dataset, latent, rule, n, medians: {gamma: median}, rho, p_value}]. A score that moves
+    with gamma can agree with a metric over all runs merely because the metric moves with gamma
+    too; within_setting takes that part out."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        for latent, models in LATENTS:
+            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
+            for rule, (key, _) in selection.RULES.items():
+                scored = {
+                    g: [r["values"][key] for r in rs if r["values"].get(key) is not None] for g, rs in groups.items()
+                }
+                scored = {g: v for g, v in scored.items() if v}
+                if not scored:
+                    continue
+                gammas = [g for g, v in scored.items() for _ in v]
+                rho, p = spearman(gammas, [x for v in scored.values() for x in v])
+                out.append(
+                    {
+                        "dataset": dataset,
+                        "latent": latent,
+                        "rule": rule,
+                        "n": len(gammas),
+                        "medians": {g: float(np.median(v)) for g, v in scored.items()},
+                        "rho": rho,
+                        "p_value": p,
+                    }
+                )
     return out
 
 
@@ -200,9 +318,18 @@ def run_rows(records: list[dict]) -> list[dict]:
     """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics
     and its selection scores (negative ELBO, straight-through gap, UDR; None where it has none),
     so that a reader can check any summary above against the runs behind it."""
+
     def order(r):
         return (r["dataset"], MODEL_ORDER.index(r["model"]), r["gamma"] or 0.0, r["seed"] or 0)
-    return [{"dataset": r["dataset"], "model": r["model"], "gamma": r["gamma"], "seed": r["seed"],
-             "run": Path(r["path"]).name.replace(".eval.json", ""),
-             **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES)}}
-            for r in sorted(records, key=order)]
+
+    return [
+        {
+            "dataset": r["dataset"],
+            "model": r["model"],
+            "gamma": r["gamma"],
+            "seed": r["seed"],
+            "run": Path(r["path"]).name.replace(".eval.json", ""),
+            **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES)},
+        }
+        for r in sorted(records, key=order)
+    ]

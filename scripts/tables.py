@@ -13,13 +13,16 @@ type. The unsupervised model selection with the straight-through gap: its Spearm
 with each metric (permutation p, exact up to 8 runs, seeded Monte Carlo beyond), and the regret
 of each rule (analysis/selection.py: smallest gap, lowest negative ELBO, largest UDR where
 recorded, the oracle) among all runs of a latent type, when choosing gamma, and when choosing
-the seed. Missing or partial results are listed at the end (and on stderr), never silently
-dropped. The library behind it is analysis/.
+the seed; each score's median per gamma and its Spearman correlation with gamma; and each rule's
+agreement with each metric within a setting (mean over the gammas of the within-gamma Spearman
+correlation, permutation p permuting only within each gamma, Holm over the six metrics of one
+rule and latent type). Missing or partial results are listed at the end (and on stderr), never
+silently dropped. The library behind it is analysis/.
 
 Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv, tc_effects.csv, runs.csv,
-tables.tex; with --plots, boxplots_<dataset>, metric_<dataset>_<metric> (one figure per metric,
-every run shown), gamma_<dataset>, gap_<dataset> and (from the runs' *.log.jsonl)
-curves_<dataset>, each as .png and .pdf.
+scores_by_gamma.csv, within.csv, tables.tex; with --plots, boxplots_<dataset>,
+metric_<dataset>_<metric> (one figure per metric, every run shown), gamma_<dataset>,
+gap_<dataset> and (from the runs' *.log.jsonl) curves_<dataset>, each as .png and .pdf.
 """
 from __future__ import annotations
 
@@ -37,8 +40,10 @@ from analysis.tables import (
     gamma_effect,
     model_selection,
     run_rows,
+    scores_by_gamma,
     selection_regrets,
     tc_effects,
+    within_setting,
 )
 
 FORMATS = ("md", "csv", "tex")
@@ -79,8 +84,12 @@ def main(argv=None) -> int:
     regrets = selection_regrets(records)
     tc = tc_effects(records)
     runs = run_rows(records)
+    scores = scores_by_gamma(records)
+    within = within_setting(records)
     texts = {
-        "md": lambda: to_markdown(tables, selection, problems, args.digits, differences, effects, regrets, tc, runs),
+        "md": lambda: to_markdown(
+            tables, selection, problems, args.digits, differences, effects, regrets, tc, runs, scores, within
+        ),
         "csv": lambda: to_csv(tables),
         "tex": lambda: to_latex(tables, selection, args.digits, differences),
     }
@@ -98,6 +107,8 @@ def main(argv=None) -> int:
                     ("regrets", regrets),
                     ("tc_effects", tc),
                     ("runs", runs),
+                    ("scores_by_gamma", scores),
+                    ("within", within),
                 ):
                     (out / f"{name}.csv").write_text(rows_csv(rows, CSV_KEYS[name]))
         else:
@@ -105,7 +116,12 @@ def main(argv=None) -> int:
             if fmt == "csv":
                 print(rows_csv(selection, CSV_KEYS["selection"]))
     if out:
-        extra = " and selection.csv, differences.csv, regrets.csv, tc_effects.csv, runs.csv" if "csv" in formats else ""
+        extra = (
+            " and selection.csv, differences.csv, regrets.csv, tc_effects.csv, runs.csv, scores_by_gamma.csv,"
+            " within.csv"
+            if "csv" in formats
+            else ""
+        )
         print(f"wrote {', '.join(f'tables.{f}' for f in formats)}{extra} to {out}")
     if args.plots:
         figures = out or Path(args.results_dir) / "plots"

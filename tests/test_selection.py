@@ -1,4 +1,6 @@
 """analysis/selection.py and the TC-study analyses of analysis/tables.py against hand-derived numbers."""
+import csv
+import io
 import itertools
 
 import numpy as np
@@ -124,3 +126,139 @@ def test_per_gamma_comparisons_gamma_effect_and_regrets(tmp_path):
     assert at10["p_value"] == pytest.approx(0.1) and at10["p_holm"] == pytest.approx(0.6)
     # Gaussian at gamma 30: FactorVAE MIG 0.31-0.33 against the VAE's 0.01-0.03.
     assert tc[("Gaussian", 30.0, "modularity")]["difference"] == pytest.approx(0.30)
+
+
+# -- Agreement within each setting ---------------------------------------------------------
+def brute_force_within(groups):
+    """(mean rho, two-sided p) by enumerating every joint ordering of the groups' y values
+    (itertools.product of each group's permutations) with scipy's spearmanr: no convolution,
+    no ranks of our own, so it checks statistics.within_spearman independently."""
+    from scipy.stats import spearmanr
+
+    def mean_rho(ys):
+        return np.mean([spearmanr(x, y)[0] for (x, _), y in zip(groups, ys)])
+
+    observed = mean_rho([y for _, y in groups])
+    means = [mean_rho(ys) for ys in itertools.product(*(itertools.permutations(y) for _, y in groups))]
+    return observed, float(np.mean(np.abs(means) >= abs(observed) - 1e-9)), len(means)
+
+
+def test_within_spearman_two_groups_of_three_by_hand():
+    # Group A: y in x's order, rho = +1. Group B: ranks 1 3 2 against 1 2 3, d = 0 -1 1,
+    # rho = 1 - 6 * 2 / (3 * 8) = 0.5. Mean 0.75, i.e. a sum of 1.5.
+    a, b = ([1.0, 2.0, 3.0], [0.1, 0.2, 0.3]), ([4.0, 5.0, 6.0], [0.7, 0.9, 0.8])
+    out = statistics.within_spearman([a, b])
+    assert out["rho"] == pytest.approx(0.75) and out["group_rhos"] == pytest.approx([1.0, 0.5])
+    assert out["groups"] == 2 and out["n"] == 6 and out["method"] == "exact"
+    # Null: each group's six orderings give rho 1, 0.5, 0.5, -0.5, -0.5, -1 (counts 1, 2, 2, 1).
+    # Of the 6 x 6 = 36 joint orderings, |sum| >= 1.5 for (1, 1), (1, 0.5) x2, (0.5, 1) x2 and
+    # the mirror images (-1, -1), (-1, -0.5) x2, (-0.5, -1) x2: 10 of 36.
+    assert out["p"] == pytest.approx(10 / 36)
+    assert brute_force_within([a, b]) == pytest.approx((0.75, 10 / 36, 36))
+    # Both groups in order: only (1, 1) and (-1, -1) reach |sum| = 2, p = 2 / 36; a pooled test
+    # over the six runs would not give this (it would also count orderings across the groups).
+    both = statistics.within_spearman([a, ([4.0, 5.0, 6.0], [0.7, 0.8, 0.9])])
+    assert (both["rho"], both["p"]) == pytest.approx((1.0, 2 / 36))
+    # The sign: reversing every y reverses every rho and keeps p.
+    flipped = statistics.within_spearman([(x, [-v for v in y]) for x, y in (a, b)])
+    assert (flipped["rho"], flipped["p"]) == pytest.approx((-0.75, 10 / 36))
+
+
+def test_within_spearman_leaves_out_undefined_groups_and_handles_ties():
+    # A tie: y ranks 1.5 1.5 3 against 1 2 3: rho = 1.5 / sqrt(2 * 1.5) = sqrt(3) / 2; its six
+    # orderings put rank 3 last (rho sqrt(3)/2), middle (0) or first (-sqrt(3)/6), two each.
+    tied = ([1.0, 2.0, 3.0], [0.2, 0.2, 0.5])
+    four = ([1.0, 2.0, 3.0, 4.0], [0.3, 0.1, 0.4, 0.2])       # ranks 3 1 4 2: d^2 = 4+1+1+4, rho = 0
+    constant = ([1.0, 2.0, 3.0], [0.5, 0.5, 0.5])             # rho undefined under every ordering
+    single = ([1.0], [0.3])
+    out = statistics.within_spearman([tied, constant, four, single])
+    assert out["group_rhos"][0] == pytest.approx(np.sqrt(3) / 2) and out["group_rhos"][2] == pytest.approx(0.0)
+    assert np.isnan(out["group_rhos"][1]) and np.isnan(out["group_rhos"][3])
+    assert out["groups"] == 2 and out["n"] == 7 and out["rho"] == pytest.approx(np.sqrt(3) / 4)
+    rho, p, count = brute_force_within([tied, four])               # 6 x 24 = 144 joint orderings
+    assert count == 144 and out["rho"] == pytest.approx(rho) and out["p"] == pytest.approx(p)
+    assert 0 < p < 1
+    nothing = statistics.within_spearman([constant, single])
+    assert nothing["groups"] == 0 and np.isnan(nothing["rho"]) and np.isnan(nothing["p"])
+
+
+def test_within_spearman_monte_carlo_matches_exact():
+    rng = np.random.default_rng(5)
+    groups = [(rng.normal(size=5), rng.normal(size=5)) for _ in range(3)]
+    groups[0] = (groups[0][0], groups[0][0] + 0.3 * rng.normal(size=5))      # one group that agrees
+    exact = statistics.within_spearman(groups)
+    assert exact["method"] == "exact"
+    monte = statistics.within_spearman(groups, exact=False)
+    assert monte["method"] == "monte carlo" and monte["rho"] == exact["rho"]
+    assert monte["p"] == pytest.approx(exact["p"], abs=0.005)               # 100,000 resamples: sd <= 0.0016
+    assert statistics.within_spearman(groups, exact=False) == monte            # seeded
+    # Beyond 8 runs in a group the exact null is not attempted.
+    big = [(np.arange(9.0), np.arange(9.0)[::-1]), groups[1]]
+    assert statistics.within_spearman(big, num_resamples=2000)["method"] == "monte carlo"
+    with pytest.raises(ValueError):
+        statistics.within_spearman(big, exact=True)
+
+
+def test_within_agreement_ignores_differences_between_settings():
+    # Within each gamma the smaller gap has the higher MIG (rule agrees, rho +1 in both), but
+    # gamma 10 has larger gaps and higher MIG than gamma 0, so over all six runs the rule
+    # disagrees: gap ranks 1..6 against MIG ranks 3 2 1 6 5 4, d = -2 0 2 -2 0 2, sum d^2 = 16,
+    # rho(gap, MIG) = 1 - 6 * 16 / (6 * 35) = 0.543, so the rule's agreement is -0.543.
+    groups = {0.0: [run(0.3, st_gap=1.0), run(0.2, st_gap=2.0), run(0.1, st_gap=3.0)],
+              10.0: [run(0.6, st_gap=11.0), run(0.5, st_gap=12.0), run(0.4, st_gap=13.0), run(0.9)]}
+    pooled = selection.agreement([r for rs in groups.values() for r in rs], "st_gap", "mig")
+    assert pooled[0] == pytest.approx(-(1 - 96 / 210))
+    within = selection.within_agreement(groups, "st_gap", "mig")
+    assert within["rho"] == pytest.approx(1.0) and within["p"] == pytest.approx(2 / 36)
+    assert within["settings"] == [0.0, 10.0] and within["n"] == 6           # the unscored run is left out
+    # UDR: larger is preferred, so the same numbers as UDR scores agree the other way round.
+    udr = {g: [run(r["values"]["mig"], udr=r["values"].get("st_gap")) for r in rs] for g, rs in groups.items()}
+    assert selection.within_agreement(udr, "udr", "mig")["rho"] == pytest.approx(-1.0)
+
+
+def test_within_setting_and_scores_by_gamma_from_files(tmp_path):
+    from test_tables import all_metrics, write_result
+
+    from analysis.report import to_markdown
+    from analysis.results import gather
+    from scripts import tables as cli
+    # Discrete: D-VAE (gamma 0) and FactorDVAE gamma 10 with three seeds each, every metric
+    # falling with the seed while the gap rises with it: within each gamma the smallest gap has
+    # the best metrics (rho +1 for the rule); one FactorDVAE gamma 30 run alone (no rho).
+    for s in range(1, 4):
+        write_result(tmp_path, "ds", "dvae", s, values=all_metrics(0.5 - s / 100), gap=float(s))
+        write_result(tmp_path, "ds", "factor_dvae", s, 10.0, values=all_metrics(0.2 - s / 100), gap=5.0 + s)
+        write_result(tmp_path, "ds", "vae", s, values={**all_metrics(0.1 * s), "elbo": 100.0 + s})
+    write_result(tmp_path, "ds", "factor_dvae", 1, 30.0, values=all_metrics(0.1), gap=9.0)
+    records, _ = gather(tmp_path)
+    within = tables.within_setting(records)
+    assert {(w["latent"], w["rule"]) for w in within} == {("discrete", "st_gap"), ("Gaussian", "elbo")}
+    gap = [w for w in within if w["rule"] == "st_gap"]
+    assert [w["metric"] for w in gap] == list(tables.METRICS)
+    for w in gap:
+        assert (w["rho"], w["p_value"]) == pytest.approx((1.0, 2 / 36))     # two groups of three, as by hand
+        assert w["p_holm"] == pytest.approx(6 * 2 / 36)                       # six equal p: each times 6
+        assert w["groups"] == 2 and w["n"] == 6 and list(w["group_rhos"]) == [0.0, 10.0, 30.0]
+        assert np.isnan(w["group_rhos"][30.0])
+    # The VAE alone: one group of three, -ELBO rising with the seed and every metric too, so
+    # the rule (lower -ELBO preferred) disagrees: rho -1, p = 2 / 6; Holm: min(1, 6 * 1/3) = 1.
+    elbo = [w for w in within if w["rule"] == "elbo"]
+    assert all((w["rho"], w["p_value"], w["p_holm"]) == pytest.approx((-1.0, 1 / 3, 1.0)) for w in elbo)
+    scores = {(s["latent"], s["rule"]): s for s in tables.scores_by_gamma(records)}
+    gap_scores = scores[("discrete", "st_gap")]
+    assert gap_scores["medians"] == pytest.approx({0.0: 2.0, 10.0: 7.0, 30.0: 9.0}) and gap_scores["n"] == 7
+    # gap ranks 1..7 and gamma ranks 2 2 2 5 5 5 7 (ties averaged): rho from numpy's Pearson
+    gamma_ranks, gap_ranks = np.array([2, 2, 2, 5, 5, 5, 7.0]), np.arange(1, 8.0)
+    assert gap_scores["rho"] == pytest.approx(np.corrcoef(gamma_ranks, gap_ranks)[0, 1]) and gap_scores["rho"] > 0.9
+    assert ("discrete", "udr") not in scores and ("Gaussian", "elbo") in scores
+    # Both reach the markdown and the CSV files.
+    out = tmp_path / "out"
+    assert cli.main([str(tmp_path), "--format", "md,csv", "--out", str(out)]) == 0
+    markdown = (out / "tables.md").read_text()
+    assert "### Model selection within each setting" in markdown and "### The selection scores against γ" in markdown
+    assert "| ds | discrete | smallest gap | MIG | 2 (6) | +1.00 | 0.056 | 0.333 | exact |" in markdown
+    rows = list(csv.DictReader(io.StringIO((out / "within.csv").read_text())))
+    mig = next(r for r in rows if r["rule"] == "st_gap" and r["metric"] == "mig")
+    assert float(mig["p_value"]) == pytest.approx(2 / 36, rel=1e-5) and mig["group_rhos"] == "0:1;10:1;30:nan"
+    assert "0:2;10:7;30:9" in (out / "scores_by_gamma.csv").read_text()
+    assert "within each setting" not in to_markdown([], [], [])               # nothing to show: no section
