@@ -12,7 +12,7 @@ SAP = mean over factors of the gap between the best and the second-best code's s
 The SVCs are fit one after another by default: liblinear draws its shuffling order from the C
 library's global `rand()`, which threads would share and race on (measured: the same SAP run
 twice with parallel threads gave 0.034 and 0.044 on 300 points). Sequential fits are cheap
-(50 fits on 10,000 points: 0.7 s; two loky processes took 4.6 s with their start-up).
+(docs/performance.md, "Parallelism during evaluation").
 `n_jobs` > 1 uses processes, each with its own `rand()` state, seeded per fit.
 
 scikit-learn 1.2.2 (the authors' version) solves the *dual* problem by default; from 1.3 on

@@ -48,7 +48,7 @@ def _start(config: Config, data, resume, allow_schedule_change: bool, log: Calla
     """(model, data, TrainState, members, config history) of a fresh or resumed run.
 
     Checks run before work: a bad checkpoint is refused before the data are read, and missing
-    data are reported before the initialisers' compiles (~20 s for the first model on 2 cores).
+    data are reported before the initialisers' compiles (the first model's take seconds).
     """
     history: list = []
     if resume is not None:

@@ -56,7 +56,7 @@ def committed(ts: TrainState) -> TrainState:
 
     Arrays made outside a jitted function are uncommitted; `train_steps` returns committed
     ones. jit keys its cache on that, so without this the second dispatch of every run (and of
-    every resume) compiled the whole unrolled step a second time (about 20 s on 2 cores).
+    every resume) compiled the whole unrolled step a second time.
     """
     return jax.device_put(ts, jax.devices()[0])
 
