@@ -123,3 +123,45 @@ def read_npz(path: Path, keys, *, mmap: bool = False, allow_pickle: bool = False
                                     f"may be truncated or corrupt, download it again") from None
             out[key] = array
     return out
+
+
+def read_small_npz(path, required, optional=(), max_member_bytes: int = 64 * 2**20) -> dict:
+    """{name: array} of an npz written by this project (records of codes), read as a stranger's
+    file: exactly the `required` members and any of the `optional` ones, each a plain numeric or
+    string array whose header declares at most `max_member_bytes`, read with that bound (a
+    member's zip sizes are not trusted), no pickles. A one-line DataError says what is wrong."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+            unexpected = sorted(names - set(required) - set(optional))
+            missing = sorted(set(required) - names)
+            if unexpected or missing or len(archive.namelist()) != len(names):
+                raise DataError(f"{path}: expected the arrays {', '.join(required)}"
+                                + (f" (and optionally {', '.join(optional)})" if optional else "")
+                                + f", found {', '.join(sorted(names)[:12]) or 'none'}")
+            return {name: _bounded_member(archive, name, path, max_member_bytes) for name in sorted(names)}
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: not a readable npz file ({one_line(error)[:200]})") from None
+
+
+def _bounded_member(archive: zipfile.ZipFile, name: str, path: Path, max_bytes: int) -> np.ndarray:
+    """One .npy member: its header checked, then exactly its declared bytes read."""
+    with archive.open(name + ".npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            raise DataError(f"{path}: {name!r} is not a .npy array of format 1 or 2")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(member)
+        if dtype.hasobject or dtype.kind not in "biufU" or dtype.fields is not None:
+            raise DataError(f"{path}: {name!r} has dtype {dtype}, expected a plain number or string array")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if nbytes > max_bytes:
+            raise DataError(f"{path}: {name!r} declares {nbytes} bytes, more than such a file holds ({max_bytes})")
+        data = member.read(nbytes)
+    if len(data) != nbytes:
+        raise DataError(f"{path}: {name!r} is truncated ({len(data)} of {nbytes} bytes)")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
