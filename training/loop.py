@@ -113,9 +113,12 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
         return f" seed {members.configs[i].seed}" if config.seeds else ""
 
     window: list[tuple[dict, int]] = []
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    # The first dispatch compiles the step: the bar says so, and its rate starts after it.
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
+               desc="compiling")
     write = log if log is not None else bar.write
-    started = time.perf_counter()
+    started = run_started = time.perf_counter()
+    run_first_step, compiling = step, True
     last = config.steps if until is None else min(until, config.steps)
     try:
         while step < last:
@@ -124,10 +127,16 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
             per_step, means = _chunk_means(terms, chunk, step, checkpoints)
             step += chunk
             window.append((means, chunk))
-            bar.update(chunk)
+            if compiling:   # rates (bar and log) count from the end of compilation
+                _restart_clock(bar, step)
+                started, first_step, compiling = time.perf_counter(), step, False
+            else:
+                bar.update(chunk)
             bar.set_postfix({k: f"{means[k].mean():.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
             if config.log_every and step % config.log_every == 0:
-                rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
+                # Right after the compiling dispatch there is no later step to time: count it too.
+                since, begun = (first_step, started) if step > first_step else (run_first_step, run_started)
+                rate = (step - since) / max(time.perf_counter() - begun, 1e-9)
                 averaged = _window_average(window, per_step["noise_scale"][-1])
                 for i, run_log in enumerate(run_logs):
                     values = {k: v[i] for k, v in averaged.items()}
@@ -147,6 +156,16 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     finally:
         bar.close()
     return ts
+
+
+def _restart_clock(bar: tqdm, step: int) -> None:
+    """The bar at `step` with its clock and rate started now (after the first, compiling dispatch)."""
+    if bar.disable:
+        return
+    bar.set_description_str("", refresh=False)
+    bar.reset()
+    bar.n = bar.last_print_n = bar.initial = step
+    bar.refresh()
 
 
 def _window_average(window: list[tuple[dict, int]], noise_scale) -> dict:
