@@ -19,6 +19,21 @@ class ConfigError(ValueError):
     """A configuration file or value is wrong; the message says which key and why."""
 
 
+# The models' names and the authors' flags that select each (`run.py --model NAME` is the same
+# as these flags). What each model is lives in models/registry.py, which takes its flags from here.
+MODEL_FLAGS = {
+    "vae": {"gaussian": True, "tc": False},
+    "dvae": {"gaussian": False, "tc": False},
+    "factor_vae": {"gaussian": True, "tc": True},
+    "factor_dvae": {"gaussian": False, "tc": True},
+}
+
+
+def model_named_by(flags: dict) -> str:
+    """The model that the flag values `flags` ({"gaussian": bool, "tc": bool}) select."""
+    return next(name for name, selecting in MODEL_FLAGS.items() if selecting == flags)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     # Data and model.
@@ -56,8 +71,7 @@ class Config:
     @property
     def model_name(self) -> str:
         """`vae`, `dvae`, `factor_vae` or `factor_dvae`, as in the paper's result files."""
-        base = "vae" if self.gaussian else "dvae"
-        return f"factor_{base}" if self.tc else base
+        return model_named_by({"gaussian": self.gaussian, "tc": self.tc})
 
     @property
     def run_name(self) -> str:

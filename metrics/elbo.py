@@ -23,8 +23,7 @@ import numpy as np
 
 from metrics.st_gap import _image_source, batch_keys
 from models import losses
-from models.latents import gumbel_noise_scale
-from models.model import set_gumbel_state
+from models.ordered_categorical_latent import gumbel_noise_scale, set_gumbel_state
 
 
 @partial(jax.jit, static_argnums=(0, 1))
@@ -45,7 +44,7 @@ def compute_elbo(model, params, state, data, step: int, seed=0, num_batches: int
     images, to_observations = _image_source(data, pixel_scale)
     config = model.config
     noise_scale = 0.0
-    if not config.gaussian:
+    if model.spec.discrete:  # the discrete latent's Gumbel noise at the checkpoint's step
         noise_scale = float(gumbel_noise_scale(step, config.steps, config.noise_scale_init,
                                                config.noise_scale_final))
         state = set_gumbel_state(state, scale=noise_scale, hard=False)

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from data.base import device_scale
-from models.model import set_gumbel_state
+from models.ordered_categorical_latent import set_gumbel_state
 
 
 def batch_keys(seed, num_batches: int):
@@ -80,7 +80,7 @@ def compute_st_gap(model, params, state, params_disc, data, seed=0, num_batches:
     `batches_per_call` does not change which images are used, only how many go through one
     jitted call (so it changes the numbers at most in the last float bits).
     """
-    if model.config.gaussian:
+    if not model.spec.discrete:
         raise ValueError("the straight-through gap is defined for discrete models only "
                          f"(this is a {model.config.model_name})")
     images, to_observations = _image_source(data, pixel_scale)

@@ -1,5 +1,6 @@
-"""Networks, latents, losses and the four models of the paper."""
-from models.latents import gumbel_noise_scale
-from models.model import Model, build_model, set_gumbel_state
+"""Networks, latents, losses, the registry of the paper's four models and their Haiku transforms."""
+from models.model import Model, build_model
+from models.ordered_categorical_latent import gumbel_noise_scale, set_gumbel_state
+from models.registry import REGISTRY, ModelSpec, spec_for
 
-__all__ = ["Model", "build_model", "gumbel_noise_scale", "set_gumbel_state"]
+__all__ = ["REGISTRY", "Model", "ModelSpec", "build_model", "gumbel_noise_scale", "set_gumbel_state", "spec_for"]

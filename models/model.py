@@ -1,4 +1,5 @@
-"""The four models (`vae`, `dvae`, `factor_vae`, `factor_dvae`) as Haiku transforms.
+"""Any model of models/registry.py as Haiku transforms: the shared encoder trunk and decoder
+(models/networks.py) around the entry's latent, plus its TC discriminator if it has one.
 
 `build_model(config, num_channels)` returns the transformed functions and the objective:
 - `forward` (params, state, rng, images [batch, 64, 64, C]) -> (outputs, state), where outputs
@@ -21,8 +22,8 @@ import jax.numpy as jnp
 import configs
 from configs import Config
 from models import losses
-from models.latents import OrderedCategoricalLatent, gaussian_sample
 from models.networks import Decoder, Encoder, discriminator
+from models.registry import ModelSpec, spec_for
 
 # Config fields that never enter a jitted computation (the seed only picks the initial keys).
 BOOKKEEPING_FIELDS = configs.fields_with(configs.BOOKKEEPING)
@@ -48,6 +49,11 @@ class Model(NamedTuple):
 
     def __hash__(self):
         return hash(self._computation())
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The registry entry of this model."""
+        return spec_for(self.config)
 
     def init(self, rng: jax.Array, images: jax.Array):
         """(params, state, params_disc) for an example batch."""
@@ -89,46 +95,26 @@ def build_model(config: Config, num_channels: int) -> Model:
 @functools.lru_cache(maxsize=32)
 def _transforms(architecture: tuple, num_channels: int):
     config = Config(**dict(architecture))
-    N, K = config.num_latents, config.num_categories
+    spec = spec_for(config)
+    latent = spec.latent
 
-    def latent(features, sample: bool):
-        if config.gaussian:
-            mean = hk.Linear(N, name="enc_means")(features)
-            logvar = hk.Linear(N, name="enc_logvar")(features)
-            z = gaussian_sample(mean, logvar) if sample else mean
-            return z, mean, losses.gaussian_kl(mean, logvar)
-        logits = hk.Linear(N * K, name="enc_attn_key")(features).reshape(-1, N, K)
-        z, representation = OrderedCategoricalLatent(N, K, config.temperature)(logits, sample=sample)
-        return z, representation, losses.categorical_kl(logits)
+    def posterior(images):
+        return latent.posterior(Encoder(config.hidden_size, config.conv_impl)(images), config)
 
     def forward(images):
-        z, representation, kl = latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=True)
+        q = posterior(images)
+        z, representation = latent.sample(q, config)
+        kl = latent.kl(q)
         recon_logits = Decoder(num_channels, config.hidden_size, config.conv_impl)(z)
         return {"z": z, "representation": representation, "recon_logits": recon_logits, "kl": kl}
 
     def encode(images):
-        return latent(Encoder(config.hidden_size, config.conv_impl)(images), sample=False)[1]
+        return latent.read_out(posterior(images), config)
 
     def posterior_kl(images):
-        features = Encoder(config.hidden_size, config.conv_impl)(images)
-        if config.gaussian:
-            mean = hk.Linear(N, name="enc_means")(features)
-            return losses.gaussian_kl_per_latent(mean, hk.Linear(N, name="enc_logvar")(features))
-        return losses.categorical_kl_per_latent(hk.Linear(N * K, name="enc_attn_key")(features).reshape(-1, N, K))
+        return latent.kl_per_latent(posterior(images))
 
     return (hk.transform_with_state(forward),
             hk.without_apply_rng(hk.transform_with_state(encode)),
-            hk.without_apply_rng(hk.transform(discriminator)) if config.tc else None,
+            hk.without_apply_rng(hk.transform(discriminator)) if spec.discriminator else None,
             hk.without_apply_rng(hk.transform_with_state(posterior_kl)))
-
-
-def set_gumbel_state(state: dict, scale=None, hard=None) -> dict:
-    """A copy of the Haiku state with the codebook's noise scale and/or `hard` flag replaced."""
-    if "codebook" not in state:
-        return state
-    codebook = dict(state["codebook"])
-    if scale is not None:
-        codebook["scale"] = jnp.asarray(scale, jnp.float32)
-    if hard is not None:
-        codebook["hard"] = jnp.asarray(hard, jnp.bool_)
-    return {**state, "codebook": codebook}
