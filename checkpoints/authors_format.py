@@ -23,6 +23,7 @@ import numpy as np
 import configs
 from checkpoints.pickle_reader import Global
 from configs import describe
+from models.registry import spec_for
 
 SOURCE = "authors"          # payload["source"] of a checkpoint read from (or converted from) their file
 CODEBOOK = "codebook"       # this project's name of the module holding `embed` and the Gumbel state
@@ -220,7 +221,7 @@ def to_payload(raw: dict, where: str) -> dict:
     if not (isinstance(rng, np.ndarray) and rng.shape == (2,) and rng.dtype == np.uint32):
         raise AuthorsFormatError(f"{where}: rng must be a raw jax key (uint32 [2])")
     tc = ts.params_disc is not None
-    if tc != config.tc:
+    if tc != spec_for(config).discriminator:
         raise AuthorsFormatError(
             f"{where}: config says tc={config.tc} but the discriminator is {'present' if tc else 'missing'}"
         )

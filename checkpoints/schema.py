@@ -12,6 +12,7 @@ import numpy as np
 
 import configs
 from configs import describe
+from models.registry import spec_for
 
 FORMAT_VERSION = 1
 REQUIRED = ("format_version", "model", "dataset", "step", "config", "params", "state", "opt_state",
@@ -147,7 +148,7 @@ def check_payload(payload, finite: FiniteValues | None = None) -> dict:
     if type(payload["state_disc"]) is not dict or payload["state_disc"]:
         raise PayloadError(f"state_disc: expected an empty dict, got {describe(payload['state_disc'])}")
     for key, check in (("params_disc", _parameter_tree), ("opt_state_disc", _leaves)):
-        if config.tc:
+        if spec_for(config).discriminator:
             check(payload[key], key, finite)
         elif payload[key] is not None:
             raise PayloadError(f"{key}: a model without --tc has none, got {describe(payload[key])}")

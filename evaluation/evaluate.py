@@ -98,7 +98,8 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
     )
     read_out = _ReadOut(restored, names, run.settings, options.use_cache)
     gap = None
-    if "st_gap" in names and not restored.config.gaussian:
+    gap_defined = "st_gap" in restored.model.spec.scores
+    if "st_gap" in names and gap_defined:
         gap = _GapJob(
             restored, run.seed, run.settings.get("st_gap", {}), progress=options.progress and not options.overlap
         )
@@ -121,7 +122,7 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
         run.results.update(_elbo_results(run, log))
     run.times["total"] = time.perf_counter() - started
     result = _result_record(run, overlap, dci_early_used, read_out.cache)
-    if "st_gap" in names and restored.config.gaussian:
+    if "st_gap" in names and not gap_defined:
         result["st_gap_note"] = "not defined for Gaussian models"
     if options.write:
         result["json"] = str(write_json_atomic(result_path(path), result))

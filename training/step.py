@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from configs import Config
-from models import Model, gumbel_noise_scale, losses, set_gumbel_state
+from models import Model, gumbel_noise_scale, losses, set_gumbel_state, spec_for
 from models.networks import permute_dims
 
 
@@ -27,7 +27,7 @@ class TrainState(NamedTuple):
     params: Any
     state: Any               # Haiku state (the codebook's scale / lambda / hard)
     opt_state: Any
-    params_disc: Any         # None without --tc
+    params_disc: Any         # None for a model without the TC discriminator
     opt_state_disc: Any
     rng: jax.Array           # base key; step t uses fold_in(rng, t)
 
@@ -36,7 +36,7 @@ def optimizers(config: Config):
     """(VAE optimiser, discriminator optimiser or None), as in docs/design.md §4."""
     vae = optax.adam(config.learning_rate, b1=0.9, b2=0.999)
     disc = optax.adam(config.discriminator_learning_rate, b1=config.discriminator_b1,
-                      b2=config.discriminator_b2) if config.tc else None
+                      b2=config.discriminator_b2) if spec_for(config).discriminator else None
     return vae, disc
 
 
@@ -121,7 +121,7 @@ def train_step_on(model: Model, ts: TrainState, draw_batch):
     params = optax.apply_updates(ts.params, updates)
 
     params_disc, opt_state_disc = ts.params_disc, ts.opt_state_disc
-    if config.tc:
+    if model.spec.discriminator:
         z = jax.lax.stop_gradient(z)
         z_other = z
         if config.discriminator_second_batch:
@@ -140,7 +140,8 @@ def train_step_on(model: Model, ts: TrainState, draw_batch):
         disc_updates, opt_state_disc = disc_opt.update(disc_grads, ts.opt_state_disc, ts.params_disc)
         params_disc = optax.apply_updates(ts.params_disc, disc_updates)
 
-    terms["noise_scale"] = noise_scale if not config.gaussian else jnp.float32(0.0)
+    # The discrete latent's Gumbel noise scale; a model without Gumbel noise logs 0.
+    terms["noise_scale"] = noise_scale if model.spec.discrete else jnp.float32(0.0)
     new_ts = TrainState(ts.step + 1, params, state, opt_state, params_disc, opt_state_disc, ts.rng)
     return new_ts, terms
 
