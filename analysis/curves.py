@@ -11,6 +11,7 @@ import numpy as np
 
 from analysis.figures import save_figure
 from analysis.results import COLOURS, DISCRETE, MODEL_NAMES
+from models.registry import with_flags
 from training.run_log import read_log
 
 # `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
@@ -34,10 +35,9 @@ def parse_run_name(path: Path) -> dict | None:
     if match is None:
         return None
     tc = match["gamma"] is not None
-    model = ("factor_" if tc else "") + ("vae" if match["gauss"] else "dvae")
     return {
         "dataset": match["dataset"],
-        "model": model,
+        "model": with_flags(gaussian=match["gauss"] is not None, tc=tc).name,
         "gamma": float(match["gamma"]) if tc else None,
         "seed": int(match["seed"]),
     }

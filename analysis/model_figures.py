@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from analysis.figures import save_figure as save
-from analysis.results import MODEL_NAMES
 from checkpoints.restore import load_model
 from models.networks import Decoder
+from models.registry import spec_for
 
 # Names of the latent factors of the dSprites-layout data sets (others: "factor i").
 FACTOR_NAMES = {
@@ -48,7 +48,8 @@ class Loaded:
         payload, self.config, self.data, self.model, self.params, self.state, _ = load_model(path, data)
         self.channels = self.data.observation_shape[-1]
         self.name = self.config.run_name
-        self.label = f"{MODEL_NAMES[self.config.model_name]}" + (f" γ={self.config.gamma:g}" if self.config.tc else "")
+        self.spec = spec_for(self.config)
+        self.label = self.spec.display_name + (f" γ={self.config.gamma:g}" if self.spec.discriminator else "")
         self._encode = jax.jit(lambda x: self.model.encode.apply(self.params, self.state, x)[0])
         decoder = hk.without_apply_rng(hk.transform(
             lambda z: Decoder(self.channels, self.config.hidden_size)(z)))
@@ -62,15 +63,8 @@ class Loaded:
         return np.asarray(self._decode(np.asarray(z, np.float32)))
 
     def traversal_values(self, steps: int) -> tuple[np.ndarray, list[str]]:
-        """[N, steps] decoder inputs per latent and the column labels."""
-        if self.config.gaussian:
-            from scipy.stats import norm
-            quantiles = np.linspace(0.05, 0.95, steps)
-            values = np.tile(norm.ppf(quantiles), (self.config.num_latents, 1))
-            return values, [f"q={q:.2f}" for q in quantiles]
-        codebook = np.asarray(self.params["codebook"]["embed"])[..., 0]          # [N, K]
-        ks = np.round(np.linspace(0, codebook.shape[1] - 1, steps)).astype(int)
-        return codebook[:, ks], [f"k={k}" for k in ks]
+        """[N, steps] decoder inputs per latent and the column labels (the latent's own grid)."""
+        return self.spec.latent.traversal(self.params, self.config, steps)
 
 
 def _grid(images: np.ndarray) -> np.ndarray:
@@ -104,7 +98,7 @@ def traversals(loaded: Loaded, reference: np.ndarray, steps: int = 10):
     h = reference.shape[0] + 1
     ax.set_yticks([i * h + h / 2 for i in range(n)], [f"z{i} ({base[i]:+.2f})" for i in range(n)], fontsize=7)
     ax.set_xticks([j * h + h / 2 for j in range(steps)], labels, fontsize=6, rotation=45)
-    what = "codebook values c_k" if not loaded.config.gaussian else "standard-normal quantiles"
+    what = loaded.spec.latent.TRAVERSAL
     ax.set_title(f"{loaded.label} {loaded.config.dataset} seed {loaded.config.seed}: traversals over {what}\n"
                  f"(row label: the reference image's read-out)", fontsize=8)
     fig.tight_layout()
@@ -160,7 +154,7 @@ def scatter(models: list[Loaded], factors: np.ndarray, observations: np.ndarray,
         ax.set_xlabel(f"z{i}")
         ax.set_ylabel(f"z{j}")
         ax.set_title(f"{model.label} (seed {model.config.seed})", fontsize=9)
-        if not model.config.gaussian:
+        if model.spec.discrete:  # the read-out of the codebook values lies in [-1, 1]
             ax.set_xlim(-1.05, 1.05)
             ax.set_ylim(-1.05, 1.05)
     fig.colorbar(points, ax=axes[0].tolist(), label=names[factor])

@@ -9,6 +9,7 @@ import numpy as np
 
 from analysis.results import METRICS, MODEL_NAMES
 from analysis.statistics import EXACT_SPEARMAN_MAX_N, SPEARMAN_RESAMPLES
+from models.registry import REGISTRY
 
 
 def cell_text(summary, digits=2, dash="–") -> str:
@@ -64,6 +65,13 @@ def selection_markdown(selection, digits=2) -> list[str]:
     return lines + [""]
 
 
+def gamma_cell(d, dash: str) -> str:
+    """The γ of a comparison: `dash` for a pair without the TC penalty, 'all' over all gammas."""
+    if not REGISTRY[d["baseline"]].discriminator:
+        return dash
+    return "all" if d["gamma"] is None else f"{d['gamma']:g}"
+
+
 def difference_test_cells(d, digits=2) -> str:
     """The closing cells of a test row: difference [95 % CI] | U | p | p (Holm) | test."""
     return (f"{d['difference']:+.{digits + 1}f} [{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}] | "
@@ -80,9 +88,8 @@ def differences_markdown(differences, digits=2) -> list[str]:
              "| data set | γ | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p | p (Holm) | test |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for d in differences:
-        gamma = "–" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
         lines.append(
-            f"| {d['dataset']} | {gamma} | {METRICS[d['metric']]} | "
+            f"| {d['dataset']} | {gamma_cell(d, '–')} | {METRICS[d['metric']]} | "
             f"{MODEL_NAMES[d['baseline']]} {number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
             f"{MODEL_NAMES[d['candidate']]} {number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
             + difference_test_cells(d, digits)
@@ -408,10 +415,6 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
             [[METRICS[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()],
         )
     if differences:
-
-        def gamma(d):
-            return "--" if d["baseline"] == "vae" else ("all" if d["gamma"] is None else f"{d['gamma']:g}")
-
         parts += _tex_table(
             r"Differences of medians (discrete minus Gaussian) with bootstrap 95\% intervals; two-sided "
             r"Mann--Whitney $U$ test (exact unless ties force the normal approximation); $p_\mathrm{Holm}$: "
@@ -421,7 +424,7 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
             [
                 [
                     _tex_escape(d["dataset"]),
-                    gamma(d),
+                    gamma_cell(d, "--"),
                     METRICS[d["metric"]],
                     f"{MODEL_NAMES[d['candidate']]} vs {MODEL_NAMES[d['baseline']]}",
                     f"{d['difference']:+.{digits + 1}f}",

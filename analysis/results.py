@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from evaluation.protocol import result_path
+from models.registry import REGISTRY
 
 # The paper's headline metrics, in table order, with their display names.
 METRICS = {
@@ -25,9 +26,10 @@ METRICS = {
 }
 # Unsupervised selection scores recorded by later versions of eval.py (metrics/elbo.py, UDR).
 OPTIONAL_SCORES = ("elbo", "udr")
-MODEL_NAMES = {"vae": "VAE", "dvae": "D-VAE", "factor_vae": "FactorVAE", "factor_dvae": "FactorDVAE"}
-DISCRETE = ("dvae", "factor_dvae")
-COLOURS = {"vae": "tab:blue", "dvae": "tab:orange", "factor_vae": "tab:green", "factor_dvae": "tab:red"}
+# The models of the registry, in its order: display names, the discrete ones, figure colours.
+MODEL_NAMES = {name: spec.display_name for name, spec in REGISTRY.items()}
+DISCRETE = tuple(name for name, spec in REGISTRY.items() if spec.discrete)
+COLOURS = {name: spec.colour for name, spec in REGISTRY.items()}
 
 
 class ResultError(ValueError):
@@ -61,23 +63,23 @@ def read_result(path) -> dict:
     for key in ("dataset", "model"):
         if not isinstance(raw.get(key), str):
             raise ResultError(f"{path}: no {key!r} field")
-    if raw["model"] not in MODEL_NAMES:
+    if raw["model"] not in REGISTRY:
         raise ResultError(f"{path}: unknown model {raw['model']!r}")
     scores = raw.get("results", raw)
     if not isinstance(scores, dict):
         raise ResultError(f"{path}: 'results' is not an object")
-    keys = list(METRICS) + (["st_gap"] if raw["model"] in DISCRETE else [])
+    spec = REGISTRY[raw["model"]]
+    keys = list(METRICS) + (["st_gap"] if "st_gap" in spec.scores else [])
     values = {k: _number(scores.get(k)) for k in keys}
     # Selection scores that older result files lack: read when present, never "missing".
     values.update({k: _number(scores.get(k)) for k in OPTIONAL_SCORES})
     if values["udr"] is None:
         values["udr"] = _udr_beside(path)
-    tc = raw["model"].startswith("factor_")
     return {
         "path": str(path),
         "dataset": raw["dataset"],
         "model": raw["model"],
-        "gamma": float(raw.get("gamma") or 0.0) if tc else None,
+        "gamma": float(raw.get("gamma") or 0.0) if spec.discriminator else None,
         "seed": raw.get("seed"),
         "step": raw.get("step"),
         "protocol": raw.get("protocol", "unknown"),

@@ -12,6 +12,14 @@ import numpy as np
 from analysis import selection
 from analysis.results import DISCRETE, METRICS, MODEL_NAMES
 from analysis.statistics import compare, holm, spearman, summarize
+from models.registry import REGISTRY
+
+# The paper's two tables: the models without the TC penalty ('base'), then those with it ('tc'),
+# each in registry order (VAE, D-VAE; FactorVAE, FactorDVAE).
+GROUPS = {
+    "base": tuple(name for name, spec in REGISTRY.items() if not spec.discriminator),
+    "tc": tuple(name for name, spec in REGISTRY.items() if spec.discriminator),
+}
 
 
 def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict]]]:
@@ -19,11 +27,11 @@ def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict
     gamma and over all gammas. Group 'base' is the first table, 'tc' the second."""
     rows = [r for r in records if r["dataset"] == dataset]
     out = []
-    for model in ("vae", "dvae"):
+    for model in GROUPS["base"]:
         chosen = [r for r in rows if r["model"] == model]
         if chosen:
             out.append(("base", MODEL_NAMES[model], chosen))
-    for model in ("factor_vae", "factor_dvae"):
+    for model in GROUPS["tc"]:
         chosen = [r for r in rows if r["model"] == model]
         for gamma in sorted({r["gamma"] for r in chosen}):
             out.append(("tc", f"{MODEL_NAMES[model]} γ={gamma:g}", [r for r in chosen if r["gamma"] == gamma]))
@@ -37,7 +45,8 @@ def build_tables(records: list[dict]) -> list[dict]:
     tables = []
     for dataset in sorted({r["dataset"] for r in records}):
         cols = columns(records, dataset)
-        for group, title in (("base", "VAE vs D-VAE"), ("tc", "FactorVAE vs FactorDVAE")):
+        for group, models in GROUPS.items():
+            title = " vs ".join(MODEL_NAMES[m] for m in models)
             chosen = [c for c in cols if c[0] == group]
             if not chosen:
                 continue
@@ -47,8 +56,10 @@ def build_tables(records: list[dict]) -> list[dict]:
     return tables
 
 
-# The pairs the paper compares: each Gaussian model against its discrete counterpart.
-PAIRS = (("vae", "dvae"), ("factor_vae", "factor_dvae"))
+# The pairs the paper compares: each Gaussian model against its discrete counterpart (the
+# discrete model of the same table).
+PAIRS = tuple((baseline, candidate) for models in GROUPS.values() for baseline in models for candidate in models
+              if not REGISTRY[baseline].discrete and REGISTRY[candidate].discrete)
 
 
 def comparisons(records: list[dict]) -> list[dict]:
@@ -138,7 +149,10 @@ def model_selection(records: list[dict]) -> list[dict]:
     return out
 
 
-LATENTS = (("Gaussian", ("vae", "factor_vae")), ("discrete", DISCRETE))
+# The latent types, each with its models in registry order: (("Gaussian", ("vae", "factor_vae")),
+# ("discrete", ("dvae", "factor_dvae"))).
+LATENTS = tuple((latent.LABEL, tuple(name for name, spec in REGISTRY.items() if spec.latent is latent))
+                for latent in dict.fromkeys(spec.latent for spec in REGISTRY.values()))
 
 
 def by_gamma(runs: list[dict]) -> dict:
@@ -311,7 +325,7 @@ def scores_by_gamma(records: list[dict]) -> list[dict]:
 
 
 RUN_SCORES = ("elbo", "st_gap", "udr")
-MODEL_ORDER = ("vae", "dvae", "factor_vae", "factor_dvae")
+MODEL_ORDER = tuple(REGISTRY)
 
 
 def run_rows(records: list[dict]) -> list[dict]:

@@ -9,19 +9,15 @@ import configs
 from configs import ConfigError
 from data import DATASET_NAMES
 from evaluation import protocol as eval_protocol
+from models.registry import REGISTRY, spec_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-MODELS = {  # model name -> (gaussian, tc)
-    "vae": (True, False),
-    "dvae": (False, False),
-    "factor_vae": (True, True),
-    "factor_dvae": (False, True),
-}
 TOP_KEYS = {"datasets", "models", "gammas", "seeds", "results", "base", "eval", "description"}
 EVAL_KEYS = {"fast", "metrics", "seed", "settings"}
-# Per-run fields the sweep sets itself; a [base] table may not set them.
-SWEEP_FIELDS = {"dataset", "gaussian", "tc", "gamma", "seed", "save_path"}
+# Per-run fields the sweep sets itself (with the flags that select each model); a [base] table
+# may not set them.
+SWEEP_FIELDS = {"dataset", "gamma", "seed", "save_path"} | {flag for spec in REGISTRY.values() for flag in spec.flags}
 
 
 class SweepError(ValueError):
@@ -58,7 +54,7 @@ class Run:
         return self.checkpoint.with_name(self.name + ".eval.json")
 
     def describe(self) -> str:
-        gamma = f" gamma {self.config.gamma:g}" if self.config.tc else ""
+        gamma = f" gamma {self.config.gamma:g}" if spec_for(self.config).discriminator else ""
         return f"{self.config.dataset} {self.config.model_name}{gamma} seed {self.config.seed}"
 
 
@@ -88,16 +84,16 @@ def parse_sweep(values: dict, where: str = "sweep") -> Sweep:
     if bad:
         raise SweepError(f"{where}: unknown data set(s) {bad}; expected some of {list(DATASET_NAMES)}")
     models = _list(values["models"], "models", where, str)
-    bad = [m for m in models if m not in MODELS]
+    bad = [m for m in models if m not in REGISTRY]
     if bad:
-        raise SweepError(f"{where}: unknown model(s) {bad}; expected some of {list(MODELS)}")
+        raise SweepError(f"{where}: unknown model(s) {bad}; expected some of {list(REGISTRY)}")
     seeds = values["seeds"]
     if isinstance(seeds, dict):
         if set(seeds) != {"start", "stop"}:
             raise SweepError(f"{where}: seeds as a table needs exactly start and stop (inclusive)")
         seeds = list(range(int(seeds["start"]), int(seeds["stop"]) + 1))
     seeds = _list(seeds, "seeds", where, int)
-    tc_models = [m for m in models if MODELS[m][1]]
+    tc_models = [m for m in models if REGISTRY[m].discriminator]
     gammas = ()
     if tc_models:
         if "gammas" not in values:
@@ -144,12 +140,11 @@ def expand(sweep: Sweep, results_dir) -> list[Run]:
     runs = []
     for dataset in sweep.datasets:
         for model in sweep.models:
-            gaussian, tc = MODELS[model]
-            for gamma in (sweep.gammas if tc else (0.0,)):
+            spec = REGISTRY[model]
+            for gamma in (sweep.gammas if spec.discriminator else (0.0,)):
                 for seed in sweep.seeds:
-                    config = configs.from_dict({**sweep.base, "dataset": dataset, "gaussian": gaussian, "tc": tc,
-                                                "gamma": gamma, "seed": seed, "save_path": str(results_dir)},
-                                               where=sweep.source)
+                    config = configs.from_dict({**sweep.base, **spec.config_fields(gamma), "dataset": dataset,
+                                                "seed": seed, "save_path": str(results_dir)}, where=sweep.source)
                     runs.append(Run(config, dict(sweep.eval)))
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
