@@ -21,6 +21,7 @@ from versions import ROOT, alternate, extract, report, run_in
 from checkpoints.checkpoint import save_checkpoint
 from configs import Config
 from models import build_model
+from models.registry import REGISTRY
 from training.resume import checkpoint_payload
 from training.step import init_train_state
 
@@ -52,8 +53,8 @@ def write_checkpoints(folder: Path) -> dict[str, Path]:
 
 
     files = {}
-    for name, fields in {"dvae": {}, "factor_dvae": {"tc": True, "gamma": 30.0}}.items():
-        config = Config(**fields)
+    for name in ("dvae", "factor_dvae"):
+        config = Config(**REGISTRY[name].config_fields(gamma=30.0))
         ts = init_train_state(build_model(config, 1), jnp.zeros((1, 64, 64, 1), jnp.float32))
         files[name] = save_checkpoint(folder / f"{name}.pkl", checkpoint_payload(config, ts))
     return files

@@ -7,10 +7,10 @@ import pytest
 
 from configs import Config
 from models import build_model
+from models.registry import REGISTRY
 from models.representation import CPU_COMPILER_OPTIONS, compile_encoder, make_representation_function
 
-MODELS = {"vae": dict(gaussian=True), "dvae": {}, "factor_vae": dict(gaussian=True, tc=True, gamma=10.0),
-          "factor_dvae": dict(tc=True, gamma=10.0)}
+MODELS = {name: spec.config_fields(gamma=10.0) for name, spec in REGISTRY.items()}
 
 
 def random_model(overrides, seed=0):
