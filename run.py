@@ -2,6 +2,7 @@
 
     python run.py                                   # D-VAE on the built-in dsprites_procedural
     python run.py --dataset mpi3d_toy --gaussian --tc --gamma 30 --seed 42 --save_path ./
+    python run.py --dataset mpi3d_toy --model factor_vae --gamma 30   # the same model by name
     python run.py --config factor_dvae.toml --gamma 40 --steps 1000
     python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl
     python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl --steps 400000 --allow_schedule_change
@@ -35,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_from_args(args: argparse.Namespace) -> configs.Config:
     """The run's Config: defaults < --config file < flags, or the checkpoint's config on --resume."""
     if args.resume:
-        given = {k: getattr(args, k) for k in configs.FIELD_TYPES if getattr(args, k, None) is not None}
+        given = configs.given_fields(args)
         if args.config:
             given = {**configs.load_file(args.config), **given}
         return resume_config(args.resume, given, where=args.config or "command line")

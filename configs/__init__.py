@@ -244,8 +244,11 @@ _FLAG_TO_FIELD = {"K": "num_categories", "init": "noise_scale_init", "final": "n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every Config field as a flag whose default is None, so only given flags override."""
+    """Every Config field as a flag whose default is None, so only given flags override; and
+    `--model NAME`, the same as the flags that select that model (MODEL_FLAGS)."""
     parser.add_argument("--config", help="TOML file (a path, or a name under configs/)")
+    parser.add_argument("--model", help=f"{', '.join(MODEL_FLAGS)}: the same as the authors' "
+                                        "--gaussian / --tc (which may be given too, if they agree)")
     field_to_flag = {v: k for k, v in _FLAG_TO_FIELD.items()}
     for name, kind in FIELD_TYPES.items():
         flag = "--" + field_to_flag.get(name, name)
@@ -255,8 +258,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=name, type=_CASTS[kind], default=None)
 
 
+def given_fields(args: argparse.Namespace) -> dict:
+    """The fields set on the command line: every given flag, and those that `--model` selects.
+    A `--model` that contradicts a given --gaussian / --tc is a ConfigError."""
+    given = {name: getattr(args, name) for name in FIELD_TYPES if getattr(args, name, None) is not None}
+    model = getattr(args, "model", None)
+    if model is None:
+        return given
+    if model not in MODEL_FLAGS:
+        raise ConfigError(f"--model: unknown model {describe(model)}; expected one of: {', '.join(MODEL_FLAGS)}")
+    for flag, value in MODEL_FLAGS[model].items():
+        if given.get(flag, value) != value:
+            raise ConfigError(f"--model {model} contradicts --{'' if given[flag] else 'no-'}{flag}: "
+                              f"{model} is {'--' if value else '--no-'}{flag}")
+    return {**given, **MODEL_FLAGS[model]}
+
+
 def from_args(args: argparse.Namespace) -> Config:
     values = load_file(args.config) if getattr(args, "config", None) else {}
     where = args.config if getattr(args, "config", None) else "command line"
-    cli = {name: getattr(args, name) for name in FIELD_TYPES if getattr(args, name, None) is not None}
-    return from_dict({**values, **cli}, where=where)
+    return from_dict({**values, **given_fields(args)}, where=where)
