@@ -154,7 +154,7 @@ def _train_a_little(optimizer, params, opt_state, seed, steps, frozen=()):
 
 
 def cosine_scale(step, init, final, total):
-    """Their annealed Gumbel noise scale after `step` updates (independent of models/latents.py)."""
+    """Their annealed Gumbel noise scale after `step` updates (independent of models/ordered_categorical_latent.py)."""
     t = min(max(step, 0), total)
     return (init - final) / 2 * math.cos(math.pi * t / total) + (init + final) / 2
 
