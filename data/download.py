@@ -31,6 +31,7 @@ from tqdm import tqdm
 from data._io import one_line
 from data.atomic import atomic_write
 from data.base import DataError, data_root
+from data.nvidia3d import FALCOR3D, ISAAC3D, how_to_fetch
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ NOT_FETCHABLE: dict[str, str] = {
         "never published; the public 3dshapes.h5 is fetched instead and the loader reads it "
         "(same images, same factor order)."),
     "dsprites_procedural": "is generated in memory; there is nothing to download.",
+    # Archives of 13 and 3.7 GB on Google Drive, which answers scripts with a confirmation page;
+    # their format is not stated by the authors. Fetched by hand (docs/datasets.md).
+    "isaac3d": "is not fetched by this script: " + how_to_fetch(ISAAC3D) + ".",
+    "falcor3d": "is not fetched by this script: " + how_to_fetch(FALCOR3D) + ".",
 }
 
 CHUNK = 1 << 20

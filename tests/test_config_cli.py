@@ -84,6 +84,8 @@ def test_unknown_dataset_lists_valid_names(capsys):
 @pytest.mark.parametrize("dataset, path", [
     ("mpi3d_toy", "mpi3d_toy.npz"),
     ("mpi3d_complex", "mpi3d_complex/mpi3d_complex.npz"),
+    ("isaac3d", "Isaac3D_down128/labels.npy"),
+    ("falcor3d", "Falcor3D_down128/train-rec.labels"),
 ])
 def test_missing_data_file_names_path_and_variable(tmp_path, monkeypatch, capsys, dataset, path):
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
