@@ -26,6 +26,10 @@ FACTOR_NAMES = {
     "smallnorb": ["category", "elevation", "azimuth", "lighting"],
     "cars3d": ["elevation", "azimuth", "object"],
     "mpi3d": ["colour", "shape", "size", "camera height", "background", "DOF 1", "DOF 2"],
+    "isaac3d": ["object shape", "robot x", "robot y", "camera height", "object scale",
+                "lighting intensity", "lighting y-dir", "object colour", "wall colour"],
+    "falcor3d": ["lighting intensity", "lighting x-dir", "lighting y-dir", "lighting z-dir",
+                 "camera x", "camera y", "camera z"],
 }
 
 

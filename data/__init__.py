@@ -21,6 +21,10 @@ _REGISTRY: dict[str, tuple[str, str, int]] = {
     "mpi3d_toy": ("data.mpi3d", "mpi3d_toy", 3),
     "mpi3d_realistic": ("data.mpi3d", "mpi3d_realistic", 3),
     "mpi3d_real": ("data.mpi3d", "mpi3d_real", 3),
+    # The QLAE line's data sets (docs/design.md §11).
+    "mpi3d_complex": ("data.mpi3d", "mpi3d_complex", 3),
+    "isaac3d": ("data.nvidia3d", "isaac3d", 3),
+    "falcor3d": ("data.nvidia3d", "falcor3d", 3),
 }
 
 DATASET_NAMES = tuple(_REGISTRY)

@@ -117,8 +117,9 @@ class GroundTruthData:
     """Base class: a finite set of images indexed by discrete factors.
 
     Subclasses set `name`, `factor_space`, `images` (uint8 [num_images, 64, 64, C]; smallNORB
-    int16) and `pixel_divisor` (1 for 0/1 images, 255 for 0..255 images: observation =
-    stored value / pixel_divisor; `pixel_range` gives the stored values' bounds), and may override
+    int16; Isaac3D and Falcor3D optionally float32 observations) and `pixel_divisor` (1 for 0/1
+    images and float32 observations, 255 for 0..255 images: observation = stored value /
+    pixel_divisor; `pixel_range` gives the stored integers' bounds), and may override
     `_index_of` (file order that is not C order) and the two observation hooks.
     """
 

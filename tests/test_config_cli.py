@@ -81,14 +81,20 @@ def test_unknown_dataset_lists_valid_names(capsys):
     assert "unknown data set 'dsprite'" in err and "dsprites_full" in err and "dsprites_procedural" in err
 
 
-def test_missing_data_file_names_path_and_variable(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("dataset, path", [
+    ("mpi3d_toy", "mpi3d_toy.npz"),
+    ("mpi3d_complex", "mpi3d_complex/mpi3d_complex.npz"),
+    ("isaac3d", "Isaac3D_down128/labels.npy"),
+    ("falcor3d", "Falcor3D_down128/train-rec.labels"),
+])
+def test_missing_data_file_names_path_and_variable(tmp_path, monkeypatch, capsys, dataset, path):
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
     # Reported before the model is initialised (its compiles take ~20 s on 2 cores).
     monkeypatch.setattr("training.loop.init_train_state", lambda *a: pytest.fail("initialised before the data"))
-    assert run.main(["--dataset", "mpi3d_toy", "--steps", "1"]) == 2
+    assert run.main(["--dataset", dataset, "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert "mpi3d_toy.npz" in err and "DISENTANGLEMENT_LIB_DATA" in err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert path in err and "DISENTANGLEMENT_LIB_DATA" in err
 
 
 # Every setting no run can use, as a flag, as a config-file value and as a field (sweeps, stored

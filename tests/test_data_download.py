@@ -6,6 +6,7 @@ import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 
 import data.download as dl
@@ -245,3 +246,55 @@ def test_truncated_gzip_leaves_nothing_behind(tmp_path):
     archive.write_bytes(gzip.compress(b"norb matrix"))
     dl.gunzip(archive, target)
     assert target.read_bytes() == b"norb matrix" and not archive.exists()
+
+
+def npz_bytes(**arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+DRIVE_PAGE = (b"<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head>"
+              b"<body>Google Drive can't scan this file for viruses.</body></html>")
+
+
+@pytest.mark.parametrize("body, problem", [
+    (DRIVE_PAGE, "bytes, an HTML page"),
+    (b"\x00" * 5000, "bytes, not a zip file"),
+    (None, "not a complete zip file"),              # an npz cut short: no central directory
+    (npz_bytes(imgs=np.zeros(3, np.uint8)), r"an npz without \['images'\]"),
+])
+def test_npz_source_refuses_what_is_not_its_npz(server, tmp_path, monkeypatch, body, problem):
+    """A Google Drive link may answer with a confirmation page (HTML) instead of the file: the
+    download is deleted, and the one-line error says where to fetch it by hand and where to
+    put it."""
+    if body is None:
+        body = npz_bytes(images=np.zeros((4, 64, 64, 3), np.uint8))[:30_000]
+    server.files["/uc"] = body
+    monkeypatch.setattr(dl, "SOURCES", {"complex": dl.Source(
+        server.url + "/uc", "mpi3d_complex/mpi3d_complex.npz", npz_keys=("images",),
+        by_hand="https://drive.google.com/file/d/ID/view")})
+    with pytest.raises(DataError, match=problem) as err:
+        dl.fetch_source("complex", tmp_path, progress=False)
+    message = str(err.value)
+    assert "\n" not in message
+    assert ("Fetch it by hand from https://drive.google.com/file/d/ID/view and save it as "
+            f"{tmp_path / 'mpi3d_complex' / 'mpi3d_complex.npz'}") in message
+    assert list((tmp_path / "mpi3d_complex").iterdir()) == []       # nothing stored, no .part
+
+
+def test_npz_source_keeps_its_npz(server, tmp_path, monkeypatch):
+    body = npz_bytes(images=np.arange(4 * 64 * 64 * 3, dtype=np.uint64).astype(np.uint8)
+                     .reshape(4, 64, 64, 3))
+    server.files["/uc"] = body
+    monkeypatch.setattr(dl, "SOURCES", {"complex": dl.Source(
+        server.url + "/uc", "mpi3d_complex/mpi3d_complex.npz", npz_keys=("images",))})
+    dl.fetch_source("complex", tmp_path, progress=False)
+    assert (tmp_path / "mpi3d_complex" / "mpi3d_complex.npz").read_bytes() == body
+
+
+def test_mpi3d_complex_source_is_the_published_drive_file():
+    source = dl.SOURCES[dl.DATASETS["mpi3d_complex"][0]]
+    assert "1Tp8eTdHxgUMtsZv5uAoYAbJR1BOa_OQm" in source.url
+    assert "1Tp8eTdHxgUMtsZv5uAoYAbJR1BOa_OQm" in source.by_hand
+    assert source.dest == "mpi3d_complex/mpi3d_complex.npz" and source.npz_keys == ("images",)

@@ -1,4 +1,4 @@
-"""MPI3D loaders on small npz files with the real key and layout."""
+"""MPI3D loaders (toy, realistic, real, complex) on small npz files with the real key and layout."""
 import numpy as np
 import pytest
 
@@ -19,7 +19,7 @@ def write_mpi3d(data_root, name, compressed=False, images=None, key="images"):
     return images
 
 
-@pytest.mark.parametrize("name", ["mpi3d_toy", "mpi3d_realistic", "mpi3d_real"])
+@pytest.mark.parametrize("name", ["mpi3d_toy", "mpi3d_realistic", "mpi3d_real", "mpi3d_complex"])
 @pytest.mark.parametrize("compressed", [False, True])
 def test_mapping_values_and_replay(data_root, name, compressed, sample_replayed):
     images = write_mpi3d(data_root, name, compressed)
@@ -38,6 +38,40 @@ def test_release_is_told_by_image_count():
     assert release_of(1_036_800, "f")[0] == (6, 6, 2, 3, 3, 40, 40)
     with pytest.raises(DataError, match="460800 .* or 1036800"):
         release_of(1000, "f")
+    # MPI3D-complex has one release: colour 4 x shape 4, and no 6 x 6 file.
+    assert release_of(460_800, "f", "mpi3d_complex") == (
+        (4, 4, 2, 3, 3, 40, 40), "real-world complex shapes release (colour 4 x shape 4)")
+    with pytest.raises(DataError, match=r"1036800 images, expected 460800 \(MPI3D-complex"):
+        release_of(1_036_800, "f", "mpi3d_complex")
+
+
+def test_complex_file_layout_and_refusals(data_root, monkeypatch, capsys):
+    """`mpi3d_complex/mpi3d_complex.npz`: the authors' file, key `images`, uint8 [460800, 64, 64,
+    3] in C order of [4, 4, 2, 3, 3, 40, 40]; other counts, dtypes and shapes are refused in
+    one line."""
+    path = data_root / "mpi3d_complex" / "mpi3d_complex.npz"
+    with pytest.raises(DataError, match="mpi3d_complex.npz") as err:
+        get_dataset("mpi3d_complex")
+    assert "\n" not in str(err.value)
+    # The real count without writing 5.7 GB: a 460,800-image header, read lazily.
+    write_mpi3d(data_root, "mpi3d_complex")
+    with monkeypatch.context() as patch:
+        patch.setattr("data.mpi3d.read_npz", lambda p, keys, mmap: {"images": np.broadcast_to(
+            np.zeros((1, 64, 64, 3), np.uint8), (460_800, 64, 64, 3))})
+        ds = get_dataset("mpi3d_complex")
+    assert ds.factors_num_values == [4, 4, 2, 3, 3, 40, 40]
+    assert "real-world complex shapes release" in capsys.readouterr().err
+    refusals = [
+        (None, rf"{N} images, expected 460800 \(MPI3D-complex"),                   # count
+        (np.zeros((N, 64, 64, 3), np.float32), "'images' has dtype float32, expected uint8"),
+        (np.zeros((N, 64, 64), np.uint8), r"shape \[288, 64, 64\], expected \[\*, 64, 64, 3\]"),
+        (np.zeros((N, 32, 32, 3), np.uint8), r"shape \[288, 32, 32, 3\], expected"),
+    ]
+    for images, message in refusals:
+        write_mpi3d(data_root, "mpi3d_complex", images=images)
+        with pytest.raises(DataError, match=message) as err:
+            get_dataset("mpi3d_complex")
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_errors(data_root):
