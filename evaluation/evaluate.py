@@ -22,9 +22,11 @@ import sklearn
 import metrics as metrics_lib
 from checkpoints.restore import Restored, load_model
 from data.atomic import plain_json, write_json_atomic
+from evaluation.codes_record import codes_path, sample_codes, write_codes_record
 from evaluation.early_dci import EarlyDci, plan_dci
 from evaluation.index_cache import CachedRepresentation, IndexedData, index_settings, supports_index_cache
 from evaluation.protocol import (
+    INFOMEC_POINTS,
     METRIC_CHOICES,
     RESULT_FORMAT,
     RESULT_KEYS,
@@ -33,9 +35,10 @@ from evaluation.protocol import (
     parse_metrics,
     result_path,
 )
+from evaluation.rescore import infomec_results
 from metrics.elbo import compute_elbo
 from metrics.st_gap import compute_st_gap
-from models.representation import make_representation_function
+from models.representation import make_argmax_function, make_representation_function
 from training.machine import describe_machine
 
 
@@ -120,6 +123,8 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
         )
     if "elbo" in names:
         run.results.update(_elbo_results(run, log))
+    if "infomec" in names:
+        run.results.update(_infomec_results(run, read_out.plain_representation, options.write, log))
     run.times["total"] = time.perf_counter() - started
     result = _result_record(run, overlap, dci_early_used, read_out.cache)
     if "st_gap" in names and not gap_defined:
@@ -138,6 +143,7 @@ class _ReadOut:
         represent = make_representation_function(restored.model, restored.params, restored.state)
         self.metric_names = [n for n in names if n in metrics_lib.METRIC_NAMES]
         self.metric_settings = {k: v for k, v in settings.items() if k in metrics_lib.METRIC_NAMES}
+        self.plain_representation = represent   # observations in, codes out (no index cache)
         self.ground_truth, self.representation_function, self.cache = data, represent, None
         if use_cache and self.metric_names and supports_index_cache(data):
             self.cache = CachedRepresentation(data, represent)
@@ -253,6 +259,30 @@ def _elbo_results(run: _Evaluation, log) -> dict:
     return out
 
 
+def _infomec_results(run: _Evaluation, represent, write_record: bool, log) -> dict:
+    """InfoMEC on its own sample (evaluation/codes_record.py; the metrics' RandomState is not
+    touched), for a categorical latent also on its argmax codes (`*_argmax`); the sample's
+    factors and codes kept as X.codes.npz beside the eval JSON."""
+    restored, start = run.restored, time.perf_counter()
+    latent = restored.model.spec.latent
+    argmax = make_argmax_function(restored.model, restored.params, restored.state)
+    num_points = run.settings.get("infomec", {}).get("num_points", INFOMEC_POINTS)
+    factors, codes, argmax_codes = sample_codes(restored.data, represent, run.seed, argmax, num=num_points)
+    out = infomec_results(factors, codes, latent.DISCRETE_READ_OUT)
+    if argmax_codes is not None:
+        out.update(infomec_results(factors, argmax_codes, True, suffix="_argmax"))
+    if write_record:
+        config = restored.config
+        header = {"checkpoint": run.path.name, "model": config.model_name, "dataset": config.dataset,
+                  "config": config.to_dict(), "factor_sizes": [int(s) for s in restored.data.factors_num_values],
+                  "sample_seed": run.seed, "discrete": bool(latent.DISCRETE_READ_OUT)}
+        out["codes_record"] = str(write_codes_record(codes_path(run.path), factors, codes, header, argmax_codes))
+    run.times["infomec"] = time.perf_counter() - start
+    shown = [k for k in out if k.startswith("info") and not k.startswith("infomec")]
+    log(f"  {'infomec':<11s}" + "  ".join(f"{k} {_fmt(out[k])}" for k in shown) + f"  ({run.times['infomec']:.1f} s)")
+    return out
+
+
 def _result_record(run: _Evaluation, overlapped: bool, dci_early_used: bool, cache) -> dict:
     """The eval JSON's content (fields: docs/metrics.md, "The JSON")."""
     payload, config, data = run.restored.payload, run.restored.config, run.restored.data
@@ -309,7 +339,7 @@ def format_table(result: dict) -> str:
         f"  {'metric':<28s}{'value':>12s}{'time (s)':>10s}",
     ]
     for name in result["metrics"]:
-        keys = RESULT_KEYS[name]
+        keys = RESULT_KEYS[name] + [f"{k}_argmax" for k in RESULT_KEYS[name] if f"{k}_argmax" in result["results"]]
         if name == "st_gap" and "st_gap" not in result["results"]:
             lines.append(f"  {'st_gap':<28s}{'-':>12s}{'':>10s}  ({result.get('st_gap_note', '')})")
             continue

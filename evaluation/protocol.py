@@ -12,9 +12,12 @@ import metrics as metrics_lib
 from metrics.elbo import compute_elbo
 from metrics.st_gap import compute_st_gap
 
-METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo")
+# InfoMEC comes last: its sample is drawn from its own RandomState, after everything else.
+METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo", "infomec")
 # Computed by the project's own model code, not by the disentanglement_lib metrics.
 UNSUPERVISED = ("st_gap", "elbo")
+# InfoMEC's sample (and the codes record's): evaluation/codes_record.py.
+INFOMEC_POINTS = 10_000
 RESULT_FORMAT = 1
 
 # Reduced settings for smoke tests (--fast): NOT the paper's protocol.
@@ -27,6 +30,7 @@ FAST_SETTINGS = {
     "dci": {"num_train": 1000, "num_test": 500},
     "st_gap": {"num_batches": 20},
     "elbo": {"num_batches": 5},
+    "infomec": {"num_points": 1000},
 }
 
 # Flat result keys of each metric (evaluate_all's, plus the gap's), in table order.
@@ -40,6 +44,8 @@ RESULT_KEYS = {
             "dci_informativeness_test"],
     "st_gap": ["st_gap", "st_loss_hard", "st_loss_soft"],
     "elbo": ["elbo", "elbo_recon", "elbo_kl"],
+    # Plus infom_argmax, infoe_argmax, infoc_argmax for a categorical latent (its argmax codes).
+    "infomec": ["infom", "infoe", "infoc"],
 }
 
 
@@ -84,6 +90,8 @@ def merge_settings(fast: bool, overrides: dict | None) -> dict:
 
 
 def _setting_keywords(name: str) -> set[str]:
+    if name == "infomec":
+        return {"num_points"}
     if name not in UNSUPERVISED:
         return metrics_lib.setting_keywords(name)
     import inspect

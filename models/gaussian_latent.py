@@ -21,6 +21,8 @@ LABEL = "Gaussian"
 DISCRETE = False
 # What a traversal sets each latent to (analysis/model_figures.py).
 TRAVERSAL = "standard-normal quantiles"
+# The read-out (posterior mean) takes a continuum of values: InfoMEC's continuous estimator.
+DISCRETE_READ_OUT = False
 
 Posterior = tuple[jax.Array, jax.Array]
 

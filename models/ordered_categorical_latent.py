@@ -25,6 +25,9 @@ LABEL = "discrete"
 DISCRETE = True
 # What a traversal sets each latent to (analysis/model_figures.py).
 TRAVERSAL = "codebook values c_k"
+# The read-out (an expectation over the categories) takes a continuum of values; the argmax
+# read-out below is the discrete one (InfoMEC reads both).
+DISCRETE_READ_OUT = False
 
 
 def gumbel_noise_scale(step, total_steps: int, init: float = 0.5, final: float = 2.0):
@@ -104,6 +107,13 @@ def sample(posterior: jax.Array, config: Config) -> tuple[jax.Array, jax.Array]:
 def read_out(posterior: jax.Array, config: Config) -> jax.Array:
     """The metrics' deterministic representation [batch, N]: sum_k softmax(logits)_k c_k."""
     return _codebook(config)(posterior, sample=False)[1]
+
+
+def argmax_read_out(posterior: jax.Array, config: Config) -> jax.Array:
+    """Each latent's most likely category's value c_k [batch, N]: a discrete code, how the
+    learned-codebook line (QLAE, InfoMEC) reads a categorical latent."""
+    codebook = _codebook(config).codebook()                                   # [N, K]
+    return codebook[jnp.arange(config.num_latents), jnp.argmax(posterior, axis=-1)]
 
 
 def kl(posterior: jax.Array) -> jax.Array:

@@ -29,11 +29,14 @@ class Latent(Protocol):
     `read_out(posterior, config)` -> representation [batch, N], deterministic (the metrics');
     `kl(posterior)` -> KL to the prior [batch]; `kl_per_latent(posterior)` -> [batch, N];
     `traversal(params, config, steps)` -> (decoder inputs [N, steps], column labels).
+    Optional, for latents with categories: `argmax_read_out(posterior, config)` -> the most
+    likely category's value per latent [batch, N] (a discrete code; InfoMEC reads it too).
     """
 
     LABEL: str
     DISCRETE: bool
     TRAVERSAL: str
+    DISCRETE_READ_OUT: bool     # the read-out takes finitely many values (InfoMEC's discrete estimator)
 
     def posterior(self, features: jax.Array, config: Config) -> Any: ...
     def sample(self, posterior: Any, config: Config) -> tuple[jax.Array, jax.Array]: ...

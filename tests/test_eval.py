@@ -41,7 +41,8 @@ SMALL = {"mig": {"num_train": 500}, "modularity": {"num_train": 500, "num_test":
          "factor_vae": {"num_train": 40, "num_eval": 30, "num_variance_estimate": 500},
          "beta_vae": {"num_train": 40, "num_eval": 30},
          "dci": {"num_train": 300, "num_test": 100},
-         "elbo": {"num_batches": 2, "batch_size": 16}}
+         "elbo": {"num_batches": 2, "batch_size": 16},
+         "infomec": {"num_points": 400}}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,8 @@ def test_cache_equals_plain(evaluated, checkpoints, data):
     assert not plain["index_cache"]["used"]
     # The cached run started DCI early on its planned draws; the plain one ran it in turn.
     assert cached["dci_early"] and not plain["dci_early"]
-    assert {k: v for k, v in cached["results"].items() if not k.startswith(("st_", "elbo"))} == plain["results"]
+    six = {k: v for k, v in cached["results"].items() if not k.startswith(("st_", "elbo", "info", "codes_record"))}
+    assert six == plain["results"]
     # The comparison is not vacuous: the codes vary and FactorVAE has active codes.
     assert cached["results"]["factor_vae_num_active_dims"] > 0
     assert cached["results"]["mig"] > 0 and 0 < cached["results"]["beta_vae_sklearn"] < 1
@@ -340,3 +342,28 @@ def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, dat
         settings=index_settings(SMALL, ["mig", "dci"]),
     )
     assert subset["results"]["dci_disentanglement"] == direct["dci_disentanglement"]
+
+
+def test_infomec_leaves_the_six_metrics_alone_and_its_record_rescores_to_it(evaluated, checkpoints, data):
+    """InfoMEC draws its own sample after the six: they give the same numbers with it as without
+    it; the codes record it writes rescores (no checkpoint) to the JSON's InfoMEC."""
+    from evaluation.codes_record import codes_path, read_codes_record
+    from evaluation.rescore import scores_from_record
+    with_infomec = evaluated["dvae"]["results"]
+    without = evaluate_checkpoint(checkpoints["dvae"], EvalOptions(settings=SMALL, progress=False, write=False,
+                                                                   metrics=list(metrics.METRIC_NAMES)), data=data)
+    assert {k: with_infomec[k] for k in without["results"]} == without["results"]
+    record = read_codes_record(codes_path(checkpoints["dvae"]))
+    assert record["codes"].shape == (400, 10) and record["argmax_codes"].shape == (400, 10)
+    assert record["header"]["discrete"] is False and record["header"]["factor_sizes"] == data.factors_num_values
+    rescored = scores_from_record(record)
+    for key in ("infom", "infoe", "infoc", "infom_argmax", "infoe_argmax", "infoc_argmax"):
+        assert rescored[key] == with_infomec[key], key
+    # Each latent's argmax codes are values of that latent's codebook (the checkpoint's, perturbed).
+    codebook = np.asarray(load_model(checkpoints["dvae"], data).params["codebook"]["embed"])[..., 0]   # [N, K]
+    assert all(np.isin(record["argmax_codes"][:, n], codebook[n]).all() for n in range(10))
+    assert len(np.unique(record["argmax_codes"])) > 10
+    # A Gaussian latent has no argmax codes.
+    gaussian = evaluated["vae"]["results"]
+    assert "infom" in gaussian and "infom_argmax" not in gaussian
+    assert read_codes_record(codes_path(checkpoints["vae"]))["argmax_codes"] is None
