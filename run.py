@@ -1,8 +1,9 @@
-"""Train a VAE, D-VAE, FactorVAE or FactorDVAE.
+"""Train a VAE, D-VAE, FactorVAE, FactorDVAE or QLAE.
 
     python run.py                                   # D-VAE on the built-in dsprites_procedural
     python run.py --dataset mpi3d_toy --gaussian --tc --gamma 30 --seed 42 --save_path ./
     python run.py --dataset mpi3d_toy --model factor_vae --gamma 30   # the same model by name
+    python run.py --model qlae                      # QLAE (= --quantized), with QLAE's own defaults
     python run.py --config factor_dvae.toml --gamma 40 --steps 1000
     python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl
     python run.py --resume ./mpi3d_toy_factor30.0_seed42.pkl --steps 400000 --allow_schedule_change

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from analysis.figures import save_figure
-from analysis.results import COLOURS, DISCRETE, MODEL_NAMES
+from analysis.results import COLOURS, GUMBEL, MODEL_NAMES
 from models.registry import with_flags
 from training.run_log import read_log
 
-# `{dataset}{_gauss}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
+# `{dataset}{_gauss}{_qlae}{_factor<gamma>}_seed<seed>.log.jsonl` (configs.Config.run_name).
 _NAME = re.compile(
-    r"^(?P<dataset>.+?)(?P<gauss>_gauss)?(?:_factor(?P<gamma>[0-9.]+))?_seed(?P<seed>-?\d+)\.log\.jsonl$"
+    r"^(?P<dataset>.+?)(?P<gauss>_gauss)?(?P<qlae>_qlae)?(?:_factor(?P<gamma>[0-9.]+))?_seed(?P<seed>-?\d+)\.log\.jsonl$"
 )
 PANELS = [
     ("train", "recon", "reconstruction (nats)"),
@@ -25,6 +25,9 @@ PANELS = [
     ("train", "tc", "TC estimate"),
     ("train", "disc_loss", "discriminator loss"),
     ("train", "noise_scale", "Gumbel noise scale"),
+    ("train", "bce", "cross-entropy per pixel (QLAE)"),
+    ("train", "quantization", "quantization loss (QLAE)"),
+    ("train", "commitment", "commitment loss (QLAE)"),
     ("eval", "mig", "training MIG"),
 ]
 
@@ -37,7 +40,7 @@ def parse_run_name(path: Path) -> dict | None:
     tc = match["gamma"] is not None
     return {
         "dataset": match["dataset"],
-        "model": with_flags(gaussian=match["gauss"] is not None, tc=tc).name,
+        "model": with_flags(gaussian=match["gauss"] is not None, tc=tc, quantized=match["qlae"] is not None).name,
         "gamma": float(match["gamma"]) if tc else None,
         "seed": int(match["seed"]),
     }
@@ -67,8 +70,8 @@ def band(runs: list[dict], kind: str, key: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def shown(model: str, key: str) -> bool:
-    """Gaussian models log a noise scale of 0 (they have no Gumbel noise): not a curve to show."""
-    return key != "noise_scale" or model in DISCRETE
+    """Models without Gumbel noise (Gaussian, QLAE) log a noise scale of 0: not a curve to show."""
+    return key != "noise_scale" or model in GUMBEL
 
 
 def panels_of(groups: dict) -> list[tuple[str, str, str]]:
@@ -111,7 +114,7 @@ def plot_curves(results_dir, out_dir) -> list[Path]:
                         markersize=3,
                     )
                     ax.fill_between(steps, p25, p75, color=COLOURS[model], alpha=0.25, linewidth=0)
-            if key in ("recon", "elbo", "kl"):
+            if key in ("recon", "elbo", "kl", "bce"):
                 ax.set_yscale("log")
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("step", fontsize=8)

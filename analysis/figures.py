@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.report import number_text
-from analysis.results import COLOURS, DISCRETE, METRICS, MODEL_NAMES
+from analysis.results import COLOURS, GUMBEL, METRICS, MODEL_NAMES
 from analysis.statistics import spearman, summarize
 from analysis.tables import LATENTS, by_gamma, gamma_effect
 
@@ -81,11 +81,11 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}")
 
         written += plot_gamma(rows, dataset, out_dir)
-        discrete = [r for r in rows if r["model"] in DISCRETE and r["values"].get("st_gap") is not None]
+        discrete = [r for r in rows if r["model"] in GUMBEL and r["values"].get("st_gap") is not None]
         if discrete:
             fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
             for ax, metric in zip(axes[0], METRICS):
-                for m in DISCRETE:
+                for m in GUMBEL:
                     pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete
                            if r["model"] == m and r["values"].get(metric) is not None]
                     if pts:

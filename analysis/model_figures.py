@@ -1,8 +1,9 @@
 """Figures of one checkpoint (the library behind scripts/visualize.py), written as PNG and PDF
 (matplotlib, Agg):
 - {run}_traversals: one row per latent. D-VAE: the decoder input z_n is set to the codebook
-  value c_k of selected categories k (evenly spaced over the K ordered categories); VAE:
-  standard-normal quantiles. The other latents stay at the read-out of a reference image.
+  value c_k of selected categories k (evenly spaced over the K ordered categories); QLAE: to
+  latent n's own learned codebook values, in increasing order; VAE: standard-normal quantiles.
+  The other latents stay at the read-out of a reference image.
 - {run}_reconstructions: inputs (top) above sigmoid(decoder(read-out)) (bottom).
 - {run}_scatter: two latents of the read-out of sampled images, coloured by a ground-truth
   factor (the paper's Figure 1 idea on real data); with a second model, its panel is drawn
@@ -158,9 +159,11 @@ def scatter(models: list[Loaded], factors: np.ndarray, observations: np.ndarray,
         ax.set_xlabel(f"z{i}")
         ax.set_ylabel(f"z{j}")
         ax.set_title(f"{model.label} (seed {model.config.seed})", fontsize=9)
-        if model.spec.discrete:  # the read-out of the codebook values lies in [-1, 1]
-            ax.set_xlim(-1.05, 1.05)
-            ax.set_ylim(-1.05, 1.05)
+        if model.spec.discrete:  # the read-out lies within each latent's codebook values
+            ends = model.traversal_values(2)[0]                     # [N, 2]: smallest, largest
+            for set_limits, latent in ((ax.set_xlim, i), (ax.set_ylim, j)):
+                low, high = ends[latent]
+                set_limits(low - 0.025 * (high - low), high + 0.025 * (high - low))
     fig.colorbar(points, ax=axes[0].tolist(), label=names[factor])
     fig.suptitle(f"{models[0].config.dataset}: read-out of {len(observations)} images, coloured by {names[factor]}",
                  fontsize=9)

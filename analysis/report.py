@@ -81,11 +81,14 @@ def difference_test_cells(d, digits=2) -> str:
 def differences_markdown(differences, digits=2) -> list[str]:
     if not differences:
         return []
-    lines = ["### Differences of medians (discrete minus Gaussian)", "",
+    # The paper's pairs are Gaussian against discrete; QLAE's are against the VAE and the D-VAE.
+    paper = all(not REGISTRY[d["baseline"]].discrete for d in differences)
+    first, second = ("Gaussian", "discrete") if paper else ("baseline", "candidate")
+    lines = [f"### Differences of medians ({second} minus {first})", "",
              "Bootstrap 95 % interval of the difference of medians (10,000 resamples, seed 0); "
              "two-sided Mann–Whitney U test (exact unless ties force the normal approximation: see 'test'); "
              "p (Holm): adjusted by Holm's method over the six metrics of the same comparison.", "",
-             "| data set | γ | metric | Gaussian (n) | discrete (n) | difference [95 % CI] | U | p | p (Holm) | test |",
+             f"| data set | γ | metric | {first} (n) | {second} (n) | difference [95 % CI] | U | p | p (Holm) | test |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for d in differences:
         lines.append(
@@ -137,7 +140,8 @@ def tc_markdown(tc, digits=2) -> list[str]:
     return lines + [""]
 
 
-RULE_NAMES = {"st_gap": "smallest gap", "elbo": "lowest −ELBO", "udr": "largest UDR", "oracle": "oracle (the metric)"}
+RULE_NAMES = {"st_gap": "smallest gap", "elbo": "lowest −ELBO", "udr": "largest UDR",
+              "recon_loss": "lowest reconstruction loss", "oracle": "oracle (the metric)"}
 
 
 def rho_text(row) -> str:
@@ -173,7 +177,7 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
     return lines + [""]
 
 
-SCORE_NAMES = {"st_gap": "gap", "elbo": "−ELBO (nats)", "udr": "UDR"}
+SCORE_NAMES = {"st_gap": "gap", "elbo": "−ELBO (nats)", "udr": "UDR", "recon_loss": "reconstruction (per pixel)"}
 
 
 def scores_markdown(scores, digits=2) -> list[str]:
@@ -235,17 +239,24 @@ def within_markdown(within) -> list[str]:
 def runs_markdown(runs, digits=2) -> list[str]:
     if not runs:
         return []
-    header = ["data set", "model", "γ", "seed"] + list(METRICS.values()) + ["−ELBO (nats)", "gap", "UDR"]
+    # QLAE's runs add their reconstruction loss (it has neither ELBO nor gap), and say that their
+    # UDR is computed without the KL filter.
+    qlae = any(r["recon_loss"] is not None for r in runs)
+    header = (["data set", "model", "γ", "seed"] + list(METRICS.values()) + ["−ELBO (nats)", "gap", "UDR"]
+              + (["recon (per pixel)"] if qlae else []))
     lines = [
         "### Every run",
         "",
         "The runs behind every summary above; '–': the run has no such score "
-        "(a Gaussian model has no gap; older results no ELBO or UDR).",
+        "(a Gaussian model has no gap; older results no ELBO or UDR"
+        + ("; QLAE has neither ELBO nor gap, and its UDR is computed without the KL filter, which needs a "
+           "KL per latent" if qlae else "") + ").",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    places = {**dict.fromkeys(METRICS, digits), "elbo": 2, "st_gap": 2, "udr": digits}
+    places = {**dict.fromkeys(METRICS, digits), "elbo": 2, "st_gap": 2, "udr": digits,
+              **({"recon_loss": digits + 2} if qlae else {})}
     for r in runs:
         gamma = "–" if r["gamma"] is None else f"{r['gamma']:g}"
         scores = ["–" if r[k] is None else number_text(r[k], d) for k, d in places.items()]
@@ -384,6 +395,14 @@ CSV_KEYS = {
 }
 
 
+def csv_keys(name: str, rows: list[dict]) -> list[str]:
+    """The columns of `name`.csv: CSV_KEYS[name], and the runs' reconstruction loss where a run
+    has one (QLAE)."""
+    if name == "runs" and any(r.get("recon_loss") is not None for r in rows):
+        return CSV_KEYS[name] + ["recon_loss"]
+    return CSV_KEYS[name]
+
+
 def _tex_escape(text: str) -> str:
     return text.replace("_", r"\_").replace("γ", r"$\gamma$").replace("&", r"\&").replace("%", r"\%")
 
@@ -415,8 +434,11 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
             [[METRICS[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()],
         )
     if differences:
+        paper = all(not REGISTRY[d["baseline"]].discrete for d in differences)
         parts += _tex_table(
-            r"Differences of medians (discrete minus Gaussian) with bootstrap 95\% intervals; two-sided "
+            ("Differences of medians (discrete minus Gaussian)" if paper else "Differences of medians (each pair: "
+             "the first model minus the second)")
+            + r" with bootstrap 95\% intervals; two-sided "
             r"Mann--Whitney $U$ test (exact unless ties force the normal approximation); $p_\mathrm{Holm}$: "
             r"adjusted by Holm's method over the six metrics of the same comparison.",
             "llllrrrrl",

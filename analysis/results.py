@@ -3,8 +3,8 @@
 The layout is eval.py's: top-level `dataset`, `model`, `gamma`, `seed`, `step`,
 `protocol`, and the metric values under `results` (`mig`, `modularity`, `sap_score`,
 `factor_vae_metric`, `beta_vae_sklearn`, `dci_disentanglement`, sub-scores, `st_gap` for
-discrete models). `read_result` is the one place that knows it; a flat file (metric values at
-the top level) is accepted too.
+the Gumbel-softmax models, `recon_loss` for QLAE). `read_result` is the one place that knows
+it; a flat file (metric values at the top level) is accepted too.
 """
 from __future__ import annotations
 
@@ -24,12 +24,17 @@ METRICS = {
     "beta_vae_sklearn": "BetaVAE score",
     "dci_disentanglement": "DCI disentanglement",
 }
-# Unsupervised selection scores recorded by later versions of eval.py (metrics/elbo.py, UDR).
-OPTIONAL_SCORES = ("elbo", "udr")
-# The models of the registry, in its order: display names, the discrete ones, figure colours.
+# Unsupervised selection scores recorded by later versions of eval.py (metrics/elbo.py, UDR,
+# metrics/reconstruction.py).
+OPTIONAL_SCORES = ("elbo", "udr", "recon_loss")
+# The models of the registry, in its order: display names, the discrete ones, those with the
+# straight-through gap (the Gumbel-softmax latent), figure colours.
 MODEL_NAMES = {name: spec.display_name for name, spec in REGISTRY.items()}
 DISCRETE = tuple(name for name, spec in REGISTRY.items() if spec.discrete)
+GUMBEL = tuple(name for name, spec in REGISTRY.items() if spec.gumbel)
 COLOURS = {name: spec.colour for name, spec in REGISTRY.items()}
+# The score key each unsupervised score of a registry entry is recorded under.
+SCORE_KEYS = {"st_gap": "st_gap", "reconstruction": "recon_loss"}
 
 
 class ResultError(ValueError):
@@ -49,8 +54,8 @@ def _number(value):
 def read_result(path) -> dict:
     """One eval JSON -> {path, dataset, model, gamma, seed, step, protocol, values, missing}.
 
-    `values` maps each headline metric (and `st_gap`, `elbo`, `udr`) to a float, or None when
-    absent/NaN;
+    `values` maps each headline metric (and `st_gap`, `elbo`, `udr`, `recon_loss`) to a float,
+    or None when absent/NaN;
     `missing` names the expected keys that are absent or not numbers.
     """
     path = Path(path)
@@ -69,7 +74,8 @@ def read_result(path) -> dict:
     if not isinstance(scores, dict):
         raise ResultError(f"{path}: 'results' is not an object")
     spec = REGISTRY[raw["model"]]
-    keys = list(METRICS) + (["st_gap"] if "st_gap" in spec.scores else [])
+    # The headline metrics, and the gap or the reconstruction score where the entry has one.
+    keys = list(METRICS) + [SCORE_KEYS[s] for s in spec.scores if s in SCORE_KEYS]
     values = {k: _number(scores.get(k)) for k in keys}
     # Selection scores that older result files lack: read when present, never "missing".
     values.update({k: _number(scores.get(k)) for k in OPTIONAL_SCORES})

@@ -3,7 +3,8 @@
 A user trains several models without labels and must pick one. A rule scores each run without
 labels and picks the best-scoring one: the smallest straight-through gap (the paper's, discrete
 models only), the lowest negative ELBO on a fixed sample (the rule every user has), the largest
-UDR once it is recorded, and, as the ceiling, the metric itself (the oracle). For one metric,
+UDR once it is recorded, the lowest reconstruction loss on the ELBO's images (QLAE's baseline:
+it has no ELBO), and, as the ceiling, the metric itself (the oracle). For one metric,
 the rule's *regret* is the best metric in the pool minus the metric of the run it picks (0 for
 the oracle), its *rank* is that run's place by the metric (1 = best), and a uniformly random
 pick has the expected regret best - mean: a rule that does not beat that does not beat chance.
@@ -28,7 +29,7 @@ import numpy as np
 from analysis.statistics import spearman, within_spearman
 
 # rule -> (score key in a record's values, +1 if larger is better, -1 if smaller is better)
-RULES = {"st_gap": ("st_gap", -1), "elbo": ("elbo", -1), "udr": ("udr", +1)}
+RULES = {"st_gap": ("st_gap", -1), "elbo": ("elbo", -1), "udr": ("udr", +1), "recon_loss": ("recon_loss", -1)}
 ORACLE = "oracle"
 
 

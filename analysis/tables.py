@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from analysis import selection
-from analysis.results import DISCRETE, METRICS, MODEL_NAMES
+from analysis.results import GUMBEL, METRICS, MODEL_NAMES
 from analysis.statistics import compare, holm, spearman, summarize
 from models.registry import REGISTRY
 
 # The paper's two tables: the models without the TC penalty ('base'), then those with it ('tc'),
-# each in registry order (VAE, D-VAE; FactorVAE, FactorDVAE).
+# each in registry order (VAE, D-VAE, QLAE; FactorVAE, FactorDVAE).
 GROUPS = {
     "base": tuple(name for name, spec in REGISTRY.items() if not spec.discriminator),
     "tc": tuple(name for name, spec in REGISTRY.items() if spec.discriminator),
@@ -46,7 +46,8 @@ def build_tables(records: list[dict]) -> list[dict]:
     for dataset in sorted({r["dataset"] for r in records}):
         cols = columns(records, dataset)
         for group, models in GROUPS.items():
-            title = " vs ".join(MODEL_NAMES[m] for m in models)
+            present = {r["model"] for r in records if r["dataset"] == dataset}
+            title = " vs ".join(MODEL_NAMES[m] for m in models if m in present)
             chosen = [c for c in cols if c[0] == group]
             if not chosen:
                 continue
@@ -56,15 +57,18 @@ def build_tables(records: list[dict]) -> list[dict]:
     return tables
 
 
-# The pairs the paper compares: each Gaussian model against its discrete counterpart (the
-# discrete model of the same table).
-PAIRS = tuple((baseline, candidate) for models in GROUPS.values() for baseline in models for candidate in models
-              if not REGISTRY[baseline].discrete and REGISTRY[candidate].discrete)
+# The pairs compared: within each table, every two models with different latents, the earlier
+# in registry order as the baseline: the paper's Gaussian model against its discrete
+# counterpart, and QLAE against the VAE and against the D-VAE (learned scalar codebooks against
+# the fixed ordered grid).
+PAIRS = tuple((baseline, candidate) for models in GROUPS.values() for i, baseline in enumerate(models)
+              for candidate in models[i + 1:] if REGISTRY[baseline].latent is not REGISTRY[candidate].latent)
 
 
 def comparisons(records: list[dict]) -> list[dict]:
-    """Per data set, pair and metric, `compare`: VAE vs D-VAE, FactorVAE vs FactorDVAE at each
-    gamma both were trained with (`gamma`), and over all gammas (`gamma` None). `p_holm`: the p
+    """Per data set, pair and metric, `compare`: VAE vs D-VAE (and QLAE vs VAE, QLAE vs D-VAE),
+    FactorVAE vs FactorDVAE at each gamma both were trained with (`gamma`), and over all gammas
+    (`gamma` None). `p_holm`: the p
     value adjusted by Holm over the metrics of the same comparison (one question, asked with
     six metrics)."""
     out = []
@@ -110,12 +114,12 @@ def with_holm(family: list[dict]) -> list[dict]:
 
 
 def model_selection(records: list[dict]) -> list[dict]:
-    """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete), per metric: Spearman
-    of st_gap with the metric (`p_holm`: adjusted over the pool's six metrics), and the metric of
-    the smallest-gap run vs the median and best."""
+    """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete: the models with the
+    gap), per metric: Spearman of st_gap with the metric (`p_holm`: adjusted over the pool's six
+    metrics), and the metric of the smallest-gap run vs the median and best."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
-        pools = [(MODEL_NAMES[m], [m]) for m in DISCRETE] + [("all discrete", list(DISCRETE))]
+        pools = [(MODEL_NAMES[m], [m]) for m in GUMBEL] + [("all discrete", list(GUMBEL))]
         for pool, models in pools:
             runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
             if pool == "all discrete" and len({r["model"] for r in runs}) < 2:
@@ -150,7 +154,7 @@ def model_selection(records: list[dict]) -> list[dict]:
 
 
 # The latent types, each with its models in registry order: (("Gaussian", ("vae", "factor_vae")),
-# ("discrete", ("dvae", "factor_dvae"))).
+# ("discrete", ("dvae", "factor_dvae")), ("quantized", ("qlae",))).
 LATENTS = tuple((latent.LABEL, tuple(name for name, spec in REGISTRY.items() if spec.latent is latent))
                 for latent in dict.fromkeys(spec.latent for spec in REGISTRY.values()))
 
@@ -208,7 +212,7 @@ def tc_effects(records: list[dict]) -> list[dict]:
 
 def selection_regrets(records: list[dict]) -> list[dict]:
     """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
-    rule (analysis/selection.py: st_gap, elbo, udr where recorded, and the oracle): the regret of
+    rule (analysis/selection.py: st_gap, elbo, udr, recon_loss where recorded, and the oracle): the regret of
     picking one run among all, of picking gamma, and of picking the seed within each gamma (mean
     over the gammas), each beside the expected regret of a uniformly random pick; and how well
     the rule's score ranks all runs (`rho`, `rho_p`: selection.agreement)."""
@@ -324,13 +328,14 @@ def scores_by_gamma(records: list[dict]) -> list[dict]:
     return out
 
 
-RUN_SCORES = ("elbo", "st_gap", "udr")
+RUN_SCORES = ("elbo", "st_gap", "udr", "recon_loss")
 MODEL_ORDER = tuple(REGISTRY)
 
 
 def run_rows(records: list[dict]) -> list[dict]:
     """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics
-    and its selection scores (negative ELBO, straight-through gap, UDR; None where it has none),
+    and its selection scores (negative ELBO, straight-through gap, UDR, reconstruction loss;
+    None where it has none),
     so that a reader can check any summary above against the runs behind it."""
 
     def order(r):

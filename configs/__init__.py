@@ -1,7 +1,8 @@
 """One frozen, typed configuration, built from defaults, an optional TOML file and the CLI.
 
-Defaults are the paper's protocol (docs/design.md §5). A file under `configs/` overrides them and the
-command line overrides the file: `python run.py --config configs/factor_dvae.toml --gamma 40`.
+Defaults are the paper's protocol (docs/design.md §5); a model with settings of its own (QLAE,
+§11) has them next (MODEL_DEFAULTS). A file under `configs/` overrides them and the command line
+overrides the file: `python run.py --config configs/factor_dvae.toml --gamma 40`.
 """
 from __future__ import annotations
 
@@ -19,19 +20,35 @@ class ConfigError(ValueError):
     """A configuration file or value is wrong; the message says which key and why."""
 
 
-# The models' names and the authors' flags that select each (`run.py --model NAME` is the same
-# as these flags). What each model is lives in models/registry.py, which takes its flags from here.
+# The models' names and the flags that select each (`run.py --model NAME` is the same as these
+# flags): the authors' --gaussian and --tc, and --quantized for QLAE (docs/design.md §11). What
+# each model is lives in models/registry.py, which takes its flags from here.
 MODEL_FLAGS = {
-    "vae": {"gaussian": True, "tc": False},
-    "dvae": {"gaussian": False, "tc": False},
-    "factor_vae": {"gaussian": True, "tc": True},
-    "factor_dvae": {"gaussian": False, "tc": True},
+    "vae": {"gaussian": True, "tc": False, "quantized": False},
+    "dvae": {"gaussian": False, "tc": False, "quantized": False},
+    "factor_vae": {"gaussian": True, "tc": True, "quantized": False},
+    "factor_dvae": {"gaussian": False, "tc": True, "quantized": False},
+    "qlae": {"gaussian": False, "tc": False, "quantized": True},
 }
+FLAG_NAMES = tuple(next(iter(MODEL_FLAGS.values())))
+# The defaults that differ for a model: its own settings, used wherever its config is built from
+# given values (defaults < these < a --config file < flags; `from_dict`). The fields only QLAE
+# reads (QLAE_FIELDS) have QLAE's values as their plain defaults.
+MODEL_DEFAULTS = {
+    "qlae": {"learning_rate": 1e-3},    # QLAE's optim.learning_rate (the paper's models: 1e-4)
+}
+QLAE_FIELDS = ("num_values_per_latent", "quantization_weight", "commitment_weight", "weight_decay", "gradient_clip")
 
 
 def model_named_by(flags: dict) -> str:
-    """The model that the flag values `flags` ({"gaussian": bool, "tc": bool}) select."""
-    return next(name for name, selecting in MODEL_FLAGS.items() if selecting == flags)
+    """The model that the flag values `flags` ({"gaussian": bool, "tc": bool, "quantized": bool};
+    a flag left out is off) select; a ConfigError for a combination that is no model."""
+    wanted = {flag: bool(flags.get(flag, False)) for flag in FLAG_NAMES}
+    for name, selecting in MODEL_FLAGS.items():
+        if selecting == wanted:
+            return name
+    on = " ".join(f"--{flag}" for flag, value in wanted.items() if value)
+    raise ConfigError(f"{on} select no model: --quantized (QLAE) takes neither --gaussian nor --tc")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +67,14 @@ class Config:
     tc: bool = False
     gamma: float = 0.0
     discriminator_second_batch: bool = False  # FactorVAE paper: fresh batch for the discriminator
+    # QLAE (docs/design.md §11): a learned scalar codebook per latent instead of the paper's
+    # latent; the other fields below are read by QLAE only and default to its settings.
+    quantized: bool = False
+    num_values_per_latent: int = 10  # values in each latent's codebook
+    quantization_weight: float = 0.01  # pulls the codebook values toward the encoder's outputs
+    commitment_weight: float = 0.01  # pulls the encoder's outputs toward their codebook values
+    weight_decay: float = 0.1       # AdamW's, on the weights only (QLAE's lambdas.l2)
+    gradient_clip: float = 1.0      # element-wise, on the weights' gradients only (QLAE's optim.clip)
     # Optimisation.
     learning_rate: float = 1e-4
     discriminator_learning_rate: float = 1e-4
@@ -70,13 +95,14 @@ class Config:
 
     @property
     def model_name(self) -> str:
-        """`vae`, `dvae`, `factor_vae` or `factor_dvae`, as in the paper's result files."""
-        return model_named_by({"gaussian": self.gaussian, "tc": self.tc})
+        """`vae`, `dvae`, `factor_vae` or `factor_dvae`, as in the paper's result files, or `qlae`."""
+        return model_named_by({flag: getattr(self, flag) for flag in FLAG_NAMES})
 
     @property
     def run_name(self) -> str:
-        """The authors' checkpoint stem plus the seed, so seeds no longer overwrite each other."""
-        stem = self.dataset + ("_gauss" if self.gaussian else "")
+        """The authors' checkpoint stem plus the seed, so seeds no longer overwrite each other
+        (QLAE's stem: `{dataset}_qlae`)."""
+        stem = self.dataset + ("_gauss" if self.gaussian else "") + ("_qlae" if self.quantized else "")
         if self.tc:
             stem += f"_factor{float(self.gamma)}"
         return f"{stem}_seed{self.seed}"
@@ -103,7 +129,9 @@ IMPLEMENTATION = "implementation"  # how a step is computed (same maths, other f
 BOOKKEEPING = "bookkeeping"  # never enters a jitted computation: seeds, logging, saving, dispatch size
 ROLES = {
     "dataset": IDENTITY, "gaussian": IDENTITY, "num_latents": IDENTITY, "num_categories": IDENTITY,
-    "hidden_size": IDENTITY, "tc": IDENTITY, "gamma": IDENTITY,
+    "hidden_size": IDENTITY, "tc": IDENTITY, "gamma": IDENTITY, "quantized": IDENTITY,
+    "num_values_per_latent": IDENTITY,
+    "quantization_weight": SCHEDULE, "commitment_weight": SCHEDULE, "weight_decay": SCHEDULE, "gradient_clip": SCHEDULE,
     "noise_scale_init": SCHEDULE, "noise_scale_final": SCHEDULE, "temperature": SCHEDULE,
     "discriminator_second_batch": SCHEDULE, "learning_rate": SCHEDULE, "discriminator_learning_rate": SCHEDULE,
     "discriminator_b1": SCHEDULE, "discriminator_b2": SCHEDULE, "batch_size": SCHEDULE, "steps": SCHEDULE,
@@ -154,10 +182,12 @@ _CASTS = {"str": str, "bool": bool, "int": int, "float": float}
 
 
 def from_dict(values: dict, where: str = "config") -> Config:
-    """A Config from a plain dict; unknown keys and wrong types are refused with their name."""
+    """A Config from a plain dict; unknown keys and wrong types are refused with their name. A
+    field left out takes the default of the model the dict selects (MODEL_DEFAULTS), else Config's."""
     unknown = [k for k in values if k not in FIELD_TYPES]
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {shown_keys(unknown)}; valid keys: {sorted(FIELD_TYPES)}")
+    values = {**model_defaults(values), **values}
     typed = {}
     for key, value in values.items():
         kind = _CASTS[FIELD_TYPES[key]]
@@ -167,6 +197,18 @@ def from_dict(values: dict, where: str = "config") -> Config:
             raise ConfigError(f"{where}: {key} must be {FIELD_TYPES[key]}, got {describe(value)}")
         typed[key] = value
     return validate(Config(**typed))
+
+
+def model_defaults(values: dict) -> dict:
+    """MODEL_DEFAULTS of the model that the flags in `values` select ({} where they select none:
+    `validate` says why)."""
+    flags = {flag: values.get(flag, False) for flag in FLAG_NAMES}
+    if not all(isinstance(value, bool) for value in flags.values()):
+        return {}   # a wrong type: from_dict names it
+    try:
+        return dict(MODEL_DEFAULTS.get(model_named_by(flags), {}))
+    except ConfigError:
+        return {}
 
 
 def load_file(path: str | Path) -> dict:
@@ -192,12 +234,16 @@ def _flag(field: str) -> str:
 # Lower bounds no run can go below: (fields, smallest allowed value, why).
 _AT_LEAST = (
     (("num_categories",), 2, "one category makes every latent a constant"),
+    (("num_values_per_latent",), 2, "one value makes every latent a constant"),
+    (("quantization_weight", "commitment_weight", "weight_decay"), 0.0, ""),
     (("num_latents", "hidden_size", "batch_size", "steps", "steps_per_dispatch"), 1, ""),
     (("log_every", "eval_every", "save_every"), 0, "0 turns it off"),
     (("gamma",), 0.0, "a negative weight would reward total correlation"),
 )
 # Must be > 0 (and finite): the Gumbel noise schedule's endpoints, the temperature, learning rates.
-_POSITIVE = ("noise_scale_init", "noise_scale_final", "temperature", "learning_rate", "discriminator_learning_rate")
+_POSITIVE = ("noise_scale_init", "noise_scale_final", "temperature", "learning_rate", "discriminator_learning_rate",
+             "gradient_clip")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
 
 
 def validate(config: Config) -> Config:
@@ -235,6 +281,11 @@ def validate(config: Config) -> Config:
             raise ConfigError(f"--seeds has duplicates: {describe(config.seeds)}")
     if config.gamma != 0.0 and not config.tc:
         raise ConfigError(f"--gamma {config.gamma} has no effect without --tc")
+    model_named_by({flag: getattr(config, flag) for flag in FLAG_NAMES})   # flags that select no model: refused
+    if not config.quantized:
+        for key in QLAE_FIELDS:
+            if getattr(config, key) != _DEFAULTS[key]:
+                raise ConfigError(f"{_flag(key)} {getattr(config, key)} has no effect without --quantized (QLAE)")
     return config
 
 
@@ -248,7 +299,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     `--model NAME`, the same as the flags that select that model (MODEL_FLAGS)."""
     parser.add_argument("--config", help="TOML file (a path, or a name under configs/)")
     parser.add_argument("--model", help=f"{', '.join(MODEL_FLAGS)}: the same as the authors' "
-                                        "--gaussian / --tc (which may be given too, if they agree)")
+                                        "--gaussian / --tc, or --quantized for QLAE (which may be given too, "
+                                        "if they agree); a model's own defaults apply (QLAE: --learning_rate 1e-3)")
     field_to_flag = {v: k for k, v in _FLAG_TO_FIELD.items()}
     for name, kind in FIELD_TYPES.items():
         flag = "--" + field_to_flag.get(name, name)
@@ -275,6 +327,7 @@ def given_fields(args: argparse.Namespace) -> dict:
 
 
 def from_args(args: argparse.Namespace) -> Config:
+    """Defaults < the selected model's defaults < --config file < flags (`from_dict`)."""
     values = load_file(args.config) if getattr(args, "config", None) else {}
     where = args.config if getattr(args, "config", None) else "command line"
     return from_dict({**values, **given_fields(args)}, where=where)

@@ -4,7 +4,8 @@ With the Gumbel noise scale set to 0, the full training loss (recon + KL [+ gamm
 computed twice on each of `num_batches` batches of `batch_size` training images: once with the
 soft sample z = sum_k softmax(logits / lambda)_k c_k, once with the straight-through one-hot of
 its argmax. st_gap = |mean(hard losses) - mean(soft losses)|; among candidate models the paper
-prefers the smaller gap. Defined for discrete (D-VAE / FactorDVAE) models only.
+prefers the smaller gap. Defined for the Gumbel-softmax (D-VAE / FactorDVAE) models only: not for
+the Gaussian ones nor QLAE, which has neither Gumbel noise nor a soft sample.
 
 Images are drawn i.i.d. uniformly from the data set's stored images with `jax.random`, seeded
 by `seed` alone, so the gap never touches (or depends on) the metrics' `numpy` RandomState.
@@ -80,9 +81,9 @@ def compute_st_gap(model, params, state, params_disc, data, seed=0, num_batches:
     `batches_per_call` does not change which images are used, only how many go through one
     jitted call (so it changes the numbers at most in the last float bits).
     """
-    if not model.spec.discrete:
-        raise ValueError("the straight-through gap is defined for discrete models only "
-                         f"(this is a {model.config.model_name})")
+    if not model.spec.gumbel:
+        raise ValueError("the straight-through gap is defined for discrete models only, with the Gumbel-softmax "
+                         f"latent (this is a {model.config.model_name})")
     images, to_observations = _image_source(data, pixel_scale)
     num_images = images.shape[0]
     index_keys, observation_keys = batch_keys(seed, num_batches)

@@ -1,4 +1,4 @@
-"""Pure loss functions (docs/design.md §3, §4). Each returns per-example values [batch]."""
+"""Pure loss functions (docs/design.md §3, §4, §11). Each returns per-example values [batch]."""
 from __future__ import annotations
 
 import math
@@ -11,6 +11,24 @@ import optax
 def bernoulli_reconstruction(logits: jax.Array, images: jax.Array) -> jax.Array:
     """Sigmoid cross-entropy summed over pixels and channels: [batch, H, W, C] -> [batch]."""
     return optax.sigmoid_binary_cross_entropy(logits, images).sum(axis=(1, 2, 3))
+
+
+def mean_pixel_bce(logits: jax.Array, images: jax.Array) -> jax.Array:
+    """Sigmoid cross-entropy averaged over pixels and channels, as QLAE's loss takes it:
+    [batch, H, W, C] -> [batch]."""
+    return optax.sigmoid_binary_cross_entropy(logits, images).mean(axis=(1, 2, 3))
+
+
+def quantization_loss(continuous: jax.Array, quantized: jax.Array) -> jax.Array:
+    """QLAE's quantization loss mean_n (stop_gradient(z_n) - q_n)^2: moves the codebook values
+    only. [batch, N] -> [batch]."""
+    return jnp.mean(jnp.square(jax.lax.stop_gradient(continuous) - quantized), axis=-1)
+
+
+def commitment_loss(continuous: jax.Array, quantized: jax.Array) -> jax.Array:
+    """QLAE's commitment loss mean_n (z_n - stop_gradient(q_n))^2: moves the encoder only.
+    [batch, N] -> [batch]."""
+    return jnp.mean(jnp.square(continuous - jax.lax.stop_gradient(quantized)), axis=-1)
 
 
 def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:

@@ -4,11 +4,12 @@
 `build_model(config, num_channels)` returns the transformed functions and the objective:
 - `forward` (params, state, rng, images [batch, 64, 64, C]) -> (outputs, state), where outputs
   holds `z` [batch, N] (the sample fed to the decoder), `representation` [batch, N] (the
-  metric read-out), `recon_logits` [batch, 64, 64, C] and `kl` [batch];
+  metric read-out), `posterior` (the latent head's output), `recon_logits` [batch, 64, 64, C]
+  and, for latents with a prior, `kl` [batch];
 - `encode` (params, state, images) -> representation [batch, N], deterministic, encoder only;
 - `discriminator` (params_disc, z [batch, N]) -> logits [batch, 2] (TC models only);
 - `posterior_kl` (params, state, images) -> KL of each latent's posterior to its prior
-  [batch, N] (UDR's filter, metrics/udr.py).
+  [batch, N] (UDR's filter, metrics/udr.py); None for a latent without a prior (QLAE).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class Model(NamedTuple):
     forward: hk.TransformedWithState
     encode: hk.TransformedWithState
     discriminator: hk.Transformed | None
-    posterior_kl: hk.TransformedWithState
+    posterior_kl: hk.TransformedWithState | None
 
     # Models are static arguments of jitted functions: two models that compute the same thing
     # (configs differing only in bookkeeping) must compare equal, or every run recompiles.
@@ -69,12 +70,11 @@ class Model(NamedTuple):
     def loss(self, params, state, params_disc, rng, images):
         """Batch-mean training loss and (per-batch-mean terms, new state, z).
 
-        Per example: recon + KL [+ gamma * TC]; no beta weighting (docs/design.md §3).
+        Per example: the entry's objective (models/objectives.py: recon + KL with no beta
+        weighting, docs/design.md §3; QLAE's, §11) [+ gamma * TC].
         """
         outputs, state = self.forward.apply(params, state, rng, images)
-        recon = losses.bernoulli_reconstruction(outputs["recon_logits"], images)
-        per_example = recon + outputs["kl"]
-        terms = {"recon": recon.mean(), "kl": outputs["kl"].mean(), "elbo": per_example.mean()}
+        per_example, terms = self.spec.objective(outputs, images, self.config)
         if self.discriminator is not None:
             tc = losses.total_correlation(self.discriminator.apply(params_disc, outputs["z"]))
             per_example = per_example + self.config.gamma * tc
@@ -104,9 +104,11 @@ def _transforms(architecture: tuple, num_channels: int):
     def forward(images):
         q = posterior(images)
         z, representation = latent.sample(q, config)
-        kl = latent.kl(q)
-        recon_logits = Decoder(num_channels, config.hidden_size, config.conv_impl)(z)
-        return {"z": z, "representation": representation, "recon_logits": recon_logits, "kl": kl}
+        outputs = {"z": z, "representation": representation, "posterior": q}
+        if spec.has_kl:
+            outputs["kl"] = latent.kl(q)
+        outputs["recon_logits"] = Decoder(num_channels, config.hidden_size, config.conv_impl)(z)
+        return outputs
 
     def encode(images):
         return latent.read_out(posterior(images), config)
@@ -117,4 +119,4 @@ def _transforms(architecture: tuple, num_channels: int):
     return (hk.transform_with_state(forward),
             hk.without_apply_rng(hk.transform_with_state(encode)),
             hk.without_apply_rng(hk.transform(discriminator)) if spec.discriminator else None,
-            hk.without_apply_rng(hk.transform_with_state(posterior_kl)))
+            hk.without_apply_rng(hk.transform_with_state(posterior_kl)) if spec.has_kl else None)

@@ -1,22 +1,23 @@
-"""The models of the paper, one registry entry each: what the rest of the code asks instead of
-branching on the `gaussian` / `tc` flags.
+"""The models of the paper, and QLAE, one registry entry each: what the rest of the code asks
+instead of branching on the `gaussian` / `tc` / `quantized` flags.
 
 A model is its latent (a module of models/ with the `Latent` interface below), whether the
-FactorVAE total-correlation discriminator is added (docs/design.md §4), and how the study
-shows it. Which authors' flags select it is configs.MODEL_FLAGS, the one table of names and
-flags (configs cannot import models); the entries below take their flags from it.
+FactorVAE total-correlation discriminator is added (docs/design.md §4), what it minimises
+(models/objectives.py) and with which optimiser (training/step.py), and how the study shows
+it. Which flags select it is configs.MODEL_FLAGS, the one table of names and flags (configs
+cannot import models); the entries below take their flags from it.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import jax
 import numpy as np
 
 import configs
 from configs import Config
-from models import gaussian_latent, ordered_categorical_latent
+from models import gaussian_latent, objectives, ordered_categorical_latent, quantized_latent
 
 
 @runtime_checkable
@@ -27,7 +28,8 @@ class Latent(Protocol):
     `posterior(features [batch, hidden], config)` -> the posterior's parameters (the encoder head);
     `sample(posterior, config)` -> (z [batch, N], representation [batch, N]), z fed to the decoder;
     `read_out(posterior, config)` -> representation [batch, N], deterministic (the metrics');
-    `kl(posterior)` -> KL to the prior [batch]; `kl_per_latent(posterior)` -> [batch, N];
+    `kl(posterior)` -> KL to the prior [batch]; `kl_per_latent(posterior)` -> [batch, N]; both
+    None for a latent without a prior (QLAE's);
     `traversal(params, config, steps)` -> (decoder inputs [N, steps], column labels).
     Optional, for latents with categories: `argmax_read_out(posterior, config)` -> the most
     likely category's value per latent [batch, N] (a discrete code; InfoMEC reads it too).
@@ -41,8 +43,9 @@ class Latent(Protocol):
     def posterior(self, features: jax.Array, config: Config) -> Any: ...
     def sample(self, posterior: Any, config: Config) -> tuple[jax.Array, jax.Array]: ...
     def read_out(self, posterior: Any, config: Config) -> jax.Array: ...
-    def kl(self, posterior: Any) -> jax.Array: ...
-    def kl_per_latent(self, posterior: Any) -> jax.Array: ...
+    # Functions, or None for a latent without a prior (so attributes here, not methods).
+    kl: Callable[[Any], jax.Array] | None
+    kl_per_latent: Callable[[Any], jax.Array] | None
     def traversal(self, params: dict, config: Config, steps: int) -> tuple[np.ndarray, list[str]]: ...
 
 
@@ -54,6 +57,9 @@ class ModelSpec:
     discriminator: bool         # the TC discriminator and the gamma * TC penalty
     scores: tuple[str, ...]     # the unsupervised selection scores defined for it
     colour: str                 # matplotlib colour of its runs in figures
+    # (outputs, images, config) -> (per-example loss [batch], logged batch means): models/objectives.py
+    objective: Callable[..., tuple[jax.Array, dict]] = objectives.negative_elbo
+    optimizer: str = "adam"     # training.step.OPTIMIZERS: "adam" (docs/design.md §4) or "qlae" (§11)
 
     @property
     def flags(self) -> dict[str, bool]:
@@ -62,14 +68,27 @@ class ModelSpec:
 
     @property
     def authors_flags(self) -> str:
-        """The same on the authors' command line, e.g. "--tc --gamma G"; empty for the default D-VAE."""
+        """The same on the authors' command line, e.g. "--tc --gamma G"; empty for the default
+        D-VAE; "--quantized" for QLAE (a flag of this project's)."""
         words = [f"--{flag}" for flag, on in self.flags.items() if on]
         return " ".join(words + (["--gamma G"] if self.discriminator else []))
 
     @property
     def discrete(self) -> bool:
-        """Whether the representation is discrete, so that the straight-through gap applies."""
+        """Whether the latent is discrete (categorical or quantized). Which unsupervised scores
+        apply is `scores`: the straight-through gap only for the Gumbel-softmax latent (`gumbel`)."""
         return self.latent.DISCRETE
+
+    @property
+    def gumbel(self) -> bool:
+        """Whether the latent samples with the scheduled Gumbel noise (docs/design.md §2): the
+        latent the straight-through gap is defined for (§10), so its entries list "st_gap"."""
+        return "st_gap" in self.scores
+
+    @property
+    def has_kl(self) -> bool:
+        """Whether the latent has a prior, hence a KL per latent (the ELBO; UDR's KL filter)."""
+        return self.latent.kl is not None
 
     def config_fields(self, gamma: float = 0.0) -> dict:
         """The Config fields of this model: its flags, and the TC weight `gamma` if it has a
@@ -85,6 +104,8 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
               colour="tab:green"),
     ModelSpec("factor_dvae", "FactorDVAE", ordered_categorical_latent, discriminator=True,
               scores=("st_gap", "elbo", "udr"), colour="tab:red"),
+    ModelSpec("qlae", "QLAE", quantized_latent, discriminator=False, scores=("reconstruction", "udr"),
+              colour="tab:purple", objective=objectives.qlae_loss, optimizer="qlae"),
 )}
 if list(REGISTRY) != list(configs.MODEL_FLAGS):
     # Every name must be selectable by flags, and every flag combination must be a model.

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from analysis.curves import plot_curves
 from analysis.figures import plot
-from analysis.report import CSV_KEYS, rows_csv, to_csv, to_latex, to_markdown
+from analysis.report import CSV_KEYS, csv_keys, rows_csv, to_csv, to_latex, to_markdown
 from analysis.results import ResultError, gather
 from analysis.tables import (
     build_tables,
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
                     ("scores_by_gamma", scores),
                     ("within", within),
                 ):
-                    (out / f"{name}.csv").write_text(rows_csv(rows, CSV_KEYS[name]))
+                    (out / f"{name}.csv").write_text(rows_csv(rows, csv_keys(name, rows)))
         else:
             print(text)
             if fmt == "csv":

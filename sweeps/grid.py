@@ -107,8 +107,11 @@ def parse_sweep(values: dict, where: str = "sweep") -> Sweep:
     clash = sorted(set(base) & SWEEP_FIELDS)
     if clash:
         raise SweepError(f"{where}: [base] may not set {clash}; the sweep sets them per run")
-    try:
-        configs.from_dict(base, where=f"{where} [base]")
+    try:   # with each model's flags: a setting only QLAE reads is checked against QLAE's runs
+        for model in models:
+            spec = REGISTRY[model]
+            configs.from_dict({**base, **spec.config_fields(gammas[0] if spec.discriminator else 0.0)},
+                              where=f"{where} [base] ({model})")
     except ConfigError as error:
         raise SweepError(str(error)) from None
     eval_options = values.get("eval", {})

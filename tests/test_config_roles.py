@@ -23,6 +23,8 @@ CHANGED = {
     "batch_size": 16, "steps": 99, "conv_impl": "xla",
     "seed": 7, "seeds": "", "log_every": 3, "eval_every": 0, "save_every": 5, "save_path": "elsewhere",
     "steps_per_dispatch": 2,
+    "quantized": True, "num_values_per_latent": 6, "quantization_weight": 0.02, "commitment_weight": 0.03,
+    "weight_decay": 0.2, "gradient_clip": 0.5,   # all but `quantized` tried on a QLAE checkpoint
 }
 
 
@@ -38,7 +40,8 @@ def test_every_field_has_exactly_one_known_role():
 def test_roles_of_the_fields_that_matter_most():
     # Written out by hand: what makes a checkpoint another model, what changes the run's future.
     assert set(configs.fields_with(IDENTITY)) == {"dataset", "gaussian", "tc", "gamma", "num_latents",
-                                                  "num_categories", "hidden_size"}
+                                                  "num_categories", "hidden_size", "quantized",
+                                                  "num_values_per_latent"}
     assert {"steps", "noise_scale_init", "noise_scale_final", "learning_rate", "batch_size"} <= set(
         configs.fields_with(SCHEDULE))
     assert "seed" in configs.fields_with(BOOKKEEPING) and "save_path" in configs.fields_with(BOOKKEEPING)
@@ -49,10 +52,18 @@ def _changed(field):
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory):
-    """An untrained D-VAE checkpoint (dsprites_procedural: one channel)."""
+def checkpoints(tmp_path_factory):
+    """Untrained D-VAE and QLAE checkpoints (dsprites_procedural: one channel)."""
     one_channel = types.SimpleNamespace(observation_shape=(64, 64, 1))
-    return make_checkpoint(tmp_path_factory.mktemp("roles"), one_channel, batch_size=8)
+    folder = tmp_path_factory.mktemp("roles")
+    return {"dvae": make_checkpoint(folder, one_channel, batch_size=8),
+            "qlae": make_checkpoint(folder, one_channel, batch_size=8, quantized=True)}
+
+
+@pytest.fixture
+def stored(checkpoints, field):
+    """The checkpoint a changed `field` is valid for: QLAE's settings only on a QLAE."""
+    return checkpoints["qlae" if field in configs.QLAE_FIELDS else "dvae"]
 
 
 @pytest.mark.parametrize("field", configs.fields_with(IDENTITY))

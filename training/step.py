@@ -25,18 +25,44 @@ from models.networks import permute_dims
 class TrainState(NamedTuple):
     step: jax.Array          # [] int32, number of updates done
     params: Any
-    state: Any               # Haiku state (the codebook's scale / lambda / hard)
+    state: Any               # Haiku state (the categorical codebook's scale / lambda / hard; QLAE: none)
     opt_state: Any
     params_disc: Any         # None for a model without the TC discriminator
     opt_state_disc: Any
     rng: jax.Array           # base key; step t uses fold_in(rng, t)
 
 
+def paper_optimizer(config: Config) -> optax.GradientTransformation:
+    """The authors' Adam for every parameter (docs/design.md §4)."""
+    return optax.adam(config.learning_rate, b1=0.9, b2=0.999)
+
+
+def qlae_optimizer(config: Config) -> optax.GradientTransformation:
+    """QLAE's optimiser (docs/design.md §11), two groups of parameters: the weights (every `w`)
+    through element-wise gradient clipping at `gradient_clip` and AdamW with `weight_decay`;
+    the biases (`b`) and the codebook values through plain Adam; one learning rate."""
+    groups = {"weights": optax.chain(optax.clip(config.gradient_clip),
+                                     optax.adamw(config.learning_rate, weight_decay=config.weight_decay)),
+              "unregularised": optax.adam(config.learning_rate)}
+    return optax.multi_transform(groups, weight_labels)
+
+
+def weight_labels(params: dict) -> dict:
+    """The Haiku tree {module: {name: array}} with each leaf's group in `qlae_optimizer`."""
+    return {module: {name: "weights" if name == "w" else "unregularised" for name in leaves}
+            for module, leaves in params.items()}
+
+
+# The model optimisers a registry entry may name (ModelSpec.optimizer).
+OPTIMIZERS = {"adam": paper_optimizer, "qlae": qlae_optimizer}
+
+
 def optimizers(config: Config):
-    """(VAE optimiser, discriminator optimiser or None), as in docs/design.md §4."""
-    vae = optax.adam(config.learning_rate, b1=0.9, b2=0.999)
+    """(model optimiser, discriminator optimiser or None): the entry's (docs/design.md §4, §11)."""
+    spec = spec_for(config)
+    vae = OPTIMIZERS[spec.optimizer](config)
     disc = optax.adam(config.discriminator_learning_rate, b1=config.discriminator_b1,
-                      b2=config.discriminator_b2) if spec_for(config).discriminator else None
+                      b2=config.discriminator_b2) if spec.discriminator else None
     return vae, disc
 
 
@@ -140,8 +166,8 @@ def train_step_on(model: Model, ts: TrainState, draw_batch):
         disc_updates, opt_state_disc = disc_opt.update(disc_grads, ts.opt_state_disc, ts.params_disc)
         params_disc = optax.apply_updates(ts.params_disc, disc_updates)
 
-    # The discrete latent's Gumbel noise scale; a model without Gumbel noise logs 0.
-    terms["noise_scale"] = noise_scale if model.spec.discrete else jnp.float32(0.0)
+    # The categorical latent's Gumbel noise scale; a model without Gumbel noise logs 0.
+    terms["noise_scale"] = noise_scale if model.spec.gumbel else jnp.float32(0.0)
     new_ts = TrainState(ts.step + 1, params, state, opt_state, params_disc, opt_state_disc, ts.rng)
     return new_ts, terms
 
