@@ -5,9 +5,10 @@
 
 Per checkpoint: MIG, Modularity, SAP, FactorVAE score, BetaVAE score and DCI, always in that
 order, with ONE numpy RandomState(--seed) passed from each metric to the next (docs/design.md §8), then
-(discrete models only) the straight-through gap on 1,000 batches of 64 training images drawn
+(D-VAE / FactorDVAE only) the straight-through gap on 1,000 batches of 64 training images drawn
 with jax.random(--seed), and the negative ELBO (recon + KL, as trained) on a fixed sample of
-10,000 training images drawn the same way (metrics/elbo.py). A table is printed and `X.pkl`'s
+10,000 training images drawn the same way (metrics/elbo.py), or for QLAE, which has no ELBO,
+the reconstruction loss on the same images (metrics/reconstruction.py). A table is printed and `X.pkl`'s
 results are written, atomically, to `X.eval.json` (fields: docs/metrics.md, "eval.py"). This is
 a command line over the library: the protocol is evaluation/protocol.py, the evaluation
 evaluation/evaluate.py.

@@ -2,9 +2,11 @@
 
 Per checkpoint: MIG, Modularity, SAP, FactorVAE score, BetaVAE score and DCI, always in that
 order, with ONE numpy RandomState(seed) passed from each metric to the next (docs/design.md §8), then
-(discrete models only) the straight-through gap on 1,000 batches of 64 training images drawn
+(D-VAE / FactorDVAE only) the straight-through gap on 1,000 batches of 64 training images drawn
 with jax.random(seed), and the negative ELBO (recon + KL, as trained) on a fixed sample of
-10,000 training images drawn the same way (metrics/elbo.py). For data sets whose observations
+10,000 training images drawn the same way (metrics/elbo.py), or for QLAE, which has no ELBO,
+the reconstruction loss on the same images (metrics/reconstruction.py); then InfoMEC. Which
+unsupervised scores a model gets is its registry entry's `scores`. For data sets whose observations
 are plain stored images every stored image is encoded at most once (evaluation/index_cache.py),
 with numbers identical to the plain path.
 """
@@ -28,6 +30,7 @@ from evaluation.index_cache import CachedRepresentation, IndexedData, index_sett
 from evaluation.protocol import (
     INFOMEC_POINTS,
     METRIC_CHOICES,
+    NOT_DEFINED,
     RESULT_FORMAT,
     RESULT_KEYS,
     is_paper_protocol,
@@ -37,6 +40,7 @@ from evaluation.protocol import (
 )
 from evaluation.rescore import infomec_results
 from metrics.elbo import compute_elbo
+from metrics.reconstruction import compute_reconstruction
 from metrics.st_gap import compute_st_gap
 from models.representation import make_argmax_function, make_representation_function
 from training.machine import describe_machine
@@ -121,14 +125,19 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
         run.settings.setdefault("st_gap", {}).update(
             num_batches=gap.value["st_num_batches"], batch_size=gap.value["st_batch_size"]
         )
-    if "elbo" in names:
-        run.results.update(_elbo_results(run, log))
+    scores = restored.model.spec.scores
+    if "elbo" in names and "elbo" in scores:
+        run.results.update(_fixed_images_results(run, "elbo", compute_elbo, log))
+    if "reconstruction" in names and "reconstruction" in scores:
+        run.results.update(_fixed_images_results(run, "reconstruction", compute_reconstruction, log))
     if "infomec" in names:
         run.results.update(_infomec_results(run, read_out.plain_representation, options.write, log))
     run.times["total"] = time.perf_counter() - started
     result = _result_record(run, overlap, dci_early_used, read_out.cache)
-    if "st_gap" in names and not gap_defined:
-        result["st_gap_note"] = "not defined for Gaussian models"
+    for name in NOT_DEFINED:   # asked for, but not a score of this model: absent (not 0), and why
+        if name in names and name not in scores:
+            gaussian_gap = name == "st_gap" and not restored.model.spec.discrete
+            result[f"{name}_note"] = "not defined for Gaussian models" if gaussian_gap else NOT_DEFINED[name]
     if options.write:
         result["json"] = str(write_json_atomic(result_path(path), result))
     return result
@@ -238,24 +247,25 @@ class _GapJob:
         return out
 
 
-def _elbo_results(run: _Evaluation, log) -> dict:
-    """The negative ELBO on a fixed sample of images (metrics/elbo.py), with its sample size and
-    the noise scale it used."""
+def _fixed_images_results(run: _Evaluation, name: str, compute, log) -> dict:
+    """A score on the fixed sample of training images (metrics/elbo.py: the negative ELBO;
+    metrics/reconstruction.py: the reconstruction loss, QLAE's), with its sample size and the
+    noise scale it used."""
     restored, times = run.restored, run.times
     start = time.perf_counter()
-    value = compute_elbo(
+    value = compute(
         restored.model,
         restored.params,
         restored.state,
         restored.data,
         step=int(restored.payload.get("step", 0)),
         seed=run.seed,
-        **run.settings.get("elbo", {}),
+        **run.settings.get(name, {}),
     )
-    times["elbo"] = time.perf_counter() - start
+    times[name] = time.perf_counter() - start
     # Non-finite (a posterior that overflows) is recorded as null, as in the JSON.
-    out = {k: plain_json(value[k]) for k in (*RESULT_KEYS["elbo"], "elbo_num_images", "elbo_noise_scale")}
-    log(f"  {'elbo':<11s}" + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items()) + f"  ({times['elbo']:.1f} s)")
+    out = {k: plain_json(v) for k, v in value.items()}
+    log(f"  {name:<10s} " + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items()) + f"  ({times[name]:.1f} s)")
     return out
 
 
@@ -340,8 +350,8 @@ def format_table(result: dict) -> str:
     ]
     for name in result["metrics"]:
         keys = RESULT_KEYS[name] + [f"{k}_argmax" for k in RESULT_KEYS[name] if f"{k}_argmax" in result["results"]]
-        if name == "st_gap" and "st_gap" not in result["results"]:
-            lines.append(f"  {'st_gap':<28s}{'-':>12s}{'':>10s}  ({result.get('st_gap_note', '')})")
+        if f"{name}_note" in result and keys[0] not in result["results"]:
+            lines.append(f"  {name:<28s}{'-':>12s}{'':>10s}  ({result[f'{name}_note']})")
             continue
         for i, key in enumerate(keys):
             time_text = f"{result['times'][name]:10.1f}" if i == 0 else ""

@@ -34,23 +34,42 @@ def _batch_terms(model, to_observations, params, state, index_key, observation_k
     return losses.bernoulli_reconstruction(outputs["recon_logits"], x), outputs["kl"]
 
 
+def training_state(model, state, step: int) -> tuple[dict, float]:
+    """(Haiku state, noise scale) of the sample the decoder sees in training at `step`: the
+    Gumbel-softmax latent's noise at the scale the schedule gives (soft sample); other latents
+    as they are, with noise scale 0."""
+    if not model.spec.gumbel:
+        return state, 0.0
+    config = model.config
+    noise_scale = float(gumbel_noise_scale(step, config.steps, config.noise_scale_init, config.noise_scale_final))
+    return set_gumbel_state(state, scale=noise_scale, hard=False), noise_scale
+
+
+def fixed_batches(data, seed, num_batches: int, batch_size: int, pixel_scale=None):
+    """The fixed sample of training images: (stored images, to_observations, index keys,
+    observation keys, storage indices [num_batches, batch_size]); batch b from
+    `fold_in(PRNGKey(seed), b)` alone (the reconstruction score, metrics/reconstruction.py,
+    reads the same images)."""
+    images, to_observations = _image_source(data, pixel_scale)
+    index_keys, observation_keys = batch_keys(seed, num_batches)
+    draw = jax.jit(jax.vmap(lambda k: jax.random.randint(k, (batch_size,), 0, images.shape[0])))
+    return images, to_observations, index_keys, observation_keys, np.asarray(draw(index_keys))
+
+
 def compute_elbo(model, params, state, data, step: int, seed=0, num_batches: int = 100,
                  batch_size: int = 100, pixel_scale=None) -> dict:
     """{'elbo', 'elbo_recon', 'elbo_kl', 'elbo_num_images', 'elbo_noise_scale'}: means over the
     images in nats; `elbo` is the negative ELBO (recon + KL), so lower is better.
 
     `data` as for `compute_st_gap`; `step`: the checkpoint's step (sets the Gumbel noise scale).
+    Not defined for a model without a prior (QLAE: metrics/reconstruction.py is its baseline).
     """
-    images, to_observations = _image_source(data, pixel_scale)
-    config = model.config
-    noise_scale = 0.0
-    if model.spec.discrete:  # the discrete latent's Gumbel noise at the checkpoint's step
-        noise_scale = float(gumbel_noise_scale(step, config.steps, config.noise_scale_init,
-                                               config.noise_scale_final))
-        state = set_gumbel_state(state, scale=noise_scale, hard=False)
-    index_keys, observation_keys = batch_keys(seed, num_batches)
-    draw = jax.jit(jax.vmap(lambda k: jax.random.randint(k, (batch_size,), 0, images.shape[0])))
-    indices = np.asarray(draw(index_keys))                              # [num_batches, batch_size]
+    if not model.spec.has_kl:
+        raise ValueError(f"the ELBO is not defined for {model.config.model_name}: its latent has no prior, "
+                         "so no KL (its baseline is the reconstruction score)")
+    state, noise_scale = training_state(model, state, step)
+    images, to_observations, index_keys, observation_keys, indices = fixed_batches(
+        data, seed, num_batches, batch_size, pixel_scale)
     recon = np.zeros((num_batches, batch_size), np.float64)
     kl = np.zeros((num_batches, batch_size), np.float64)
     for b in range(num_batches):
@@ -64,4 +83,4 @@ def compute_elbo(model, params, state, data, step: int, seed=0, num_batches: int
             "elbo_num_images": int(num_batches * batch_size), "elbo_noise_scale": noise_scale}
 
 
-__all__ = ["compute_elbo"]
+__all__ = ["compute_elbo", "fixed_batches", "training_state"]

@@ -275,6 +275,77 @@ def test_codebook_gradient_comes_from_the_quantization_loss_only(tiny_data):
     assert np.abs(expected).max() > 0
 
 
+# -- evaluation -----------------------------------------------------------------------------
+SMALL = {"mig": {"num_train": 300}, "modularity": {"num_train": 300, "num_test": 100},
+         "sap": {"num_train": 300, "num_test": 100},
+         "factor_vae": {"num_train": 30, "num_eval": 20, "num_variance_estimate": 300},
+         "beta_vae": {"num_train": 30, "num_eval": 20}, "dci": {"num_train": 200, "num_test": 100},
+         "elbo": {"num_batches": 2, "batch_size": 16}, "reconstruction": {"num_batches": 2, "batch_size": 16},
+         "st_gap": {"num_batches": 2, "batch_size": 16}, "infomec": {"num_points": 300}}
+SIX = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
+
+
+@pytest.fixture(scope="module")
+def eval_checkpoints(tmp_path_factory, tiny_data):
+    from eval_fixtures import make_checkpoint
+    folder = tmp_path_factory.mktemp("qlae_eval")
+    return {"qlae": make_checkpoint(folder, tiny_data, perturb=3.0, quantized=True),
+            "dvae": make_checkpoint(folder, tiny_data, perturb=3.0)}
+
+
+def test_eval_writes_the_six_metrics_and_the_reconstruction_but_no_gap_or_elbo(eval_checkpoints, tiny_data):
+    from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table
+    from evaluation.protocol import result_path
+
+    result = evaluate_checkpoint(eval_checkpoints["qlae"], EvalOptions(settings=SMALL, progress=False),
+                                 data=tiny_data)
+    on_disk = json.loads(result_path(eval_checkpoints["qlae"]).read_text())
+    assert on_disk["model"] == "qlae" and on_disk["results"] == result["results"]
+    scores = on_disk["results"]
+    assert all(isinstance(scores[k], float) for k in SIX)
+    assert scores["recon_num_images"] == 32 and scores["recon_noise_scale"] == 0.0
+    assert scores["recon_loss"] > 0 and scores["recon_loss_per_image"] == pytest.approx(
+        scores["recon_loss"] * 64 * 64, rel=1e-6)
+    assert not any(k.startswith(("st_", "elbo")) for k in scores)
+    assert "defined for the Gumbel-softmax latent only" in on_disk["st_gap_note"]
+    assert "not defined for a latent without a prior" in on_disk["elbo_note"]
+    # InfoMEC reads the quantized values as discrete codes; there is no argmax read-out.
+    assert {"infom", "infoe", "infoc"} <= set(scores) and not any(k.endswith("_argmax") for k in scores)
+    table = format_table(result)
+    assert "recon_loss" in table and "elbo_note" not in table and "(not defined for a latent" in table
+    # The quantized read-out takes at most V values per latent.
+    from checkpoints.restore import load_model
+    from models.representation import make_representation_function
+    restored = load_model(eval_checkpoints["qlae"], tiny_data)
+    codes = make_representation_function(restored.model, restored.params, restored.state)(
+        tiny_data.images[:200].astype(np.float32))
+    values = np.asarray(restored.params["quantizer"]["values"])
+    assert all(set(codes[:, n]) <= set(values[n]) for n in range(10))
+
+
+def test_reconstruction_reads_the_elbos_images(eval_checkpoints, tiny_data):
+    """On a D-VAE the reconstruction score summed per image is the ELBO's reconstruction term
+    on the same images; on QLAE the ELBO and the gap are refused."""
+    from checkpoints.restore import load_model
+    from metrics.elbo import compute_elbo
+    from metrics.reconstruction import compute_reconstruction
+    from metrics.st_gap import compute_st_gap
+
+    dvae = load_model(eval_checkpoints["dvae"], tiny_data)
+    arguments = (dvae.model, dvae.params, dvae.state, tiny_data)
+    elbo = compute_elbo(*arguments, step=10, seed=3, num_batches=2, batch_size=16)
+    recon = compute_reconstruction(*arguments, step=10, seed=3, num_batches=2, batch_size=16)
+    assert recon["recon_loss_per_image"] == pytest.approx(elbo["elbo_recon"], rel=1e-6)
+    assert recon["recon_noise_scale"] == elbo["elbo_noise_scale"] == 2.0     # the schedule's end at step 10
+    other = compute_reconstruction(*arguments, step=10, seed=4, num_batches=2, batch_size=16)
+    assert other["recon_loss"] != recon["recon_loss"]                          # the seed picks the images
+    qlae = load_model(eval_checkpoints["qlae"], tiny_data)
+    with pytest.raises(ValueError, match="ELBO is not defined for qlae"):
+        compute_elbo(qlae.model, qlae.params, qlae.state, tiny_data, step=0, num_batches=1, batch_size=4)
+    with pytest.raises(ValueError, match="discrete models only, with the Gumbel-softmax latent"):
+        compute_st_gap(qlae.model, qlae.params, qlae.state, None, tiny_data, num_batches=1, batch_size=4)
+
+
 # -- figures --------------------------------------------------------------------------------
 def test_traversals_run_over_each_latents_own_codebook_values(tiny_data, tmp_path, monkeypatch):
     from test_visualize import make_checkpoint
