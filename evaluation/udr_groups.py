@@ -35,24 +35,30 @@ def group_key(config) -> tuple:
 def score_group(paths: list[Path], seed: int, options: dict, datasets: dict, log=print) -> list[dict]:
     """UDR of one group of checkpoints; returns one record per checkpoint (written as X.udr.json)."""
 
-    functions, data = [], None
+    functions, data, has_kl = [], None, True
     for path in paths:
         _, _, data, model, params, state, _ = load_model(path, datasets=datasets)
         functions.append(make_udr_function(model, params, state, options["batch_size"]))
+        has_kl = has_kl and model.spec.has_kl
     start = time.perf_counter()
     scores = compute_udr_sklearn(data, functions, np.random.RandomState(seed), include_raw_correlations=False,
                                  **options)
-    return _per_model(paths, scores, seed, options, time.perf_counter() - start, "checkpoints", log)
+    return _per_model(paths, scores, seed, options, time.perf_counter() - start, "checkpoints", log, has_kl)
 
 
 def _per_model(checkpoints: list[Path], scores: dict, seed: int, settings: dict, seconds: float, what: str, log,
-               records: list[Path] | None = None) -> list[dict]:
-    """The X.udr.json content of each model of a scored group (logged in one line); `records`:
-    the record each was scored from."""
+               has_kl: bool, records: list[Path] | None = None) -> list[dict]:
+    """The X.udr.json content of each model of a scored group (logged in one line); `has_kl`:
+    whether the models have a KL (so whether the KL filter could apply); `records`: the record
+    each was scored from."""
     names = [p.name for p in checkpoints]
-    log(f"UDR of {len(names)} {what} ({seconds:.1f} s): "
+    # A model without a KL (QLAE) is scored without the KL filter: said in the log and the record.
+    filtered = settings.get("filter_low_kl", True) and has_kl
+    log(f"UDR of {len(names)} {what} ({seconds:.1f} s{'' if has_kl else ', no KL filter: the models have no KL'}): "
         + ", ".join(f"{n} {s:.4f}" for n, s in zip(names, scores["model_scores"])))
     return [{"checkpoint": str(path), **({"record": str(records[i])} if records else {}), "udr": score,
+             "kl_filter": "applied" if filtered else ("not applied: the model has no KL" if not has_kl
+                                                      else "not applied (--no_filter)"),
              "group": names, "index_in_group": i,
              "pairwise_disentanglement_scores": scores["pairwise_disentanglement_scores"],
              "udr_seed": seed, "settings": settings, "seconds": seconds}
@@ -79,7 +85,7 @@ def score_record_group(paths: list[Path], records: list[dict], options: dict, lo
     settings = {**options, "batch_size": header["batch_size"], "num_data_points": header["num_data_points"]}
     checkpoints = [path.with_name(r["header"]["checkpoint"]) for path, r in zip(paths, records)]
     return _per_model(checkpoints, scores, header["udr_seed"], settings, time.perf_counter() - start,
-                      "recorded models", log, records=paths)
+                      "recorded models", log, all(r["kl"] is not None for r in records), records=paths)
 
 
 def group_paths(paths: list[Path], records: dict | None = None) -> list[list[Path]]:

@@ -15,6 +15,9 @@ The details that change the numbers, all as in disentanglement_lib's `compute_ud
 - codes standardised per latent (StandardScaler: a constant latent becomes 0), then latents with
   KL <= 0.01 zeroed: that threshold is fixed, NOT `kl_filter_threshold`, which only decides
   which rows and columns of R are kept when `filter_low_kl`;
+- a model without a KL (QLAE has no prior; its representation function returns None for the
+  KL) keeps every latent: neither the zeroing nor the filter applies to it (not in
+  disentanglement_lib, whose models all have a KL);
 - R: |Lasso(alpha=0.1).coef_| of B's codes regressed on A's (sklearn's Lasso given the
   RandomState, so every fit draws from it as the reference's does), or |Spearman| of every
   (a, b) pair (NaN for a constant latent);
@@ -36,8 +39,9 @@ class UdrError(ValueError):
 
 def sample_representations(ground_truth_data, representation_functions, random_state,
                            batch_size: int, num_data_points: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """([codes [num_data_points, D] per model], [mean KL per latent [D] per model]), drawn batch
-    by batch from `random_state` (one `sample_observations` call per batch, shared by all models)."""
+    """([codes [num_data_points, D] per model], [mean KL per latent [D], or None for a model
+    without a KL, per model]), drawn batch by batch from `random_state` (one
+    `sample_observations` call per batch, shared by all models)."""
     if batch_size < 1 or num_data_points < 1 or num_data_points % batch_size:
         raise UdrError(f"num_data_points ({num_data_points}) must be a positive multiple of batch_size ({batch_size})")
     codes = [[] for _ in representation_functions]
@@ -47,15 +51,15 @@ def sample_representations(ground_truth_data, representation_functions, random_s
         for i, function in enumerate(representation_functions):
             batch_codes, batch_kl = function(observations)
             codes[i].append(np.asarray(batch_codes, np.float64))
-            kls[i].append(np.asarray(batch_kl, np.float64))
-    return [np.concatenate(c) for c in codes], [np.mean(k, axis=0) for k in kls]
+            kls[i].append(None if batch_kl is None else np.asarray(batch_kl, np.float64))
+    return [np.concatenate(c) for c in codes], [None if k[0] is None else np.mean(k, axis=0) for k in kls]
 
 
-def standardise(codes: np.ndarray, kl: np.ndarray) -> np.ndarray:
+def standardise(codes: np.ndarray, kl: np.ndarray | None) -> np.ndarray:
     """Zero-mean, unit-variance codes (sklearn's StandardScaler: population std, constant latents
-    become 0), with the latents whose KL is at most ZEROING_KL set to 0."""
+    become 0), with the latents whose KL is at most ZEROING_KL set to 0 (none without a KL)."""
     from sklearn.preprocessing import StandardScaler
-    return StandardScaler().fit_transform(codes) * (kl > ZEROING_KL)
+    return StandardScaler().fit_transform(codes) * (kl > ZEROING_KL if kl is not None else 1.0)
 
 
 def lasso_matrix(codes_a: np.ndarray, codes_b: np.ndarray, random_state) -> np.ndarray:
@@ -95,8 +99,9 @@ def compute_udr_sklearn(ground_truth_data, representation_functions, random_stat
     `include_raw_correlations` 'raw_correlations' [M][M][D][D]}, as disentanglement_lib returns them.
 
     `representation_functions`: M functions, observations -> (codes [batch, D], mean KL per
-    latent [D]), for models trained with the same settings (different seeds). Defaults are
-    disentanglement_lib's UDR config (batch 10, 1,000 points, Lasso)."""
+    latent [D], or None for a model without a KL), for models trained with the same settings
+    (different seeds). Defaults are disentanglement_lib's UDR config (batch 10, 1,000 points,
+    Lasso)."""
     if correlation_matrix not in ("lasso", "spearman"):
         raise UdrError(f"correlation_matrix must be 'lasso' or 'spearman', got {correlation_matrix!r}")
     if len(representation_functions) < 2:
@@ -111,7 +116,7 @@ def udr_from_representations(codes: list[np.ndarray], kls: list[np.ndarray], ran
                              correlation_matrix: str = "lasso", filter_low_kl: bool = True,
                              include_raw_correlations: bool = True, kl_filter_threshold: float = 0.01) -> dict:
     """UDR's scores (as `compute_udr_sklearn`) from each model's codes [num_data_points, D] and
-    mean KL per latent [D] on the same observations, `random_state` being where the sampling
+    mean KL per latent [D] (None: no KL, no filter) on the same observations, `random_state` being where the sampling
     left it (the Lasso fits draw from it). Recorded codes (scripts/udr.py --record) are scored
     this way after their checkpoints are gone."""
     if correlation_matrix not in ("lasso", "spearman"):
@@ -122,7 +127,7 @@ def udr_from_representations(codes: list[np.ndarray], kls: list[np.ndarray], ran
     if len(widths) != 1:
         raise UdrError(f"every model must have the same number of latents, got {sorted(widths)}")
     codes = [standardise(c, kl) for c, kl in zip(codes, kls)]
-    keep = [kl > kl_filter_threshold for kl in kls]
+    keep = [kl > kl_filter_threshold if kl is not None else np.ones(c.shape[1], bool) for c, kl in zip(codes, kls)]
     num_models, num_latents = len(codes), widths.pop()
     raw = np.zeros((num_models, num_models, num_latents, num_latents))
     pairwise = np.zeros((num_models, num_models, 1))

@@ -11,9 +11,9 @@ draws from it as in disentanglement_lib (with sklearn's cyclic coordinate descen
 not change the fits, but the stream stays the reference's).
 
 `X.udr_codes.npz` (numpy's npz, no pickles), written atomically beside checkpoint `X.pkl`:
-  codes [P, D] float64, kl [D] float64, rng_keys [624] uint32, rng_position, rng_has_gauss,
-  rng_cached_gaussian (numpy's MT19937 state), header (a JSON string: checkpoint name, config,
-  udr_seed, batch_size, num_data_points, format).
+  codes [P, D] float64, kl [D] float64 ([0] for a model without a KL: QLAE), rng_keys [624]
+  uint32, rng_position, rng_has_gauss, rng_cached_gaussian (numpy's MT19937 state), header (a
+  JSON string: checkpoint name, config, udr_seed, batch_size, num_data_points, format).
 """
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ def record_path(checkpoint) -> Path:
     return path.with_name(path.name.removesuffix(".pkl") + RECORD_SUFFIX)
 
 
-def write_record(path, codes: np.ndarray, kl: np.ndarray, random_state: np.random.RandomState,
+def write_record(path, codes: np.ndarray, kl: np.ndarray | None, random_state: np.random.RandomState,
                  header: dict) -> Path:
-    """One model's codes [P, D] and KL [D], with the RandomState as the draw left it."""
+    """One model's codes [P, D] and KL [D] (None: the model has none, stored as [0]), with the
+    RandomState as the draw left it."""
     name, keys, position, has_gauss, cached = random_state.get_state()
+    kl = np.zeros(0) if kl is None else kl
     arrays = {"codes": np.asarray(codes, np.float64), "kl": np.asarray(kl, np.float64),
               "rng_keys": np.asarray(keys, np.uint32), "rng_position": np.int64(position),
               "rng_has_gauss": np.int64(has_gauss), "rng_cached_gaussian": np.float64(cached),
@@ -54,8 +56,8 @@ def write_record(path, codes: np.ndarray, kl: np.ndarray, random_state: np.rando
 
 
 def read_record(path) -> dict:
-    """{codes, kl, random_state, header} of a record, every field checked; a one-line UdrError
-    says what is wrong and where."""
+    """{codes, kl (None for a model without a KL), random_state, header} of a record, every
+    field checked; a one-line UdrError says what is wrong and where."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -88,8 +90,9 @@ def _validated(path: Path, arrays: dict) -> dict:
     points = header["num_data_points"]
     if codes.dtype != np.float64 or codes.ndim != 2 or codes.shape[0] != points or not codes.shape[1]:
         raise UdrError(f"{path}: codes must be float64 [{points}, D], got {codes.dtype} {list(codes.shape)}")
-    if kl.dtype != np.float64 or kl.shape != (codes.shape[1],):
-        raise UdrError(f"{path}: kl must be float64 [{codes.shape[1]}], got {kl.dtype} {list(kl.shape)}")
+    if kl.dtype != np.float64 or kl.shape not in ((codes.shape[1],), (0,)):
+        raise UdrError(f"{path}: kl must be float64 [{codes.shape[1]}] (or [0]: no KL), got {kl.dtype} "
+                       f"{list(kl.shape)}")
     if not (np.isfinite(codes).all() and np.isfinite(kl).all()):
         raise UdrError(f"{path}: codes and kl must be finite")
     keys, position = arrays["rng_keys"], arrays["rng_position"]
@@ -98,7 +101,7 @@ def _validated(path: Path, arrays: dict) -> dict:
     random_state = np.random.RandomState()
     random_state.set_state(("MT19937", keys, int(position), int(arrays["rng_has_gauss"]),
                             float(arrays["rng_cached_gaussian"])))
-    return {"codes": codes, "kl": kl, "random_state": random_state, "header": header}
+    return {"codes": codes, "kl": kl if kl.size else None, "random_state": random_state, "header": header}
 
 
 def score_records(records: list[dict], correlation_matrix: str = "lasso", filter_low_kl: bool = True,

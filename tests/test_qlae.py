@@ -346,6 +346,47 @@ def test_reconstruction_reads_the_elbos_images(eval_checkpoints, tiny_data):
         compute_st_gap(qlae.model, qlae.params, qlae.state, None, tiny_data, num_batches=1, batch_size=4)
 
 
+# -- UDR without the KL filter --------------------------------------------------------------
+def test_udr_of_a_model_without_kl_keeps_every_latent(eval_checkpoints, tiny_data, tmp_path):
+    from checkpoints.restore import load_model
+    from evaluation.udr_groups import score_record_group
+    from metrics.udr import compute_udr_sklearn
+    from metrics.udr_records import read_record, write_record
+    from models.representation import make_udr_function
+
+    qlae = load_model(eval_checkpoints["qlae"], tiny_data)
+    function = make_udr_function(qlae.model, qlae.params, qlae.state, 10)
+    codes, kl = function(tiny_data.images[:10].astype(np.float32))
+    assert codes.shape == (10, 10) and kl is None and qlae.model.posterior_kl is None
+
+    rs = np.random.RandomState(0)
+    projections = [rs.normal(size=(64 * 64, 5)) for _ in range(3)]
+    linear = [lambda x, p=p: np.asarray(x).reshape(len(x), -1) @ p for p in projections]
+    without_kl = [lambda x, f=f: (f(x), None) for f in linear]
+    tiny_kl = [lambda x, f=f: (f(x), np.full(5, 1e-3)) for f in linear]     # all below the filter
+    large_kl = [lambda x, f=f: (f(x), np.full(5, 1.0)) for f in linear]     # all kept
+    score = {name: compute_udr_sklearn(tiny_data, functions, np.random.RandomState(7), num_data_points=100,
+                                       include_raw_correlations=False, filter_low_kl=False)["model_scores"]
+             for name, functions in (("none", without_kl), ("tiny", tiny_kl), ("large", large_kl))}
+    assert score["none"] == score["large"] and score["none"] != score["tiny"]   # no zeroing without a KL
+
+    from metrics.udr import sample_representations
+    paths = []
+    for i, f in enumerate(without_kl):
+        state = np.random.RandomState(7)
+        (c,), (k,) = sample_representations(tiny_data, [f], state, 10, 100)
+        assert k is None
+        header = {"checkpoint": f"m{i}.pkl", "config": configs.from_dict({"quantized": True, "seed": i}).to_dict(),
+                  "udr_seed": 7, "batch_size": 10, "num_data_points": 100}
+        paths.append(write_record(tmp_path / f"m{i}.udr_codes.npz", c, k, state, header))
+    records = [read_record(p) for p in paths]
+    assert all(r["kl"] is None for r in records)
+    options = {"correlation_matrix": "lasso", "filter_low_kl": True, "kl_filter_threshold": 0.01}
+    scored = score_record_group(paths, records, options, log=lambda line: None)
+    assert [r["udr"] for r in scored] == score["none"]        # the filter asked for, not applied
+    assert all(r["kl_filter"] == "not applied: the model has no KL" for r in scored)
+
+
 # -- figures --------------------------------------------------------------------------------
 def test_traversals_run_over_each_latents_own_codebook_values(tiny_data, tmp_path, monkeypatch):
     from test_visualize import make_checkpoint
