@@ -201,8 +201,9 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
 
 def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
     """The authors' file (tests/authors_fixtures.py) with one part broken."""
-    from authors_fixtures import read_with_pickle, write_authors_checkpoint
     from box import Box
+
+    from tests.authors_fixtures import read_with_pickle, write_authors_checkpoint
 
     (folder / "authors").mkdir()
     raw = read_with_pickle(write_authors_checkpoint(folder / "authors"))
@@ -239,7 +240,7 @@ def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
     for key, (broken, message) in _broken_payloads(payload).items():
         out[key] = (folder / f"{key}.pkl", message)
         out[key][0].write_bytes(pickle.dumps(broken, protocol=5))
-    from authors_fixtures import dump_as_authors
+    from tests.authors_fixtures import dump_as_authors
 
     for key, (broken, message) in _authors_variants(folder).items():
         out[key] = (dump_as_authors(broken, folder / f"{key}.pkl"), message)

@@ -1,0 +1,213 @@
+"""The training loop: learning, determinism, exact resume, divergence, the codebook stays fixed."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from checkpoints.checkpoint import load_checkpoint
+from configs import Config
+from training.loop import TrainingDiverged, train
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
+
+
+@pytest.mark.slow  # 30-60 s on 2 cores; CI runs it in its second step
+def test_reconstruction_loss_decreases(tiny_data, tmp_path):
+    config = Config(steps=200, batch_size=16, log_every=100, eval_every=0, save_every=0,
+                    steps_per_dispatch=10, save_path=str(tmp_path))
+    lines = []
+    train(config, data=tiny_data, progress=False, log=lines.append)
+    first = load_checkpoint(config.checkpoint_path())
+    assert first["step"] == 200
+    # Evaluate the reconstruction at init and after training on the same fixed batch.
+    from models import build_model, set_gumbel_state
+    from training.resume import restore_train_state
+    from training.step import init_train_state
+    model = build_model(config, 1)
+    x = jnp.asarray(tiny_data.images[::4].astype(np.float32))
+    start = init_train_state(model, x)
+    end = restore_train_state(model, x, first, "ckpt")
+
+    def recon(ts, scale):
+        state = set_gumbel_state(ts.state, scale=scale)
+        return float(model.loss(ts.params, state, ts.params_disc, jax.random.PRNGKey(0), x)[1][0]["recon"])
+
+    # With the noise scale training ended at, and with none (the read-out).
+    print({s: (recon(start, s), recon(end, s)) for s in (0.0, 1.0, 2.0)})
+    assert recon(end, 2.0) < 0.5 * recon(start, 2.0)
+    assert recon(end, 0.0) < 0.8 * recon(start, 0.0)
+
+
+# The FactorVAE case compiles a model no other quick test trains (~18 s): CI runs it with -m slow.
+@pytest.mark.parametrize("overrides", [{}, pytest.param({"gaussian": True, "tc": True, "gamma": 5.0},
+                                                     marks=pytest.mark.slow)])
+def test_same_seed_same_parameters(tiny_data, tiny_config, overrides):
+    config = tiny_config.replace(**overrides)
+    a = train(config, data=tiny_data, progress=False)
+    b = train(config, data=tiny_data, progress=False)
+    c = train(config.replace(seed=7), data=tiny_data, progress=False)
+    for x, y in zip(leaves((a.params, a.params_disc)), leaves((b.params, b.params_disc))):
+        np.testing.assert_array_equal(x, y)
+    assert any(not np.array_equal(x, y) for x, y in zip(leaves(a.params), leaves(c.params)))
+
+
+@pytest.mark.parametrize("overrides", [{}, {"tc": True, "gamma": 5.0}])
+def test_resume_is_bitwise_identical(tiny_data, tiny_config, overrides):
+    config = tiny_config.replace(**overrides)
+    whole = train(config, data=tiny_data, progress=False)
+    other = config.replace(save_path=config.save_path + "/interrupted")
+    train(other, data=tiny_data, progress=False, until=4)
+    assert load_checkpoint(other.checkpoint_path())["step"] == 4
+    resumed = train(other, data=tiny_data, progress=False, resume=other.checkpoint_path())
+    assert int(resumed.step) == 8
+    for x, y in zip(leaves((whole.params, whole.opt_state, whole.params_disc, whole.opt_state_disc)),
+                    leaves((resumed.params, resumed.opt_state, resumed.params_disc, resumed.opt_state_disc))):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_codebook_never_changes_and_tc_models_train(tiny_data, tiny_config):
+    for overrides in [{}, {"tc": True, "gamma": 5.0}]:
+        config = tiny_config.replace(**overrides)
+        ts = train(config, data=tiny_data, progress=False)
+        embed = np.asarray(ts.params["codebook"]["embed"])
+        np.testing.assert_allclose(embed[2, :, 0], np.linspace(-1, 1, 64), atol=1e-6)
+        from models import build_model
+        from training.step import init_train_state
+        initial = init_train_state(build_model(config, 1), jnp.zeros((8, 64, 64, 1))).params["codebook"]["embed"]
+        np.testing.assert_array_equal(embed, np.asarray(initial))   # bit for bit: never trained
+        payload = load_checkpoint(config.checkpoint_path())
+        assert payload["model"] == config.model_name
+        assert np.isfinite(payload["params"]["enc_conv0"]["w"]).all()
+
+
+class PoisonedData:
+    """Wraps a data set and turns every observation into NaN: the loss must stop the run."""
+
+    def __init__(self, data):
+        self.__dict__.update(data.__dict__)
+        self._data = data
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+    @property
+    def observation_shape(self):
+        return self._data.observation_shape
+
+    def to_observations(self, key, pixels):
+        return self._data.to_observations(key, pixels) * jnp.nan
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tiny_config):
+    train(tiny_config, data=tiny_data, progress=False)
+    before = tiny_config.checkpoint_path().read_bytes()
+    with pytest.raises(TrainingDiverged, match="non-finite loss"):
+        train(tiny_config, data=PoisonedData(tiny_data), progress=False)
+    assert tiny_config.checkpoint_path().read_bytes() == before
+
+
+@pytest.mark.slow  # three 10,000-point MIGs (~25 s); the value is checked by hand in the next test
+def test_wiring_training_mig_is_logged_every_eval_every(tiny_data, tiny_config, capsys):
+    """Wiring: the cadence, and the logged value is what compute_mig gives (the value itself
+    is checked in test_training_mig_by_hand)."""
+    from evaluation.training_mig import training_mig
+    from metrics.mig import compute_mig
+    from models.representation import make_representation_function
+    config = tiny_config.replace(eval_every=4)
+    seen = []
+
+    def evaluate(model, ts, data):
+        seen.append(int(ts.step))
+        return training_mig(model, ts, data)
+    ts = train(config, data=tiny_data, progress=False, evaluate=evaluate)
+    assert seen == [4, 8]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "mig" in line]
+    assert len(lines) == 2
+    # The logged value is the library's MIG (10,000 points, 20 bins, RandomState(seed)).
+    from models import build_model
+    represent = make_representation_function(build_model(config, 1), ts.params, ts.state)
+    expected = compute_mig(tiny_data, represent, np.random.RandomState(config.seed))["discrete_mig"]
+    assert lines[-1].endswith(f"mig {expected:.4f}")
+
+
+def test_training_mig_by_hand(monkeypatch):
+    """training_mig on a representation whose MIG is known by construction (KnownMigRep:
+    (H(f) - H(f // 2)) / H(f) from the factor values it was shown, about 1/2), on 10,000
+    points: the value training logs is MIG, not just whatever compute_mig returns."""
+    import types
+
+    import evaluation.training_mig as train_mig
+    from tests.metrics_fixtures import KnownMigRep, SyntheticData
+    data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
+    rep = KnownMigRep(data)
+    monkeypatch.setattr(train_mig, "make_representation_function", lambda *args: rep)
+    model = types.SimpleNamespace(config=types.SimpleNamespace(seed=3))
+    ts = types.SimpleNamespace(params=None, state=None)
+    value = train_mig.training_mig(model, ts, data)["mig"]
+    assert sum(len(f) for f in rep.seen) == 10_000
+    assert value == pytest.approx(rep.mig_by_hand(), abs=1e-12)
+    assert 0.45 < value < 0.55  # ln 2 / ln 4 for uniform counts
+
+
+@pytest.mark.slow  # compiles the second-batch step (~17 s), used by no other quick test
+def test_discriminator_trains_on_same_or_second_batch(tiny_data, tiny_config):
+    from models import build_model
+    from training.step import init_train_state
+    config = tiny_config.replace(tc=True, gamma=5.0)
+    initial = init_train_state(build_model(config, 1), jnp.zeros((8, 64, 64, 1))).params_disc
+    same = train(config, data=tiny_data, progress=False)
+    second = train(config.replace(discriminator_second_batch=True, save_path=config.save_path + "/second"),
+                   data=tiny_data, progress=False)
+    changed = [not np.array_equal(a, b) for a, b in zip(leaves(initial), leaves(same.params_disc))]
+    assert all(changed)                               # every discriminator layer was updated
+    # With a second batch the discriminator sees other samples, so it ends elsewhere.
+    assert any(not np.allclose(a, b) for a, b in zip(leaves(same.params_disc), leaves(second.params_disc)))
+    assert all(np.isfinite(x).all() for x in leaves(second.params_disc))
+
+
+@pytest.mark.slow  # two compiles of a TC step: about 40 s on a loaded 2-core machine
+def test_wiring_host_batch_step_is_the_training_step(tiny_data, tiny_config):
+    """Wiring: train_step_on fed the batch that train_step draws on the device makes the same
+    update (benchmarks/train_speed.py's baseline feeds it host batches; no copy of the step)."""
+    from models import build_model
+    from training.step import _sample_batch, images_on_device, init_train_state, train_step, train_step_on
+    config = tiny_config.replace(tc=True, gamma=5.0)
+    model = build_model(config, 1)
+    images = images_on_device(tiny_data)
+    ts = init_train_state(model, jnp.zeros((8, 64, 64, 1)))
+    batch_key = jax.random.split(jax.random.fold_in(ts.rng, ts.step), 4)[0]
+    x = np.asarray(_sample_batch(tiny_data, images, batch_key, config.batch_size))
+    drawn = jax.jit(lambda ts: train_step(model, tiny_data, images, ts))(ts)
+    given = jax.jit(lambda ts, x: train_step_on(model, ts, lambda key: x))(ts, x)
+    for a, b in zip(jax.tree_util.tree_leaves(drawn), jax.tree_util.tree_leaves(given)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))     # bit for bit
+    # Not vacuous: the step moved both the VAE's and the discriminator's parameters.
+    for before, after in ((ts.params, given[0].params), (ts.params_disc, given[0].params_disc)):
+        assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(before),
+                                                             jax.tree_util.tree_leaves(after)))
+
+
+def test_one_copy_of_the_images_on_the_cpu(tiny_data):
+    from types import SimpleNamespace
+
+    from training.step import images_on_device
+    # XLA shares host memory that is 64-byte aligned; numpy's allocations often are not.
+    raw = np.empty(tiny_data.images.nbytes + 64, np.uint8)
+    start = (-raw.ctypes.data) % 64
+    aligned = raw[start:start + tiny_data.images.nbytes].reshape(tiny_data.images.shape)
+    aligned[...] = tiny_data.images
+    read_only = tiny_data.images.copy()
+    read_only.flags.writeable = False                        # e.g. a memory map: not exportable
+    for images in (aligned, tiny_data.images[1:].copy()[:-1], aligned[:, ::-1], read_only):
+        data = SimpleNamespace(images=images)
+        expected = np.array(images)
+        on_device = images_on_device(data)
+        assert images_on_device(data) is on_device            # made once per data set
+        np.testing.assert_array_equal(np.asarray(on_device), expected)
+        np.testing.assert_array_equal(data.images, expected)
+        if jax.default_backend() == "cpu":                   # the host side reads the device copy
+            assert data.images.ctypes.data == on_device.unsafe_buffer_pointer()
+    if jax.default_backend() == "cpu":   # shared, not copied (a GPU copy cannot share the host pointer)
+        assert images_on_device(SimpleNamespace(images=aligned)).unsafe_buffer_pointer() == aligned.ctypes.data
