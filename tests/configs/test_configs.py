@@ -1,6 +1,6 @@
-"""Every Config field has exactly one role (configs.ROLES), and each role behaves as documented
-on resume: identity refused, schedule refused unless asked (then recorded), implementation and
-bookkeeping accepted."""
+"""configs: every Config field has exactly one role (configs.ROLES), and each role behaves as
+documented on resume: identity refused, schedule refused unless asked (then recorded),
+implementation and bookkeeping accepted; the shipped config files load."""
 from __future__ import annotations
 
 import dataclasses
@@ -78,3 +78,16 @@ def test_implementation_and_bookkeeping_free_on_resume(stored, field):
     config = resume_config(stored, _changed(field))
     assert getattr(config, field) == CHANGED[field]
     assert resumed_history(load_checkpoint(stored), config, stored, allow_schedule_change=False) == []
+
+
+def test_shipped_config_files_load():
+    from sweeps import grid as sweep_grid
+    files = {p: configs.load_file(p) for p in configs.CONFIG_DIR.glob("*.toml")}
+    # A file with a `models` list is a sweep (scripts/sweep.py); every other one is a run config.
+    sweeps = [p for p, values in files.items() if "models" in values]
+    run_configs = [p for p in files if p not in sweeps]
+    assert len(run_configs) >= 3 and len(sweeps) >= 3
+    for path in run_configs:
+        configs.from_dict(files[path], where=str(path))
+    for path in sweeps:
+        assert sweep_grid.expand(sweep_grid.load_sweep(path), "results")

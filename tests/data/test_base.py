@@ -1,4 +1,4 @@
-"""Stored pixels become observations as the reference computes them: float64 `x / 255`, cast."""
+"""data/base.py: stored pixels become observations as the reference computes them: float64 `x / 255`, cast."""
 import jax
 import numpy as np
 

@@ -1,80 +1,17 @@
 """The downloader against a loopback HTTP server (127.0.0.1 only) that supports Range."""
 import gzip
 import hashlib
-import io
-import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import data.download as dl
 from data.base import DataError
-from scripts import download as download_cli
-
-BLOB = bytes(range(256)) * 4000          # ~1 MB: several read chunks
-BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
-
-
-class Handler(BaseHTTPRequestHandler):
-    """Serves `server.files[path]`; honours `Range: bytes=N-` unless `server.ignore_range`;
-    when `server.cut_next` is set, sends the full Content-Length but only half the body.
-    A range past the end gets 416 with `Content-Range: bytes */total` (none if
-    `server.bare_416`); `server.shift_range` makes a 206 start that many bytes early."""
-
-    def do_GET(self):
-        server = self.server
-        server.requests.append((self.path, self.headers.get("Range")))
-        body = server.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        start = 0
-        range_header = self.headers.get("Range")
-        if range_header and not server.ignore_range:
-            start = int(range_header.removeprefix("bytes=").rstrip("-"))
-            if start >= len(body):
-                self.send_response(416)
-                if not server.bare_416:
-                    self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            start -= server.shift_range
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        payload = body[start:]
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if server.cut_next:
-            server.cut_next = False
-            self.wfile.write(payload[: len(payload) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+from tests.download_server import BLOB, BLOB_SHA, serve
 
 
 @pytest.fixture
 def server(monkeypatch):
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.files, httpd.requests = {"/blob.bin": BLOB}, []
-    httpd.cut_next, httpd.ignore_range, httpd.bare_416, httpd.shift_range = False, False, False, 0
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    yield from serve(monkeypatch)
 
 
 def test_download_with_progress_and_checksum(server, tmp_path, capsys):
@@ -178,49 +115,6 @@ def test_http_and_connection_errors_are_one_line(server, tmp_path):
     with pytest.raises(DataError, match="failed"):
         dl.download_file(server.url + "/blob.bin", tmp_path / "b.bin", progress=False)
     assert not (tmp_path / "m.bin").exists() and not (tmp_path / "b.bin").exists()
-
-
-def cars_archive():
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, body in [("data/cars/car_001_mesh.mat", b"mesh1"),
-                           ("data/cars/car_002_mesh.mat", b"mesh2"),
-                           ("data/sprites/sprites.mat", b"other")]:
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return buffer.getvalue()
-
-
-def test_main_fetches_and_unpacks_into_the_layout(server, tmp_path, monkeypatch, capsys):
-    gz = gzip.compress(b"norb matrix")
-    cars = cars_archive()
-    server.files.update({"/x.mat.gz": gz, "/cars.tar.gz": cars})
-    monkeypatch.setattr(dl, "SOURCES", {
-        "blob": dl.Source(server.url + "/blob.bin", "dsprites/blob.npz", BLOB_SHA),
-        "norb": dl.Source(server.url + "/x.mat.gz", "small_norb/x.mat.gz",
-                          hashlib.sha256(gz).hexdigest(), unpack="gunzip"),
-        "cars": dl.Source(server.url + "/cars.tar.gz", "analogy.tar.gz", None, unpack="cars"),
-    })
-    monkeypatch.setattr(dl, "DATASETS", {"dsprites_full": ["blob"], "smallnorb": ["norb"],
-                                         "cars3d": ["cars"], "shapes3d": []})
-    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "dlib"))
-    assert download_cli.main(["dsprites_full", "smallnorb", "cars3d", "shapes3d", "--no-progress"]) == 0
-    root = tmp_path / "dlib"
-    assert (root / "dsprites" / "blob.npz").read_bytes() == BLOB
-    assert (root / "small_norb" / "x.mat").read_bytes() == b"norb matrix"
-    assert not (root / "small_norb" / "x.mat.gz").exists()
-    assert sorted(p.name for p in (root / "cars").iterdir()) == ["car_001_mesh.mat",
-                                                                 "car_002_mesh.mat"]
-    assert not (root / "analogy.tar.gz").exists()
-    out = capsys.readouterr().out
-    assert "never published" in out                              # says what it cannot fetch
-    # A second run skips what is there, without requests.
-    count = len(server.requests)
-    assert download_cli.main(["dsprites_full", "smallnorb", "cars3d", "--no-progress"]) == 0
-    assert len(server.requests) == count and "already present" in capsys.readouterr().out
-    assert download_cli.main(["no_such_set"]) == 1
-    assert "unknown data set" in capsys.readouterr().err
 
 
 def test_table_covers_every_registered_name():

@@ -1,21 +1,17 @@
-"""eval.py: JSON results, all metrics, st_gap only for discrete models, index cache = plain path,
-one-line errors, training MIG = eval MIG (wiring), eval MIG by hand."""
+"""Evaluating a checkpoint (evaluation/evaluate.py): JSON results, all metrics, st_gap only for
+discrete models, index cache = plain path, eval MIG by hand, no thread outliving a failure, the
+same numbers without overlap (the command line: tests/test_eval.py)."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-import eval as ev
 import metrics
-from checkpoints.checkpoint import load_checkpoint, save_checkpoint
 from checkpoints.restore import load_model
 from evaluation.evaluate import EvalOptions, evaluate_checkpoint
-from evaluation.index_cache import CachedRepresentation, IndexedData, supports_index_cache
+from evaluation.index_cache import CachedRepresentation
 from evaluation.protocol import result_path
-from tests import ROOT
-from tests.eval_fixtures import make_checkpoint, small_data
+from tests.eval_fixtures import perturbed_checkpoints, small_data
 
 SMALL_GAP = {"st_gap": {"num_batches": 3, "batch_size": 16}}
 SIX = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
@@ -28,9 +24,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("ckpts")
-    return {"dvae": make_checkpoint(folder, data, perturb=3.0),
-            "vae": make_checkpoint(folder, data, perturb=3.0, gaussian=True)}
+    return perturbed_checkpoints(tmp_path_factory.mktemp("ckpts"), data)
 
 
 # Small but non-trivial samples for the cache-vs-plain comparison (the plain path encodes
@@ -95,83 +89,6 @@ def test_cache_equals_plain(evaluated, checkpoints, data):
     assert cached["results"]["mig"] > 0 and 0 < cached["results"]["beta_vae_sklearn"] < 1
 
 
-def test_main_glob_table(checkpoints, data, capsys):
-    folder = checkpoints["dvae"].parent
-    rc = ev.main(
-        [
-            "--save_file",
-            str(folder / "*.pkl"),
-            "--metrics",
-            "mig,st_gap",
-            "--no_progress",
-            "--settings",
-            json.dumps({"mig": {"num_train": 200}, **SMALL_GAP}),
-        ],
-        data=data,
-    )
-    out = capsys.readouterr().out
-    assert rc == 0
-    assert out.count("wrote ") == 2 and "st_gap" in out and "not defined for Gaussian models" in out
-    result = json.loads(result_path(checkpoints["dvae"]).read_text())
-    assert result["metrics"] == ["mig", "st_gap"] and set(result["results"]) == {
-        "mig",
-        "st_gap",
-        "st_loss_hard",
-        "st_loss_soft",
-    }
-
-
-def test_indexed_data_same_random_state_calls(data):
-    assert supports_index_cache(data)
-    indexed = IndexedData(data)
-    a, b = np.random.RandomState(5), np.random.RandomState(5)
-    factors, observations = data.sample(50, a)
-    factors_i, indices = indexed.sample(50, b)
-    np.testing.assert_array_equal(factors, factors_i)
-    np.testing.assert_array_equal(observations, data.images[indices].astype(np.float32))
-    assert a.randint(1 << 30) == b.randint(1 << 30)
-    # The cache returns what the representation function returns for the images themselves.
-    calls = []
-    rep = lambda x: (calls.append(len(x)), x.reshape(len(x), -1)[:, :3].sum(-1, keepdims=True) * 2.0)[1]
-    cache = CachedRepresentation(data, rep, encode_batch=100)
-    np.testing.assert_array_equal(cache(indices), rep(observations))
-    np.testing.assert_array_equal(cache(indices[::-1]), rep(observations[::-1]))
-    assert sum(calls[:-2]) == len(np.unique(indices))  # each image once (the last 2 calls: by hand)
-
-
-def test_random_observations_not_cached(data):
-    class Coloured(type(data)):
-        def _observations_from_pixels(self, pixels, random_state):
-            return pixels * random_state.uniform(0.5, 1, [len(pixels), 1, 1, 1])
-
-    coloured = Coloured.__new__(Coloured)
-    assert not supports_index_cache(coloured)
-    assert not supports_index_cache(object())
-    with pytest.raises(ValueError, match="index cache"):
-        IndexedData(coloured)
-
-
-@pytest.mark.slow  # a 10,000-point MIG twice (~10 s); eval's MIG is checked by hand below
-def test_wiring_training_mig_is_eval_mig(checkpoints, data):
-    """Wiring: training and eval.py compute MIG on the same points with the same code (the
-    value itself is checked in test_eval_mig_by_hand)."""
-    from evaluation.training_mig import training_mig
-
-    payload, config, _, model, params, state, params_disc = load_model(checkpoints["dvae"], data)
-
-    class TS:
-        pass
-
-    ts = TS()
-    ts.params, ts.state = params, state
-    trained = training_mig(model, ts, data)["mig"]
-    evaluated = evaluate_checkpoint(
-        checkpoints["dvae"], EvalOptions(metrics=["mig"], seed=config.seed, progress=False, write=False), data=data
-    )
-    assert evaluated["results"]["mig"] == trained and evaluated["protocol"] == "paper"
-    assert list(evaluated["results"]) == ["mig"]
-
-
 def test_eval_mig_by_hand(checkpoints, monkeypatch):
     """eval.py's MIG of a representation whose MIG is known by construction (KnownMigRep:
     (H(f) - H(f // 2)) / H(f) from the factor values it was shown, about 1/2)."""
@@ -188,74 +105,6 @@ def test_eval_mig_by_hand(checkpoints, monkeypatch):
     assert sum(len(f) for f in rep.seen) == 2000
     assert result["results"]["mig"] == pytest.approx(rep.mig_by_hand(), abs=1e-12)
     assert 0.4 < result["results"]["mig"] < 0.6
-
-
-def _error_line(capsys, argv, data=None):
-    rc = ev.main(argv, data=data)
-    err = capsys.readouterr().err.strip()
-    assert rc == 2
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    return err
-
-
-def test_errors_are_one_line(tmp_path, capsys, checkpoints, data, monkeypatch):
-    assert "no checkpoint at" in _error_line(capsys, ["--save_file", str(tmp_path / "missing.pkl")])
-    assert "no file matches" in _error_line(capsys, ["--save_file", str(tmp_path / "*.pkl")])
-    junk = tmp_path / "junk.pkl"
-    junk.write_bytes(b"not a pickle at all")
-    assert "junk.pkl" in _error_line(capsys, ["--save_file", str(junk)])
-    assert "unknown metric" in _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--metrics", "mig,irs"])
-    assert "--settings" in _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--settings", "{oops"])
-    # A checkpoint of a data set whose files are missing: the error names the path tried.
-    # (dSprites: one channel like the checkpoint's model, so its parameters pass the model check.)
-    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
-    payload = load_checkpoint(checkpoints["dvae"])
-    payload["config"] = {**payload["config"], "dataset": "dsprites_full"}
-    other = save_checkpoint(tmp_path / "dsprites_full_seed1.pkl", {**payload, "dataset": "dsprites_full"})
-    err = _error_line(capsys, ["--save_file", str(other), "--metrics", "mig"])
-    assert str(tmp_path / "dsprites" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz") in err
-    # A 3-channel data set's config on this 1-channel model: refused by the model check, before
-    # any data is looked for.
-    payload["config"] = {**payload["config"], "dataset": "mpi3d_toy"}
-    other = save_checkpoint(tmp_path / "mpi3d_toy_seed1.pkl", {**payload, "dataset": "mpi3d_toy"})
-    err = _error_line(capsys, ["--save_file", str(other), "--metrics", "mig"])
-    assert "params/dec_deconv3/b: a float32 array of shape (1,), the model expects a float32 array of shape (3,)" in err
-
-
-def test_command_line_error(tmp_path):
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "eval.py"), "--save_file", str(tmp_path / "x.pkl")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-    )
-    assert out.returncode == 2
-    assert out.stderr.strip() == f"error: no checkpoint at {tmp_path / 'x.pkl'}"
-
-
-# -- reliability -----------------------------------------------------------------------------
-def test_settings_keywords_checked_before_any_work(capsys, checkpoints, monkeypatch):
-    monkeypatch.setattr("evaluation.evaluate.load_model", lambda *a, **k: pytest.fail("loaded a checkpoint"))
-    for settings, message in [
-        ({"dci": {"num_trian": 100}}, "dci has no keyword(s) ['num_trian']"),
-        ({"st_gap": {"seed": 3}}, "st_gap has no keyword(s) ['seed']"),
-        ({"sap": {"progress": True}}, "sap has no keyword(s) ['progress']"),
-    ]:
-        err = _error_line(capsys, ["--save_file", str(checkpoints["dvae"]), "--settings", json.dumps(settings)])
-        assert message in err and "valid:" in err
-    assert "num_train" in metrics.setting_keywords("dci") and "booster" in metrics.setting_keywords("dci")
-
-
-def test_a_bug_surfaces_with_its_traceback(checkpoints, data, monkeypatch):
-    """A TypeError inside a metric is a bug, not 'a bad keyword in --settings'."""
-
-    def broken(*args, **kwargs):
-        raise TypeError("a real bug deep inside")
-
-    monkeypatch.setitem(metrics._COMPUTE, "mig", broken)
-    with pytest.raises(TypeError, match="a real bug deep inside"):
-        ev.main(["--save_file", str(checkpoints["dvae"]), "--metrics", "mig", "--no_progress"], data=data)
 
 
 @pytest.mark.parametrize("where", ["metric", "gap", "early_dci"])

@@ -1,10 +1,11 @@
-"""DCI: formulas on fixed importance matrices; the presorted booster's choices among equally
-good splits (exact ties built in), and DCI on tied codes within a bound derived by hand."""
+"""DCI (metrics/dci.py): formulas on fixed importance matrices, DCI on tied codes within a bound
+derived by hand, and sklearn's booster made reproducible by gbt_random_state (the presorted
+booster: tests/metrics/test_presorted_gbt.py)."""
 import numpy as np
 import pytest
 
 from metrics import dci
-from metrics.presorted_gbt import PresortedGradientBoostingClassifier
+from tests.metrics_fixtures import exact_codes
 
 
 def test_dci_formulas_by_hand():
@@ -21,142 +22,6 @@ def test_dci_formulas_by_hand():
     assert dci.completeness(imp) == pytest.approx(c_expected, abs=1e-8)
     zero = np.zeros((3, 2))
     assert np.isfinite(dci.disentanglement(zero)) and np.isfinite(dci.completeness(zero))
-
-
-# -- the presorted booster (DCI's default) on codes with exact ties ---------------------------
-# Code 2 is a copy of code 0: every split on code 0 has a twin on code 2 that is equally good
-# bitwise (the same float32 values in the same order), so the booster meets exact ties at
-# nearly every node and its tie breaker (a RandomState(random_state)) decides between them.
-
-def tied_codes(n=300, seed=0):
-    """x [n, 3] float32: a code of factor 0 (labels [n] in 0..2, 20% of them flipped), a
-    rounded noise code (repeated values), code 0 again. Values lie on a 1e-3 grid, so distinct
-    values are further apart than the booster's 1e-7 feature threshold."""
-    rs = np.random.RandomState(seed)
-    c0 = np.round(rs.rand(n) * 3, 3)
-    c1 = np.round(rs.randn(n), 1)
-    flip = (rs.rand(n) < 0.2) * rs.randint(1, 3, size=n)
-    labels = (np.minimum(np.floor(c0), 2) + flip).astype(int) % 3
-    return np.stack([c0, c1, c0], axis=1).astype(np.float32), labels
-
-
-def route(feature, threshold, x):
-    """One level-order tree (feature/threshold [2^depth - 1]) applied to x [n, F]: each
-    sample's node per depth ([depth][n]) and its leaf [n]. X <= threshold goes left; a leaf
-    (feature -1, threshold +inf) passes its samples to its left child."""
-    depth = int(np.log2(len(feature) + 1))
-    node, per_depth = np.zeros(len(x), dtype=int), []
-    for d in range(depth):
-        per_depth.append(node)
-        slot = 2 ** d - 1 + node
-        node = 2 * node + (x[np.arange(len(x)), np.maximum(feature[slot], 0)] > threshold[slot])
-    return per_depth, node
-
-
-def split_gains(x, r):
-    """Brute force, per feature of x [m, F]: the squared-error reduction (times m) of every
-    split between two distinct sorted values, for targets r [m]:
-    sum_l^2 / n_l + sum_r^2 / n_r - sum^2 / m (empty if the feature is constant)."""
-    gains = []
-    for f in range(x.shape[1]):
-        order = np.argsort(x[:, f], kind="stable")
-        xs, rs = x[order, f], r[order]
-        n_left = np.arange(1, len(r))
-        s_left = np.cumsum(rs)[:-1]
-        s_right = rs.sum() - s_left
-        gain = s_left ** 2 / n_left + s_right ** 2 / (len(r) - n_left) - rs.sum() ** 2 / len(r)
-        gains.append(gain[xs[1:] > xs[:-1]])
-    return gains
-
-
-def check_tree(x, r, feature, threshold):
-    """Asserts that every split of one tree fit to residuals r is one of the equally good
-    splits of its node (its partition gains as much as the best split of any feature, up to
-    rounding), and that a node left unsplit above the depth limit had nothing to split.
-    Returns (splits, splits whose equally good set spans more than one feature)."""
-    per_depth, _ = route(feature, threshold, x)
-    real = {(0, 0)}  # nodes that exist (a leaf's left "child" is the leaf passed on)
-    splits = tied = 0
-    for d, node in enumerate(per_depth):
-        for j in np.unique(node):
-            if (d, j) not in real:
-                continue
-            slot, inside = 2 ** d - 1 + j, node == j
-            ri = r[inside]
-            gains = split_gains(x[inside], ri)
-            best = max((g.max() for g in gains if g.size), default=None)
-            if feature[slot] < 0:
-                # sklearn's leaf rule: impurity <= float64 eps (here with room for rounding)
-                assert best is None or np.var(ri) <= 1e-15, (d, j, best, np.var(ri))
-                continue
-            left = x[inside, feature[slot]] <= threshold[slot]
-            assert 0 < left.sum() < len(ri)
-            chosen = (ri[left].sum() ** 2 / left.sum() + ri[~left].sum() ** 2 / (~left).sum()
-                      - ri.sum() ** 2 / len(ri))
-            tolerance = 1e-9 * best
-            assert chosen >= best - tolerance, (d, j, chosen, best)
-            equally_good = [f for f, g in enumerate(gains) if g.size and g.max() >= best - tolerance]
-            assert feature[slot] in equally_good, (d, j, feature[slot], equally_good)
-            splits += 1
-            tied += len(equally_good) > 1
-            real |= {(d + 1, 2 * j), (d + 1, 2 * j + 1)}
-    return splits, tied
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_presorted_booster_picks_only_equally_good_splits(seed):
-    """Replays the fit: each stage's residuals are derived here (one-hot labels minus the
-    softmax of the raw predictions, which start at the log prior (scikit-learn 1.2.2's) and add 0.1 times the
-    fitted leaf values of each tree), and every split of every tree is checked against all
-    splits of all features by brute force."""
-    x, labels = tied_codes()
-    model = PresortedGradientBoostingClassifier(n_estimators=30, random_state=seed).fit(x, labels)
-    onehot = (labels[:, None] == np.arange(3)).astype(float)
-    log_prior = np.log(np.bincount(labels) / len(labels))
-    raw = np.tile(log_prior, (len(x), 1))
-    splits = tied = 0
-    for stage in range(model.n_estimators):
-        p = np.exp(raw - raw.max(axis=1, keepdims=True))
-        residual = onehot - p / p.sum(axis=1, keepdims=True)
-        for k in range(3):
-            feature, threshold = model.feature_[stage, k], model.threshold_[stage, k]
-            s, t = check_tree(x, residual[:, k], feature, threshold)
-            splits, tied = splits + s, tied + t
-            raw[:, k] += model.learning_rate * model.leaf_value_[stage, k][route(feature, threshold, x)[1]]
-    assert splits > 200 and tied > splits / 2  # the ties were real, and common
-    # The replayed raw predictions are the model's own (so the residuals checked were its own).
-    np.testing.assert_allclose(raw, model.train_raw_, rtol=0, atol=1e-9)
-
-
-def exact_codes(rs, n):
-    """Codes (factor 0 + noise, factor 1 + noise, code 0 again) [3, n] float32 and factors
-    [2, n] (4 and 3 values). Each noise is < 0.3, so a code determines its factor exactly."""
-    ys = np.stack([rs.randint(4, size=n), rs.randint(3, size=n)])
-    c = np.round(ys + 0.3 * rs.rand(2, n), 3)
-    return np.concatenate([c, c[:1]]).astype(np.float32), ys
-
-
-def test_presorted_booster_seed_only_picks_among_twins():
-    """On codes that determine the factor, the only ties are between the twins (code 0 and
-    its copy, code 2). A fixed random_state gives the same model; another one picks other
-    twins and nothing else: the same trees with feature 2 read as feature 0, the same
-    thresholds, leaf values and predictions. Its choices are fair: each twin wins about half
-    of the splits (deterministic here, as the seeds are fixed)."""
-    x, ys = exact_codes(np.random.RandomState(3), 400)
-    fits = [PresortedGradientBoostingClassifier(random_state=s).fit(x.T, ys[0])
-            for s in (0, 0, 1)]
-    for attr in ("feature_", "threshold_", "leaf_value_", "tree_importance_", "train_raw_"):
-        np.testing.assert_array_equal(getattr(fits[0], attr), getattr(fits[1], attr))
-    a, b = fits[0], fits[2]
-    assert not np.array_equal(a.feature_, b.feature_)
-    np.testing.assert_array_equal(np.where(a.feature_ == 2, 0, a.feature_),
-                                  np.where(b.feature_ == 2, 0, b.feature_))
-    for attr in ("threshold_", "leaf_value_", "train_raw_"):
-        np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
-    for model in (a, b):
-        used = model.feature_[model.feature_ >= 0]
-        assert len(used) > 200 and set(used.tolist()) == {0, 2}
-        assert 0.4 < np.mean(used == 2) < 0.6
 
 
 def test_dci_on_tied_codes_is_within_the_hand_bound():

@@ -1,10 +1,9 @@
-"""evaluate_all's keys, subsets and order; progress bars; batching and error propagation."""
+"""metrics (the package: evaluate_all): keys, subsets and their order, progress bars."""
 import numpy as np
 import pytest
 
 import metrics
-from metrics import utils
-from tests.metrics_fixtures import CountingRep, SyntheticData
+from tests.metrics_fixtures import SyntheticData
 
 TINY = {"mig": {"num_train": 64}, "modularity": {"num_train": 64, "num_test": 32},
         "sap": {"num_train": 64, "num_test": 32},
@@ -54,32 +53,3 @@ def test_progress_bars(data, capsys):
     assert np.isfinite(out["mig"])
     err = capsys.readouterr().err
     assert "MIG" in err and "FactorVAE" in err
-
-
-def test_chunking_bounds_call_sizes(data):
-    rep = CountingRep(data.factor_rep)
-    metrics.compute_factor_vae(data, rep, np.random.RandomState(0), num_train=20,
-                               num_eval=10, num_variance_estimate=300, chunk_size=256)
-    # Variance estimate: 256 + 44; then 4 points (256 images) per call: 5 + 3 calls.
-    assert rep.sizes[:2] == [256, 44]
-    assert rep.sizes[2:] == [256] * 5 + [256, 256, 128]
-
-
-def test_sampling_error_propagates():
-    class Broken(SyntheticData):
-        calls = 0
-
-        def sample_observations_from_factors(self, factors, random_state):
-            Broken.calls += 1
-            if Broken.calls > 3:
-                raise RuntimeError("disk gone")
-            return super().sample_observations_from_factors(factors, random_state)
-
-    data = Broken()
-    with pytest.raises(RuntimeError, match="disk gone"):
-        metrics.compute_mig(data, data.factor_rep, np.random.RandomState(0), num_train=200)
-
-
-def test_pipelined_order_and_inline():
-    assert list(utils.pipelined(iter(range(50)), prefetch=2)) == list(range(50))
-    assert list(utils.pipelined(iter(range(5)), prefetch=0)) == list(range(5))

@@ -1,10 +1,9 @@
-"""The fast batched metrics against per-batch reference implementations and hand computations."""
+"""The fast batched metrics against per-batch reference implementations (tests/metrics_reference.py)."""
 import numpy as np
 import pytest
 
 import metrics
 from metrics import utils
-from metrics.mig import mig_from_codes
 from tests.metrics_fixtures import CountingRep, SyntheticData, same_state
 from tests.metrics_reference import ref_beta_vae, ref_factor_code, ref_factor_vae, ref_mig, ref_modularity, ref_sap
 
@@ -80,41 +79,3 @@ def test_beta_vae_matches_reference(data):
     train, ev = ref_beta_vae(data, data.rotated_rep, rs_ref, num_train=200, num_eval=100)
     assert fast["train_accuracy"] == train and fast["eval_accuracy"] == ev
     assert same_state(rs_fast, rs_ref)
-
-
-def test_mig_by_hand():
-    # Two codes, two factors, 8 points. Codes take values in {0, 1}: the 20-bin histogram
-    # maps 0 -> bin 1 and 1 -> bin 20, so the discretised codes are the codes themselves.
-    y0 = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    y1 = np.array([0, 1, 2, 0, 1, 2, 0, 1])
-    c0 = y0.astype(float)                             # copies factor 0
-    c1 = np.array([0, 1, 1, 0, 1, 1, 0, 1], float)    # factor 1 == 0 or not
-    mus, ys = np.stack([c0, c1]), np.stack([y0, y1])
-
-    def entropy(labels):
-        p = np.bincount(labels) / len(labels)
-        p = p[p > 0]
-        return -np.sum(p * np.log(p))
-
-    def mi(a, b):
-        a, b = a.astype(int), b.astype(int)
-        total = 0.
-        for u in np.unique(a):
-            for v in np.unique(b):
-                pj = np.mean((a == u) & (b == v))
-                if pj > 0:
-                    total += pj * np.log(pj / (np.mean(a == u) * np.mean(b == v)))
-        return total
-
-    # H(y0) = log 2; H(y1) with counts (3, 3, 2).
-    assert np.isclose(entropy(y0), np.log(2))
-    h1 = -(2 * 3 / 8 * np.log(3 / 8) + 2 / 8 * np.log(2 / 8))
-    assert np.isclose(entropy(y1), h1)
-    # MI(c1, y1) = H(c1) since c1 is a function of y1; H(c1) with counts (3, 5).
-    h_c1 = -(3 / 8 * np.log(3 / 8) + 5 / 8 * np.log(5 / 8))
-    assert np.isclose(mi(c1, y1), h_c1)
-    expected = np.mean([
-        (np.log(2) - mi(c1, y0)) / np.log(2),             # factor 0: c0 best, c1 second
-        (h_c1 - mi(c0, y1)) / h1,                         # factor 1: c1 best, c0 second
-    ])
-    assert mig_from_codes(mus, ys)["discrete_mig"] == pytest.approx(expected, abs=1e-12)

@@ -1,9 +1,13 @@
-"""SAP with continuous factors: disentanglement_lib's own three test cases (sap_score_test.py)
-with their bounds, and the score matrix against np.cov pair by pair."""
+"""SAP (metrics/sap.py): a perfect code of binary factors; with continuous factors,
+disentanglement_lib's own three test cases (sap_score_test.py) with their bounds, and the score
+matrix against np.cov pair by pair."""
 import numpy as np
 import pytest
 
+import metrics
+from metrics import utils
 from metrics.sap import compute_sap, correlation_score_matrix
+from tests.metrics_fixtures import SyntheticData
 
 
 class IdentityObservations:
@@ -58,3 +62,19 @@ def test_score_matrix_against_np_cov_pair_by_pair():
 def test_default_is_still_the_discrete_protocol():
     import inspect
     assert inspect.signature(compute_sap).parameters["continuous_factors"].default is False
+
+
+def test_sap_perfect_binary_factors():
+    from metrics import sap  # the module (this file's sap() is the continuous score)
+    # A single code classifies a binary factor perfectly; the runner-up code is at chance,
+    # so SAP of a perfect code is 1 - 0.5 (SAP's ceiling for balanced binary factors).
+    data = SyntheticData((2, 2, 3, 2), (0, 1, 3))
+    rs = np.random.RandomState(0)
+    mus, ys = utils.generate_batch_factor_code(data, data.factor_rep, 1000, rs, 16)
+    mt, yt = utils.generate_batch_factor_code(data, data.factor_rep, 500, rs, 16)
+    matrix = sap.score_matrix(mus, ys, mt, yt)
+    np.testing.assert_array_equal(np.diag(matrix), 1.0)
+    assert sap.avg_diff_top_two(matrix) > 0.45
+    rot = metrics.compute_sap(data, data.rotated_rep, np.random.RandomState(0),
+                              num_train=1000, num_test=500)["SAP_score"]
+    assert rot < 0.3

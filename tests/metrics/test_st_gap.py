@@ -1,4 +1,4 @@
-"""The straight-through gap against a straightforward per-batch computation."""
+"""The straight-through gap (metrics/st_gap.py) against a straightforward per-batch computation."""
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,15 +1,16 @@
-"""Architecture, latents and losses against docs/design.md §1–§4 and hand computations."""
-import math
-
+"""The models (models/model.py) against docs/design.md §1–§4: parameter names and shapes, outputs,
+the read-out, hard and soft samples, the loss with TC, and the KL per latent (UDR's input)."""
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import configs
 from configs import Config
-from models import build_model, gumbel_noise_scale, losses, set_gumbel_state
-from models.networks import permute_dims
+from models import build_model, set_gumbel_state
+from tests.eval_fixtures import small_data
+from training.step import init_train_state
 
 EXPECTED_SHAPES = {
     "enc_conv0": {"w": (4, 4, 3, 32), "b": (32,)},
@@ -77,13 +78,6 @@ def test_forward_output_shapes(dvae):
     assert outputs3["recon_logits"].shape == (5, 64, 64, 3) and outputs3["z"].shape == (5, 10)
 
 
-def test_codebook_is_ordered_linspace():
-    model = build_model(Config(num_categories=5), 1)
-    params, _, _ = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 1)))
-    embed = np.asarray(params["codebook"]["embed"])
-    np.testing.assert_allclose(embed[3, :, 0], [-1.0, -0.5, 0.0, 0.5, 1.0])
-
-
 def test_representation_is_expectation_over_codebook(dvae):
     model, x, params, state, _, encode = dvae
     representation, _ = encode(params, state, x)
@@ -112,59 +106,6 @@ def test_zero_noise_soft_sample_equals_representation(dvae):
     np.testing.assert_allclose(outputs["z"], outputs["representation"], rtol=1e-5, atol=1e-6)
 
 
-def test_categorical_kl_by_hand():
-    logits = np.array([[[0.0, 1.0, 2.0], [3.0, 3.0, 3.0]]])        # [1, N=2, K=3]
-    q = np.exp(logits[0, 0]) / np.exp(logits[0, 0]).sum()
-    expected = sum(qk * (math.log(qk) + math.log(3)) for qk in q)   # second latent is uniform: 0
-    np.testing.assert_allclose(losses.categorical_kl(jnp.asarray(logits)), [expected], rtol=1e-6)
-
-
-def test_gaussian_kl_by_hand():
-    mean = np.array([[0.5, -1.0]])
-    logvar = np.array([[0.0, math.log(4.0)]])
-    expected = 0.5 * ((0.25 + 1 - 0 - 1) + (1.0 + 4.0 - math.log(4.0) - 1))
-    np.testing.assert_allclose(losses.gaussian_kl(jnp.asarray(mean), jnp.asarray(logvar)), [expected], rtol=1e-6)
-
-
-def test_bernoulli_reconstruction_by_hand():
-    logits = np.zeros((1, 64, 64, 1))
-    logits[0, 0, 0, 0] = 2.0
-    images = np.zeros((1, 64, 64, 1))
-    images[0, 0, 0, 0] = 1.0
-    expected = (64 * 64 - 1) * math.log(2) + math.log(1 + math.exp(-2.0))
-    np.testing.assert_allclose(losses.bernoulli_reconstruction(jnp.asarray(logits), jnp.asarray(images)),
-                               [expected], rtol=1e-5)
-
-
-def test_noise_scale_schedule():
-    T = 1000
-    assert float(gumbel_noise_scale(0, T)) == pytest.approx(0.5)
-    assert float(gumbel_noise_scale(T // 2, T)) == pytest.approx(1.25)
-    assert float(gumbel_noise_scale(T, T)) == pytest.approx(2.0)
-    assert float(gumbel_noise_scale(-5, T)) == pytest.approx(0.5)
-    assert float(gumbel_noise_scale(2 * T, T)) == pytest.approx(2.0)
-    quarter = 1.25 - 0.75 * math.cos(math.pi / 4)
-    assert float(gumbel_noise_scale(T // 4, T)) == pytest.approx(quarter, rel=1e-5)
-    assert float(gumbel_noise_scale(100, T, init=1.0, final=0.0)) < 1.0   # falling works too
-
-
-def test_tc_and_discriminator_loss_by_hand():
-    logits = jnp.array([[2.0, 0.5], [0.0, 1.0]])
-    np.testing.assert_allclose(losses.total_correlation(logits), [1.5, -1.0])
-    joint, permuted = jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 2.0]])
-    ce_joint = -math.log(math.e / (math.e + 1))
-    ce_perm = -math.log(math.exp(2) / (1 + math.exp(2)))
-    np.testing.assert_allclose(losses.discriminator_loss(joint, permuted), 0.5 * (ce_joint + ce_perm), rtol=1e-6)
-
-
-def test_permute_dims_permutes_each_column_independently():
-    z = jnp.tile(jnp.arange(50.0)[:, None], (1, 4))
-    permuted = np.asarray(permute_dims(jax.random.PRNGKey(0), z))
-    for n in range(4):
-        assert sorted(permuted[:, n]) == list(range(50))
-    assert not np.array_equal(permuted[:, 0], permuted[:, 1])
-
-
 def test_loss_adds_gamma_times_tc():
     x = jax.random.uniform(jax.random.PRNGKey(5), (4, 64, 64, 1))
     base = build_model(Config(tc=True, gamma=0.0), 1)
@@ -174,3 +115,22 @@ def test_loss_adds_gamma_times_tc():
     loss10, (terms10, _, _) = heavy.loss(params, state, params_disc, jax.random.PRNGKey(1), x)
     np.testing.assert_allclose(loss0, terms0["recon"] + terms0["kl"], rtol=1e-5)
     np.testing.assert_allclose(loss10 - loss0, 10.0 * terms10["tc"], rtol=1e-4, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return small_data(tmp_path_factory.mktemp("udr_data"))
+
+
+@pytest.mark.parametrize("gaussian", [False, True], ids=["dvae", "vae"])
+def test_kl_per_latent_sums_to_the_training_kl(data, gaussian):
+    """posterior_kl [batch, N] summed over N is the KL term of the training loss."""
+    model = build_model(configs.Config(gaussian=gaussian), 1)
+    ts = init_train_state(model, jnp.zeros((1, 64, 64, 1), jnp.float32))
+    params = jax.tree_util.tree_map(lambda p: p * 3.0, ts.params)      # posteriors far from the prior
+    images = jnp.asarray(data.images[:16], jnp.float32)
+    per_latent = jax.jit(model.posterior_kl.apply)(params, ts.state, images)[0]
+    outputs, _ = jax.jit(model.forward.apply)(params, ts.state, jax.random.PRNGKey(0), images)
+    assert per_latent.shape == (16, 10) and float(per_latent.min()) >= -1e-6
+    np.testing.assert_allclose(per_latent.sum(axis=1), outputs["kl"], rtol=1e-5)
+    assert float(outputs["kl"].mean()) > 0.1

@@ -1,4 +1,4 @@
-"""The jitted read-out: every model's numbers equal a plain compile bit for bit, and the CPU
+"""The jitted read-out (models/representation.py): every model's numbers equal a plain compile bit for bit, and the CPU
 compile options that make the Gaussian read-out fast are accepted by the pinned jaxlib."""
 import jax
 import jax.numpy as jnp

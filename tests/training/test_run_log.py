@@ -1,4 +1,4 @@
-"""The training log `{run}.log.jsonl`: one record per logged step, values from the steps
+"""The training log `{run}.log.jsonl` (training/run_log.py): one record per logged step, values from the steps
 themselves, and exactly one record per step after a kill and a resume."""
 import os
 

@@ -1,4 +1,4 @@
-"""`--seeds`: several seeds trained at once by vmap equal each seed trained alone."""
+"""`--seeds` (training/seeds.py): several seeds trained at once by vmap equal each seed trained alone."""
 import jax
 import numpy as np
 import pytest
