@@ -3,13 +3,19 @@ under python -O (the figures: tests/analysis/test_model_figures.py)."""
 import pytest
 
 from scripts import visualize
+from tests.eval_fixtures import random_checkpoint
 
 
 def test_cli_errors(tmp_path, capsys):
     assert visualize.main(["--save_file", str(tmp_path / "missing.pkl")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
-    assert visualize.main(["--save_file", "x.pkl", "--latents", "1"]) == 2
-    assert visualize.main(["--save_file", "x.pkl", "--latents", "1,2,3"]) == 2
+    # A real checkpoint, so that --latents is the only thing wrong: refused before any work (a
+    # single latent would otherwise fail later, in the scatter, also with exit code 2).
+    real, out = str(random_checkpoint(tmp_path)), tmp_path / "figures"
+    for latents in ("1", "1,2,3"):
+        assert visualize.main(["--save_file", real, "--latents", latents, "--out", str(out)]) == 2
+        assert "--latents needs two" in capsys.readouterr().err
+        assert not out.exists()
 
 
 @pytest.mark.slow  # a subprocess that imports JAX and builds a model (~13 s)
