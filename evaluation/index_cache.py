@@ -17,7 +17,7 @@ The metrics only pass observations through (`np.asarray`, concatenation, slicing
 representation function, so they see the same codes in the same order, and give identical
 numbers, as long as the representation of an image does not depend on the batch it is in
 (true for `models.representation.make_representation_function`, which pads every call to one
-compiled shape; tests/test_eval.py checks equality of every metric). The paper protocol draws
+compiled shape; tests/evaluation/test_evaluate.py checks equality of every metric). The paper protocol draws
 ~2.9 million observations; with 737,280 stored images (dSprites) about 98% of them are encoded
 once instead of ~4 times each, and no float image array is ever gathered.
 """

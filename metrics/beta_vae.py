@@ -20,7 +20,7 @@ too early (6 instead of 15 Newton steps on 10,000 points) and changes a few pred
 `fit_logistic` passes tol = 1e-4 / n_samples: the same stopping threshold on 1.2.2's scale.
 
 What is identical and what is not, measured on the five cases of
-tests/reference/sklearn_1_2_2.json and tested exactly so (tests/test_metrics_sklearn_1_2_2.py):
+tests/reference/sklearn_1_2_2.json and tested exactly so (tests/metrics/test_sklearn_1_2_2.py):
 - identical: every prediction, hence the train and eval accuracies (the BetaVAE score);
 - not identical: the path. The inner conjugate-gradient solver's forcing term
   min(0.5, sqrt(sum|g|)) is not scale-invariant, so the Newton steps differ, and the fit stops

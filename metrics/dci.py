@@ -20,8 +20,8 @@ Boosters (`booster=`):
   at random as sklearn's random order does, but from a fixed seed, so DCI is reproducible.
 - `"sklearn"`: `sklearn.ensemble.GradientBoostingClassifier()` itself; `gbt_random_state` seeds
   it to make a run reproducible (a deviation from the reference: one seed for every factor).
-tests/test_metrics_gbt.py compares the two boosters; tests/test_metrics_dci.py checks that the
-presorted one only ever picks among equally good splits, and DCI on tied codes by hand. The
+tests/metrics/test_presorted_gbt.py compares the two boosters and checks that the presorted
+one only ever picks among equally good splits; tests/metrics/test_dci.py checks DCI on tied codes by hand. The
 factors' boosters run in parallel threads (joblib; numpy and sklearn's tree code release the
 GIL).
 """

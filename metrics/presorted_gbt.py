@@ -32,7 +32,7 @@ random one of them, run to run; here a RandomState(`random_state`) picks one uni
 is reproducible. Between split positions of one feature the first wins in both. Exact ties are
 common in boosting (the residuals take few distinct values, so isolating one sample or another
 can gain exactly the same), and which of equal candidates wins can also hinge on rounding, so
-the trees are sklearn's only up to such choices: tests/test_metrics_gbt.py checks that they
+the trees are sklearn's only up to such choices: tests/metrics/test_presorted_gbt.py checks that they
 always partition the samples as sklearn's do, equal sklearn's where its tree does not depend
 on its seed, and that DCI stays within the spread of sklearn's own runs.
 """

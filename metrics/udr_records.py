@@ -5,7 +5,7 @@ spans sessions keeps only its logs and eval JSON: its checkpoints live for one s
 reads from a model is small, though: its codes [num_data_points, D] and mean KL per latent [D]
 on observations drawn from `RandomState(udr_seed)`. The draw is the same for every model (the
 representation functions draw nothing), so recording each model's codes alone gives exactly the
-numbers of scoring the group from its checkpoints (tests/test_udr_checkpoints.py). The record
+numbers of scoring the group from its checkpoints (tests/metrics/test_udr_records.py). The record
 also keeps the RandomState as the draw left it, and the scores continue from it: each Lasso fit
 draws from it as in disentanglement_lib (with sklearn's cyclic coordinate descent the draws do
 not change the fits, but the stream stays the reference's).

@@ -1,4 +1,4 @@
-"""Small data and untrained checkpoints for the eval.py / st_gap tests."""
+"""Small data and untrained checkpoints for the tests of evaluation, metrics, UDR and figures."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,3 +37,28 @@ def make_checkpoint(folder, data, seed: int = 1, perturb: float = 0.0, **config_
             return (p + perturb * (p.std() + 1e-2) * rng.standard_normal(p.shape)).astype(p.dtype)
         ts = ts._replace(params=jax.tree_util.tree_map(noisy, ts.params))
     return checkpoint.save_checkpoint(config.checkpoint_path(), checkpoint_payload(config, ts))
+
+
+def perturbed_checkpoints(folder, data) -> dict[str, Path]:
+    """A D-VAE and a VAE checkpoint (seed 1) with perturbed parameters, so that their codes vary."""
+    return {"dvae": make_checkpoint(folder, data, perturb=3.0),
+            "vae": make_checkpoint(folder, data, perturb=3.0, gaussian=True)}
+
+
+def random_checkpoint(tmp_path, **overrides) -> Path:
+    """A checkpoint with random weights, built from shapes only (no init compile: fast tests)."""
+    config = configs.Config(batch_size=8, steps=8, eval_every=0, save_path=str(tmp_path), **overrides)
+    model = build_model(config, 1)
+    params, state = jax.eval_shape(model.forward.init, jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 1)))
+    rs = np.random.RandomState(0)
+    fill = lambda leaf: (0.05 * rs.standard_normal(leaf.shape)).astype(leaf.dtype)
+    params = jax.tree_util.tree_map(fill, params)
+    params = {k: {n: np.asarray(v) for n, v in d.items()} for k, d in params.items()}
+    if "codebook" in params:
+        params["codebook"]["embed"] = np.broadcast_to(np.linspace(-1, 1, 64, dtype=np.float32)[None, :, None],
+                                                      (10, 64, 1)).copy()
+        state = {"codebook": {"scale": np.float32(0.5), "lambda": np.float32(1.0), "hard": np.bool_(False)}}
+    payload = {"model": config.model_name, "dataset": config.dataset, "step": 8, "config": config.to_dict(),
+               "params": params, "state": checkpoint.to_numpy(state), "opt_state": [], "params_disc": None,
+               "state_disc": {}, "opt_state_disc": None, "rng": np.zeros(2, np.uint32)}
+    return checkpoint.save_checkpoint(config.checkpoint_path(), payload)

@@ -1,6 +1,8 @@
 """Run one entry point on many checkpoint files in one process, under a memory cap.
 
-    python tests/hostile_driver.py ENTRY FOLDER OUT    # ENTRY: eval | visualize | resume | convert
+    python -m tests.hostile_driver ENTRY FOLDER OUT    # ENTRY: eval | visualize | resume | convert
+
+run from the repository root (its code is what the entry points import).
 
 For each FOLDER/*.pkl it runs the entry point as its command line would (`python eval.py
 --save_file F`, ...), with stderr captured, and writes {file: {"code", "stderr", "seconds",
@@ -17,7 +19,8 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
+
 MEMORY_CAP = 3 << 30        # bytes of address space: jax needs ~1 GB; a bomb needs far more
 
 
@@ -50,7 +53,6 @@ def run_one(entry: str, path: Path, out: Path) -> dict:
 
 def main(entry: str, folder: str, result: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-    sys.path.insert(0, str(ROOT))
     outcome = {}
     for path in sorted(Path(folder).glob("*.pkl")):
         out = Path(folder) / f"out_{entry}_{path.stem}"

@@ -2,7 +2,7 @@
 
 Files that pickle cannot produce are written opcode by opcode; the rest are a real payload
 with one field broken, pickled by plain pickle. `hostile_files(folder, payload)` writes them
-all and returns {name: (path, regex of the refusal)}.
+all and returns {name: (path, regex of the refusal)}; `real_payload()` is the payload they start from.
 """
 from __future__ import annotations
 
@@ -201,8 +201,9 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
 
 def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
     """The authors' file (tests/authors_fixtures.py) with one part broken."""
-    from authors_fixtures import read_with_pickle, write_authors_checkpoint
     from box import Box
+
+    from tests.authors_fixtures import read_with_pickle, write_authors_checkpoint
 
     (folder / "authors").mkdir()
     raw = read_with_pickle(write_authors_checkpoint(folder / "authors"))
@@ -239,8 +240,25 @@ def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
     for key, (broken, message) in _broken_payloads(payload).items():
         out[key] = (folder / f"{key}.pkl", message)
         out[key][0].write_bytes(pickle.dumps(broken, protocol=5))
-    from authors_fixtures import dump_as_authors
+    from tests.authors_fixtures import dump_as_authors
 
     for key, (broken, message) in _authors_variants(folder).items():
         out[key] = (dump_as_authors(broken, folder / f"{key}.pkl"), message)
     return out
+
+
+def real_payload() -> dict:
+    """A real D-VAE payload (small architecture, freshly initialised), as run.py writes it: the
+    file every attack starts from."""
+    import jax.numpy as jnp
+
+    from checkpoints import checkpoint
+    from configs import Config
+    from models import build_model
+    from training.resume import checkpoint_payload
+    from training.step import init_train_state
+
+    config = Config(num_latents=3, num_categories=4, hidden_size=16, steps=8, batch_size=8, eval_every=0)
+    model = build_model(config, 1)
+    ts = init_train_state(model, jnp.zeros((1, 64, 64, 1), jnp.float32))
+    return {"format_version": checkpoint.FORMAT_VERSION, **checkpoint_payload(config, ts)}

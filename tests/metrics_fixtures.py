@@ -120,3 +120,16 @@ class KnownMigRep:
             p = p[p > 0]
             return float(-np.sum(p * np.log(p)))
         return (entropy(f) - entropy(f // 2)) / entropy(f)
+
+
+def exact_codes(rs, n):
+    """Codes (factor 0 + noise, factor 1 + noise, code 0 again) [3, n] float32 and factors
+    [2, n] (4 and 3 values). Each noise is < 0.3, so a code determines its factor exactly."""
+    ys = np.stack([rs.randint(4, size=n), rs.randint(3, size=n)])
+    c = np.round(ys + 0.3 * rs.rand(2, n), 3)
+    return np.concatenate([c, c[:1]]).astype(np.float32), ys
+
+
+def collapsed_code(values):
+    """float32 1.0 or the next float32 above it: a range numpy cannot split into 20 bins."""
+    return np.where(values, np.nextafter(np.float32(1), np.float32(2)), np.float32(1)).astype(np.float32)

@@ -4,7 +4,7 @@ Run under numpy 1.x to (re)write tests/reference/numpy1_protocol{2,3,4,5}.pickle
 which git ignores); the committed files were written by numpy 1.26.4 (the scikit-learn 1.2.2 side venv of
 tests/reference/sklearn_1_2_2_reference.py):
     /tmp/sk122/bin/python tests/reference/numpy1_pickles.py
-`expected_values()` is what each file holds; tests/test_hostile_checkpoints.py reads the files
+`expected_values()` is what each file holds; tests/checkpoints/test_pickle_reader.py reads the files
 with this project's reader (numpy 2) and compares.
 """
 import pickle

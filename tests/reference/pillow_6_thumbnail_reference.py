@@ -8,7 +8,7 @@ to Python 3.8, so it runs in a side environment:
     /work/pil6/bin/python tests/reference/pillow_6_thumbnail_reference.py
 
 It rewrites `tests/reference/pillow_6_thumbnail.json` (next to this file), which
-tests/test_data_dsprites.py compares `data.dsprites._thumbnail_like_pillow6` with, exactly.
+tests/data/test_dsprites.py compares `data.dsprites._thumbnail_like_pillow6` with, exactly.
 The inputs are RGB images from `make_image` (a legacy RandomState stream, identical in every
 numpy version), passed as lossless in-memory images, so JPEG decoding plays no part.
 """

@@ -8,7 +8,7 @@ environment that has the old scikit-learn:
     /work/sk122/bin/python tests/reference/sklearn_1_2_2_reference.py
 
 It rewrites `tests/reference/sklearn_1_2_2.json` (next to this file); the script refuses to
-run under any other scikit-learn version. tests/test_metrics_sklearn_1_2_2.py regenerates the
+run under any other scikit-learn version. tests/metrics/test_sklearn_1_2_2.py regenerates the
 same inputs (`make_sap_codes`, `make_beta_vae_points`: legacy `RandomState` streams, identical
 in every numpy version) and compares the project's metrics with these numbers exactly.
 

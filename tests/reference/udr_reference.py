@@ -15,7 +15,7 @@ The committed file was made that way (its `versions` say so). Run with this proj
 numpy 2.4.6 / scipy 1.17.1 / scikit-learn 1.9.1 instead, every number agreed with it to 7e-16
 and every RandomState ended in the same place.
 
-tests/test_metrics_udr.py rebuilds the same inputs (`CASES`, `make_models`: legacy RandomState
+tests/metrics/test_udr.py rebuilds the same inputs (`CASES`, `make_models`: legacy RandomState
 streams) and compares the project's `metrics.udr.compute_udr_sklearn` with these numbers to
 1e-9, including where the RandomState is left afterwards.
 

@@ -1,0 +1,82 @@
+"""scripts/run_study.sh commits each group's files under that group's message, never another
+run's partial log (after a restart an interrupted run's log is on disk beside finished ones),
+and keeps each finished run's UDR inputs once."""
+import os
+import shutil
+import subprocess
+import sys
+
+from tests import ROOT
+
+# Stands in for scripts/sweep.py: the gamma-10 group is finished; the gamma-30 group's runs
+# train to step 2 (the first call), write their checkpoint and eval JSON, and are finished after that.
+FAKE_SWEEP = """
+import sys
+from pathlib import Path
+args = sys.argv[1:]
+results, only = Path(args[args.index("--results") + 1]), args[args.index("--only") + 1]
+if only == "_factor30.0_seed1":
+    for model in ("", "_gauss"):
+        log = results / f"dsprites_procedural{model}{only}.log.jsonl"
+        if '"step": 2' not in (log.read_text() if log.exists() else ""):
+            with open(log, "a") as f:
+                f.write('{"step": 2}\\n')
+            (results / f"dsprites_procedural{model}{only}.pkl").write_text("checkpoint")
+            (results / f"dsprites_procedural{model}{only}.eval.json").write_text("{}")
+"""
+# Stands in for scripts/udr.py --record: writes X.udr_codes.npz and notes the call.
+FAKE_UDR = """
+import sys
+from pathlib import Path
+assert sys.argv[1] == "--record", sys.argv
+checkpoint = Path(sys.argv[2])
+checkpoint.with_name(checkpoint.name.removesuffix(".pkl") + ".udr_codes.npz").write_text("codes")
+with open(checkpoint.parent.parent / "udr_calls.txt", "a") as f:
+    f.write(checkpoint.name + "\\n")
+"""
+
+
+def git(repo, *args, env=None):
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def test_each_group_commits_only_its_own_runs(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "run_study.sh", repo / "scripts")
+    (repo / "scripts" / "sweep.py").write_text(FAKE_SWEEP)
+    (repo / "scripts" / "udr.py").write_text(FAKE_UDR)
+    (repo / ".gitignore").write_text("*.pkl\nudr_calls.txt\n")
+    (repo / "study.toml").write_text('results = "results"\nseeds = [1]\ngammas = [10, 30]\n')
+    results = repo / "results"
+    results.mkdir()
+    for name in ("dsprites_procedural_factor10.0_seed1", "dsprites_procedural_gauss_factor10.0_seed1"):
+        (results / f"{name}.log.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
+        (results / f"{name}.eval.json").write_text("{}\n")
+        (results / f"{name}.pkl").write_text("checkpoint")          # recorded already: not again
+        (results / f"{name}.udr_codes.npz").write_text("codes")
+    (results / "dsprites_procedural_factor30.0_seed1.log.jsonl").write_text('{"step": 1}\n')
+    # A user's own git settings (signing, hooks) stay out of the scratch repository.
+    env = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1"}
+    git(repo, "init", "-q", env=env)
+    git(repo, "add", ".", env=env)
+    git(repo, "commit", "-q", "-m", "start", env=env)
+    # The interrupted gamma-30 run had written one more step before the restart.
+    with open(results / "dsprites_procedural_factor30.0_seed1.log.jsonl", "a") as f:
+        f.write('{"step": 1.5}\n')
+
+    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=env, check=True,
+                   capture_output=True, text=True, timeout=120)
+
+    log = git(repo, "log", "--format=%x00%s", "--name-only").split("\0")[1:]
+    commits = [(entry.splitlines()[0], sorted(f for f in entry.splitlines()[1:] if f)) for entry in log]
+    assert commits[-1][0] == "start" and len(commits) == 2, commits
+    message, files = commits[0]
+    assert "seed 1 _factor30.0, pass 1" in message
+    assert files == [f"results/dsprites_procedural{model}_factor30.0_seed1.{kind}"
+                     for model in ("", "_gauss") for kind in ("eval.json", "log.jsonl", "udr_codes.npz")]
+    assert (repo / "udr_calls.txt").read_text().split() == ["dsprites_procedural_factor30.0_seed1.pkl",
+                                                            "dsprites_procedural_gauss_factor30.0_seed1.pkl"]
+    assert git(repo, "status", "--porcelain") == ""
