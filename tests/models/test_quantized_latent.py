@@ -287,7 +287,7 @@ SIX = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn"
 
 @pytest.fixture(scope="module")
 def eval_checkpoints(tmp_path_factory, tiny_data):
-    from eval_fixtures import make_checkpoint
+    from tests.eval_fixtures import make_checkpoint
     folder = tmp_path_factory.mktemp("qlae_eval")
     return {"qlae": make_checkpoint(folder, tiny_data, perturb=3.0, quantized=True),
             "dvae": make_checkpoint(folder, tiny_data, perturb=3.0)}
