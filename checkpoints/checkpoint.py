@@ -59,10 +59,11 @@ def restore_tree(template, leaves: list, what: str):
     return jax.tree_util.tree_unflatten(treedef, list(leaves))
 
 
-def save_checkpoint(path: str | Path, payload: dict) -> Path:
-    """Pickle `payload` to `path` atomically (data/atomic.py)."""
+def save_checkpoint(path: str | Path, payload: dict, replace: bool = True) -> Path:
+    """Pickle `payload` to `path` atomically (data/atomic.py); with `replace=False` an existing
+    file is kept and FileExistsError raised."""
     path = Path(path)
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", replace=replace) as f:
         pickle.dump({"format_version": FORMAT_VERSION, **payload}, f, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
@@ -108,9 +109,10 @@ def load_checkpoint(path: str | Path) -> dict:
     except OSError as error:
         raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
     try:
-        if authors_format.is_authors_file(raw):
+        authors = authors_format.is_authors_file(raw)
+        if authors:
             raw = {"format_version": FORMAT_VERSION, **authors_format.to_payload(raw, str(path))}
-        return check_payload(raw, finite)
+        return check_payload(raw, finite, authors=authors)
     except (PayloadError, authors_format.AuthorsFormatError) as error:
         message = str(error)
         raise CheckpointError(message if message.startswith(str(path)) else f"{path}: {message}") from None

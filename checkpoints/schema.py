@@ -17,7 +17,11 @@ FORMAT_VERSION = 1
 REQUIRED = ("format_version", "model", "dataset", "step", "config", "params", "state", "opt_state",
             "params_disc", "state_disc", "opt_state_disc", "rng")
 # Written by some paths only: resumes with a schedule change, the authors' files and conversions.
-OPTIONAL = ("config_history", "source", "converted_from", "seed_known")
+OPTIONAL = ("config_history", "source", "converted_from")
+# Only in a payload mapped from the authors' own format (checkpoints/authors_format.py): whether
+# their config held a seed. Never in a file of this project's format, so `training.convert`
+# can tell their files from ours whatever a file says in "source".
+AUTHORS_ONLY = ("seed_known",)
 MAX_STEP = 2**31 - 1           # the training step is an int32 on the device
 NUMERIC_KINDS = "biuf"
 
@@ -108,9 +112,10 @@ def _history(value, key: str = "config_history"):
                 raise PayloadError(f"{key}[{i}].changed.{field[:40]}: expected [old, new], got {describe(change)}")
 
 
-def check_payload(payload, finite: FiniteValues | None = None) -> dict:
+def check_payload(payload, finite: FiniteValues | None = None, authors: bool = False) -> dict:
     """`payload` if it is a complete, well-typed checkpoint payload; otherwise PayloadError.
-    `finite`: what the reader already found out about the arrays' values, if anything."""
+    `finite`: what the reader already found out about the arrays' values, if anything;
+    `authors`: the payload was mapped from the authors' format (AUTHORS_ONLY keys allowed)."""
     finite = finite or FiniteValues()
     if type(payload) is not dict:
         raise PayloadError(f"not an lddr checkpoint (the file holds {describe(payload)})")
@@ -122,7 +127,7 @@ def check_payload(payload, finite: FiniteValues | None = None) -> dict:
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise PayloadError(f"checkpoint lacks {missing}")
-    unknown = [key for key in payload if key not in REQUIRED + OPTIONAL]
+    unknown = [key for key in payload if key not in REQUIRED + OPTIONAL + (AUTHORS_ONLY if authors else ())]
     if unknown:
         raise PayloadError(f"checkpoint has unexpected keys: {configs.shown_keys(unknown)}")
     if type(payload["config"]) is not dict:

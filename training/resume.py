@@ -12,6 +12,7 @@ from checkpoints import checkpoint
 from checkpoints.restore import restore_parameters
 from configs import Config
 from models import Model
+from training.run_log import log_path
 from training.step import TrainState, committed, optimizers
 
 # Fields that define what a checkpoint *is*; resuming with any of them changed is refused.
@@ -42,10 +43,16 @@ def checkpoint_payload(config: Config, ts: TrainState, config_history: list | No
 
 def resume_config(path: str | Path, overrides: dict, where: str = "command line") -> Config:
     """The checkpoint's config updated by explicitly given values (keys and types checked as for
-    a fresh run); identity changes refused. Schedule changes are checked by `train`."""
+    a fresh run); identity changes refused. Schedule changes are checked by `train`.
+
+    The run writes where the user says: `save_path` from `overrides`, or else the folder of the
+    file being resumed. The save_path stored in the file (the authors' `run.save_path` too) says
+    where someone once wrote it; a file from elsewhere must not choose which folder a resume
+    writes into (it could name another run's folder and replace that run's checkpoint)."""
     payload = checkpoint.load_checkpoint(path)
     stored = configs.from_dict(payload["config"], where=str(path))
-    wanted = configs.from_dict({**payload["config"], **overrides}, where=where)
+    folder = overrides.get("save_path", str(Path(path).parent))
+    wanted = configs.from_dict({**payload["config"], **overrides, "save_path": folder}, where=where)
     changed = [k for k in IDENTITY_FIELDS if getattr(stored, k) != getattr(wanted, k)]
     if changed:
         raise checkpoint.CheckpointError(
@@ -70,6 +77,36 @@ def resumed_history(payload: dict, config: Config, path, allow_schedule_change: 
             f"schedule is computed from steps and its endpoints); pass --allow_schedule_change if you mean it")
     history = list(payload.get("config_history", []))
     return history + ([{"step": int(payload["step"]), "changed": changes}] if changes else [])
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def check_resume_target(path: str | Path, payload: dict, config: Config) -> None:
+    """A resume of the checkpoint at `path` (its `payload`) into `config` has work to do and
+    writes only its own files: a one-line CheckpointError otherwise.
+
+    It writes `config.checkpoint_path()` and its run log. Both may be the resumed run's own
+    (the same file, continued), or new; an existing checkpoint or log of another run in that
+    folder is refused, since the resume would replace the one and cut the other back to this
+    file's step."""
+    step = int(payload["step"])
+    if step >= config.steps:
+        raise checkpoint.CheckpointError(
+            f"{path} is at step {step} of the {config.steps} steps to train: nothing to resume (to train "
+            f"further, pass a larger --steps with --allow_schedule_change)")
+    output, resumed = config.checkpoint_path(), Path(path)
+    if _same_file(output, resumed):
+        return
+    for existing in (output, log_path(output)):
+        if existing.exists():
+            raise checkpoint.CheckpointError(
+                f"resuming {path} would write {output}, but {existing} already exists (another run's); "
+                "pass --save_path with another folder")
 
 
 def restore_train_state(model: Model, example_images, payload: dict, path) -> TrainState:
