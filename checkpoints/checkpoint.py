@@ -119,18 +119,21 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def expand_checkpoint_paths(items) -> list[Path]:
-    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped);
-    a pattern that matches nothing or a path that is no file is a one-line CheckpointError."""
+    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped).
+    An argument that names an existing file is that file, whatever characters its name has
+    (`run[1].pkl` is a legal name, and as a pattern would match `run1.pkl` only); any other
+    argument with `*?[` is a pattern. A pattern that matches nothing or a path that is no
+    file is a one-line CheckpointError."""
     paths: list[Path] = []
     for item in items:
-        if any(c in item for c in "*?["):
+        path = Path(item).expanduser()
+        if path.is_file():
+            paths.append(path)
+        elif any(c in item for c in "*?["):
             matches = sorted(glob.glob(os.path.expanduser(item)))
             if not matches:
                 raise CheckpointError(f"no file matches {item}")
             paths.extend(Path(m) for m in matches)
         else:
-            path = Path(item).expanduser()
-            if not path.is_file():
-                raise CheckpointError(f"no checkpoint at {path}")
-            paths.append(path)
+            raise CheckpointError(f"no checkpoint at {path}")
     return list(dict.fromkeys(paths))

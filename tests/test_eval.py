@@ -122,6 +122,20 @@ def test_main_glob_table(checkpoints, data, capsys):
     }
 
 
+def test_a_file_whose_name_looks_like_a_pattern_is_that_file(checkpoints, data, tmp_path, capsys):
+    """`run[1].pkl` exists: it is evaluated, not read as the pattern matching `run1.pkl`."""
+    from checkpoints.checkpoint import expand_checkpoint_paths
+
+    named = tmp_path / "run[1].pkl"
+    named.write_bytes(checkpoints["dvae"].read_bytes())
+    (tmp_path / "run1.pkl").write_bytes(b"another file the pattern would match")
+    assert expand_checkpoint_paths([str(named)]) == [named]
+    assert expand_checkpoint_paths([str(tmp_path / "run[12].pkl")]) == [tmp_path / "run1.pkl"]  # still a pattern
+    rc = ev.main(["--save_file", str(named), "--metrics", "mig", "--no_progress", "--settings",
+                  json.dumps({"mig": {"num_train": 200}})], data=data)
+    assert rc == 0 and f"wrote {tmp_path / 'run[1].eval.json'}" in capsys.readouterr().out
+
+
 def test_indexed_data_same_random_state_calls(data):
     assert supports_index_cache(data)
     indexed = IndexedData(data)
