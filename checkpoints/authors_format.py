@@ -165,6 +165,16 @@ def _rename_codebook(tree: dict) -> dict:
     return {(CODEBOOK if k == AUTHORS_CODEBOOK else k): v for k, v in tree.items()}
 
 
+def _hard_flag(value: np.ndarray, where: str) -> np.ndarray:
+    """Their `hard` is a float32 0.0 or 1.0 -> a bool. Anything else (NaN, 0.5, an array of
+    several) is not a flag their code writes; `value != 0` would make NaN True."""
+    if value.shape != () or value.dtype.kind not in "biuf" or value.item() not in (0, 1):
+        raise AuthorsFormatError(f"{where}: expected 0.0 or 1.0 (a flag), got {describe(value)}"
+                                 + (f" holding {value.item()!r}" if value.shape == () and value.dtype.kind in "biuf"
+                                    else ""))
+    return np.asarray(value.item() == 1, np.bool_)
+
+
 def _gumbel_state(state, where: str) -> dict:
     """Their state `~` {scale, lambda, hard float32} -> ours `codebook` {..., hard bool}.
     Their loop writes the annealed scale back after every step, so it may be a plain number."""
@@ -177,7 +187,7 @@ def _gumbel_state(state, where: str) -> dict:
             for k, v in state[CODEBOOK].items()
         }
         if isinstance(codebook.get("hard"), np.ndarray):
-            codebook["hard"] = np.asarray(codebook["hard"] != 0, np.bool_)
+            codebook["hard"] = _hard_flag(codebook["hard"], f"{where}/{AUTHORS_CODEBOOK}/hard")
         state = {**state, CODEBOOK: codebook}
     return _plain_tree(state, where)
 

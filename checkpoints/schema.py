@@ -142,7 +142,9 @@ def check_payload(payload, finite: FiniteValues | None = None, authors: bool = F
             f"model/dataset {describe(payload['model'])}/{describe(payload['dataset'])} "
             f"disagree with the config's {config.model_name}/{config.dataset}"
         )
-    _integer(payload["step"], "step")
+    step = _integer(payload["step"], "step")
+    if step > config.steps:     # a run stops at its steps: such a file was not written by a run
+        raise PayloadError(f"step: {step} is past the {config.steps} steps of its config")
     rng = payload["rng"]
     if not (isinstance(rng, np.ndarray) and rng.dtype == np.uint32 and rng.shape == (2,)):
         raise PayloadError(f"rng: expected a raw jax key (uint32 [2]), got {describe(rng)}")

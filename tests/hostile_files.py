@@ -184,6 +184,8 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
         "step_array": (changed(step=np.array(5)), r"step: expected an integer"),
         "step_string": (changed(step="abc"), r"step: expected an integer .* got 'abc'"),
         "step_negative": (changed(step=-5), r"step: expected an integer in \[0, 2147483647\], got -5"),
+        # Resume would print "saved" and write nothing; no run writes a step past its steps.
+        "step_past_steps": (changed(step=payload["config"]["steps"] + 1), r"step: 9 is past the 8 steps of its config"),
         "params_nan": (param(nan), r"params/.*: a float32 array .* with NaN or infinite values"),
         "params_complex": (param(np.zeros(shape, np.complex64)), r"dtype 'c8'"),
         "params_unicode": (param(np.array(["abc"] * 4)), r"dtype 'U3'"),
@@ -218,6 +220,10 @@ def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
     def with_params(**modules):
         return {**raw, "train_state": raw["train_state"]._replace(params={**params, **modules})}
 
+    def with_gumbel(**values):
+        state = raw["train_state"].state
+        return {**raw, "train_state": raw["train_state"]._replace(state={**state, "~": {**state["~"], **values}})}
+
     return {
         "authors_deep_params": (with_params(enc_conv0=deep), r"nested more than 32 deep"),
         "authors_nan_params": (
@@ -225,6 +231,10 @@ def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
             r"params/enc_conv0/w: a float32 array .* with NaN or infinite values",
         ),
         "authors_decode_res_int": ({**raw, "config": Box(config, frozen_box=True)}, r"dataset\.decode_res is 64;"),
+        # `hard != 0` made NaN a True flag.
+        "authors_hard_nan": (with_gumbel(hard=np.array(np.nan, np.float32)),
+                             r"state/~/hard: expected 0\.0 or 1\.0 \(a flag\), got a float32 array of shape \(\) "
+                             r"holding nan"),
     }
 
 
