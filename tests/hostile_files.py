@@ -194,6 +194,18 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
         "params_extra": (changed(params=extra), r"parameter names differ .*unexpected \['extra'\]"),
         "rng_float_wrong_shape": (changed(rng=np.zeros(3, np.float32)), r"rng: expected a raw jax key"),
         "config_step_type": (changed(config={**payload["config"], "steps": "many"}), r"steps must be int, got 'many'"),
+        # Values past what the code runs: each was a traceback, a petabyte allocation or an
+        # endless compile in some entry point.
+        **{f"config_{field}_{name}": (changed(config={**payload["config"], field: value}), message)
+           for field, name, value, message in [
+               ("batch_size", "2_40", 2**40, r"--batch_size must be at most 65,536, got 1099511627776"),
+               ("num_categories", "2_62", 2**62, r"--K \(num_categories\) must be at most 4,096"),
+               ("steps", "2_31", 2**31, r"--steps must be at most 1,000,000,000"),
+               ("steps_per_dispatch", "100000", 100_000, r"--steps_per_dispatch must be at most 1,000"),
+               ("save_path", "nul", "runs/\0/", r"--save_path holds a NUL character"),
+               ("save_path", "surrogate", "runs/\udc80/", r"--save_path holds a lone surrogate"),
+               ("seeds", "150000", ",".join(map(str, range(150_000))), r"--seeds must be at most 4096 characters"),
+           ]},
         "unknown_key": (changed(extra_field=1), r"unexpected keys: 'extra_field'"),
     }
     for key in ("params", "state", "step", "opt_state", "rng", "config"):
