@@ -37,6 +37,7 @@ from typing import BinaryIO
 import numpy as np
 
 from configs import describe
+from configs.text import printable
 
 MAX_DEPTH = 32                 # containers inside containers (checkpoints need < 10)
 MAX_OPCODES = 2_000_000        # real checkpoints use thousands; bounds the time on any file
@@ -141,11 +142,14 @@ class _Reader:
         self.absorb(entry, items, _CONTAINER_COST)
         return value
 
-    def add(self, container, items):
-        """Items appended or set into an open list, dict or mapping."""
+    def add(self, container, items, kind: type, opcode: str):
+        """Items appended (`kind` list) or set (`kind` dict: a dict or a mapping stand-in) into
+        an open container built by this reader; anything else (a tuple, a record, an array, a
+        value never built here) is refused before it is touched."""
         entry = self.info.get(id(container))
-        if entry is None or entry[0] is not container or not isinstance(container, (list, dict)):
-            raise PickleRefused(f"items added to {describe(container)}")
+        if entry is None or entry[0] is not container or not isinstance(container, kind) \
+                or (kind is list and type(container) is not list):
+            raise PickleRefused(f"{opcode} on {describe(container)} (only a {kind.__name__} takes them)")
         self.absorb(entry, items)
 
     def absorb(self, entry: list, items, cost: int = 0):
@@ -263,6 +267,22 @@ class _Reader:
             self.on_array(array)
         return array
 
+    def floor(self) -> int:
+        """Where the items an opcode may take start: above the last MARK."""
+        return self.marks[-1] if self.marks else 0
+
+    def pop(self):
+        """The top item, which must lie above the last MARK (an opcode never takes a marked
+        item; pickle's own stack keeps them apart)."""
+        if len(self.stack) <= self.floor():
+            raise PickleRefused("an opcode takes an item from an empty stack")
+        return self.stack.pop()
+
+    def top(self):
+        if len(self.stack) <= self.floor():
+            raise PickleRefused("an opcode needs an item on the stack and there is none")
+        return self.stack[-1]
+
     def pop_mark(self) -> list:
         if not self.marks:
             raise PickleRefused("an opcode needs a MARK and there is none")
@@ -294,7 +314,8 @@ class _Reader:
                     return self.finish()
             except PickleRefused as error:
                 raise PickleRefused(f"{error} (opcode at byte {self.at() - 1})") from None
-            except (IndexError, KeyError, TypeError, ValueError, OverflowError, struct.error) as error:
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError, struct.error) as error:
+                # Every opcode checks its operands; this is the net under those checks.
                 raise PickleRefused(f"malformed pickle near byte {self.at()} ({type(error).__name__} "
                                     f"on opcode {bytes([code])!r})") from None
         raise PickleRefused(f"more than {MAX_OPCODES} opcodes (checkpoints use thousands)")
@@ -348,7 +369,11 @@ def _mark(r):
 
 
 def _pop(r):
-    r.stack.pop()
+    # As pickle's POP: the top item, or the last MARK when nothing lies above it.
+    if len(r.stack) > r.floor():
+        r.stack.pop()
+    else:
+        r.pop_mark()
 
 
 def _pop_mark(r):
@@ -398,7 +423,7 @@ def _tuple(n: int | None):
         if n is None:
             items = r.pop_mark()
         else:
-            if len(r.stack) < n:
+            if len(r.stack) - r.floor() < n:
                 raise PickleRefused("a tuple opcode with too few items on the stack")
             items = r.stack[len(r.stack) - n:] if n else []
             del r.stack[len(r.stack) - n:]
@@ -408,15 +433,17 @@ def _tuple(n: int | None):
 
 
 def _append(r):
-    item = r.stack.pop()
-    r.add(r.stack[-1], [item])
-    r.stack[-1].append(item)
+    item = r.pop()
+    target = r.top()
+    r.add(target, [item], list, "APPEND")
+    target.append(item)
 
 
 def _appends(r):
     items = r.pop_mark()
-    r.add(r.stack[-1], items)
-    r.stack[-1].extend(items)
+    target = r.top()
+    r.add(target, items, list, "APPENDS")
+    target.extend(items)
 
 
 def _set_items(target, items: list):
@@ -428,23 +455,26 @@ def _set_items(target, items: list):
 
 
 def _setitem(r):
-    value, key = r.stack.pop(), r.stack.pop()
-    r.add(r.stack[-1], [key, value])
-    _set_items(r.stack[-1], [key, value])
+    value = r.pop()
+    key = r.pop()
+    target = r.top()
+    r.add(target, [key, value], dict, "SETITEM")
+    _set_items(target, [key, value])
 
 
 def _setitems(r):
     items = r.pop_mark()
     if len(items) % 2:
         raise PickleRefused("SETITEMS with an odd number of items")
-    r.add(r.stack[-1], items)
-    _set_items(r.stack[-1], items)
+    target = r.top()
+    r.add(target, items, dict, "SETITEMS")
+    _set_items(target, items)
 
 
 def _put(layout: struct.Struct | None):
     def handler(r):
         key = len(r.memo) if layout is None else r.unpack(layout)
-        value = r.memo[key] = r.stack[-1]
+        value = r.memo[key] = r.top()
         if type(value) is _Pending:
             value.memo_keys.append(key)
     return handler
@@ -461,11 +491,11 @@ def _get(layout: struct.Struct):
 
 
 def _lookup(r, module, name):
-    if not (isinstance(module, str) and isinstance(name, str)):
+    if not (type(module) is str and type(name) is str):
         raise PickleRefused("STACK_GLOBAL with names that are not strings")
     known = r.globals.get((module, name))
     if known is None:
-        shown = f"{module[:MAX_NAME]}.{name[:MAX_NAME]}"
+        shown = f"{printable(module)}.{printable(name)}"
         raise PickleRefused(f"refusing to load {shown}: a checkpoint (this project's or the authors') "
                             "holds only plain containers, arrays and the authors' TrainState/Box/optax "
                             "states, so this file is either from another program or unsafe")
@@ -478,37 +508,39 @@ def _global(r):
 
 
 def _stack_global(r):
-    name, module = r.stack.pop(), r.stack.pop()
+    name = r.pop()
+    module = r.pop()
     _lookup(r, module, name)
 
 
 def _reduce(r):
-    args = r.stack.pop()
-    target = r.stack.pop()
+    args = r.pop()
+    target = r.pop()
     if not isinstance(target, Global) or type(args) is not tuple:
         raise PickleRefused(f"REDUCE of {describe(target)}")
     r.stack.append(_call(r, target, args))
 
 
 def _newobj(r):
-    args = r.stack.pop()
-    target = r.stack.pop()
+    args = r.pop()
+    target = r.pop()
     if not isinstance(target, Global) or target.kind not in ("record", "mapping") or type(args) is not tuple:
         raise PickleRefused(f"NEWOBJ of {describe(target)}")
     r.stack.append(_call(r, target, args))
 
 
 def _build(r):
-    state = r.stack.pop()
-    target = r.stack[-1]
+    state = r.pop()
+    target = r.top()
     if isinstance(target, _Pending):
         built = _array_from_state(r, state) if target.kind == "array" else _dtype_from_state(target.code, state)
         r.stack[-1] = built
         for key in target.memo_keys:
             r.memo[key] = built
         return
-    if isinstance(target, dict) and type(target) is not dict and isinstance(state, dict):
-        entry = r.info[id(target)]
+    entry = r.info.get(id(target))
+    if isinstance(target, dict) and type(target) is not dict and type(state) is dict \
+            and entry is not None and entry[0] is target:
         if entry[3]:
             raise PickleRefused(f"a second BUILD of {type(target).__name__}")
         entry[3] = True   # a mapping's state (Box's options) is dropped; after it, no more items
@@ -523,18 +555,19 @@ def _call(r, target: Global, args: tuple):
         if len(args) != len(target.cls._fields):
             raise PickleRefused(f"{target.name} with {len(args)} fields, expected {len(target.cls._fields)}")
         return r.new_container(target.cls(*args), args)
-    if kind == "mapping" and args == ():
+    if kind == "mapping" and not args:
         return r.new_container(target.cls())
     if kind == "reconstruct":
         _check_reconstruct_args(args, target)
         return _Pending("array")
     if kind == "dtype":
-        if len(args) != 3 or args[1:] != (False, True) or type(args[1]) is not bool or type(args[2]) is not bool:
+        # Operand types before any comparison: `==` on a file's array compares elementwise.
+        if len(args) != 3 or args[1] is not False or args[2] is not True:
             raise PickleRefused(f"numpy.dtype with arguments {describe(args)}")
         _plain_dtype(args[0])
         return _Pending("dtype", args[0])
     if kind == "frombuffer":
-        if len(args) != 4 or args[3] not in ("C", "F"):
+        if len(args) != 4 or type(args[3]) is not str or args[3] not in ("C", "F"):
             raise PickleRefused(f"{target.name} with arguments {describe(args)}")
         buffer, dtype, shape, order = args
         return r.built(_new_array(r, buffer, dtype, shape, order == "F"))
@@ -543,10 +576,11 @@ def _call(r, target: Global, args: tuple):
                 or len(args[1]) != args[0].itemsize:
             raise PickleRefused(f"a numpy scalar from {describe(args)}")
         return args[1].buffer.view(args[0])[0]
-    if kind == "empty_bytes" and args == ():
+    if kind == "empty_bytes" and not args:
         return _Raw(np.empty(0, np.uint8))
     if kind == "encode":
-        if len(args) != 2 or type(args[0]) is not str or args[1] not in ("latin1", "latin-1"):
+        if len(args) != 2 or type(args[0]) is not str or type(args[1]) is not str \
+                or args[1] not in ("latin1", "latin-1"):
             raise PickleRefused(f"_codecs.encode of {describe(args)} (only protocol 2's latin1 bytes)")
         r.charge(len(args[0]) + 64)
         try:
@@ -564,13 +598,16 @@ def _call(r, target: Global, args: tuple):
 
 def _check_reconstruct_args(args, target: Global):
     if not (type(args) is tuple and len(args) == 3 and isinstance(args[0], Global) and args[0].kind == "ndarray"
-            and args[1] == (0,) and type(args[2]) is _Raw and args[2].equals(b"b")):
+            and type(args[1]) is tuple and len(args[1]) == 1 and type(args[1][0]) is int and args[1][0] == 0
+            and type(args[2]) is _Raw and args[2].equals(b"b")):
         raise PickleRefused(f"{target.name} with arguments {describe(args)} (numpy writes (ndarray, (0,), b'b'))")
 
 
 def _dtype_from_state(code, state) -> np.dtype:
-    if not (type(state) is tuple and len(state) == 8 and state[0] == 3 and state[2:] == (None, None, None, -1, -1, 0)
-            and type(state[1]) is str):
+    if not (type(state) is tuple and len(state) == 8
+            and type(state[0]) is int and all(type(v) is int for v in state[5:])
+            and state[0] == 3 and state[2] is None and state[3] is None and state[4] is None
+            and state[5:] == (-1, -1, 0) and type(state[1]) is str):
         raise PickleRefused(
             f"a dtype state {describe(state)} (plain dtypes have (3, byteorder, None, None, None, -1, -1, 0))")
     return _plain_dtype(code, state[1])
@@ -578,7 +615,8 @@ def _dtype_from_state(code, state) -> np.dtype:
 
 def _array_from_state(r, state) -> np.ndarray:
     """numpy's ndarray state (1, shape, dtype, is_fortran, raw bytes) -> a fresh array."""
-    if not (type(state) is tuple and len(state) == 5 and state[0] == 1 and type(state[3]) is bool):
+    if not (type(state) is tuple and len(state) == 5 and type(state[0]) is int and state[0] == 1
+            and type(state[3]) is bool):
         raise PickleRefused(f"an array state {describe(state)} (numpy writes (1, shape, dtype, fortran, bytes))")
     _, shape, dtype, fortran, raw = state
     array = _new_array(r, raw, dtype, shape, fortran)

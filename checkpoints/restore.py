@@ -10,7 +10,7 @@ import numpy as np
 
 import configs
 from checkpoints import checkpoint
-from configs import Config, describe
+from configs import Config, describe, shown_keys
 from data import IMAGE_SIZE, GroundTruthData, get_dataset, num_channels
 from models import Model, build_model
 
@@ -48,10 +48,13 @@ def restore_parameters(model: Model, example_images, payload: dict, path):
 
 def _match(template: dict, stored: dict, what: str):
     """`stored` nested dict in the exact structure of `template` (same keys and shapes)."""
-    if not isinstance(stored, dict) or set(stored) != set(template):
-        missing = sorted(set(template) - set(stored or {}))
-        extra = sorted(set(stored or {}) - set(template))
-        raise checkpoint.CheckpointError(f"{what}: parameter names differ (missing {missing}, unexpected {extra})")
+    if not isinstance(stored, dict):     # checkpoints.schema has refused this already; never iterated
+        raise checkpoint.CheckpointError(f"{what}: expected a dict of parameters, got {describe(stored)}")
+    if set(stored) != set(template):
+        missing = sorted(set(template) - set(stored))
+        extra = sorted(set(stored) - set(template))
+        raise checkpoint.CheckpointError(f"{what}: parameter names differ (missing [{shown_keys(missing)}], "
+                                         f"unexpected [{shown_keys(extra)}])")
     out = {}
     for key, value in template.items():
         if isinstance(value, dict):

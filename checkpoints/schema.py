@@ -12,6 +12,7 @@ import numpy as np
 
 import configs
 from configs import describe
+from configs.text import printable
 
 FORMAT_VERSION = 1
 REQUIRED = ("format_version", "model", "dataset", "step", "config", "params", "state", "opt_state",
@@ -81,14 +82,19 @@ def check_array(value, key: str, finite: FiniteValues) -> np.ndarray:
     return value
 
 
-def _parameter_tree(value, key: str, finite: FiniteValues, depth: int = 0):
-    """Haiku's {module: {name: array}} (any depth up to 4), string keys, finite numeric arrays."""
-    if isinstance(value, np.ndarray) and depth > 0:
-        return check_array(value, key, finite)
-    if type(value) is not dict or depth > 4:
-        raise PayloadError(f"{key}: expected nested dicts of arrays, got {describe(value)}")
-    for name, item in value.items():
-        _parameter_tree(item, f"{key}/{name}", finite, depth + 1)
+def _parameter_tree(value, key: str, finite: FiniteValues):
+    """Haiku's {module: {name: array}}: a dict of modules, each a dict of finite numeric
+    arrays, string keys; what every model here (and the authors') has, and the shape the
+    restore compares with the model's. Checked level by level, so nothing later iterates a
+    module that is an array (its elements) or a number."""
+    if type(value) is not dict:
+        raise PayloadError(f"{key}: expected a dict of modules, got {describe(value)}")
+    for module, arrays in value.items():
+        if type(arrays) is not dict:
+            raise PayloadError(
+                f"{key}/{printable(module)}: expected a module (a dict of arrays), got {describe(arrays)}")
+        for name, array in arrays.items():
+            check_array(array, f"{key}/{printable(module)}/{printable(name)}", finite)
 
 
 def _leaves(value, key: str, finite: FiniteValues):
@@ -109,7 +115,8 @@ def _history(value, key: str = "config_history"):
         for field, change in entry["changed"].items():
             if field not in configs.FIELD_TYPES or type(change) not in (list, tuple) or len(change) != 2 \
                     or not all(type(v) in (bool, int, float, str) for v in change):
-                raise PayloadError(f"{key}[{i}].changed.{field[:40]}: expected [old, new], got {describe(change)}")
+                raise PayloadError(
+                    f"{key}[{i}].changed.{printable(field)}: expected [old, new], got {describe(change)}")
 
 
 def check_payload(payload, finite: FiniteValues | None = None, authors: bool = False) -> dict:

@@ -146,6 +146,20 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
             r"refusing to load posix\.system",
         ),
         "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
+        # 6 bytes: APPEND on a dict (list methods on whatever the stack holds).
+        "append_on_dict": (PROTO4 + EMPTY_DICT + NONE + APPEND + STOP, r"APPEND on a dict of 0 items \(only a list"),
+        "appends_on_box": (PROTO4 + name("box.box", "Box") + EMPTY_TUPLE + b"\x81" + MARK + NONE + b"e" + STOP,
+                           r"APPENDS on a BoxRecord of 0 items \(only a list"),
+        "setitem_on_list": (PROTO4 + EMPTY_LIST + text("k") + NONE + SETITEM + STOP, r"SETITEM on a list of 0 items"),
+        "setitem_on_record": (PROTO4 + name("optax._src.base", "EmptyState") + EMPTY_TUPLE + b"\x81" + text("k")
+                              + NONE + SETITEM + STOP, r"SETITEM on a EmptyStateRecord"),
+        # An item taken from below a MARK (pickle's own stack keeps them apart).
+        "append_across_a_mark": (PROTO4 + EMPTY_LIST + MARK + APPEND + STOP, r"takes an item from an empty stack"),
+        # Operands that compare elementwise: an array where numpy writes False/True.
+        "dtype_flags_are_arrays": (
+            in_payload(payload, "rng", name("numpy", "dtype") + text("f4")
+                       + reconstructed_array((2,), dtype("u1"), b"\0\0") + NEWTRUE + TUPLE3 + REDUCE),
+            r"numpy\.dtype with arguments a tuple of 3 items"),
         "list_containing_itself": (in_payload(payload, "step", EMPTY_LIST + put(0) + get(0) + APPEND), r"\(a cycle\)"),
         # Frames (protocol 4-5) are read whole: one may not announce more than the file holds,
         # start inside another, or end inside an opcode's argument (pickle never writes these).
@@ -207,6 +221,13 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
                ("seeds", "150000", ",".join(map(str, range(150_000))), r"--seeds must be at most 4096 characters"),
            ]},
         "unknown_key": (changed(extra_field=1), r"unexpected keys: 'extra_field'"),
+        # A module replaced by an array: its elements were compared with the model's names.
+        "params_module_array": (changed(params={**payload["params"], "enc_conv0": np.zeros((3, 3), np.float32)}),
+                                r"params/enc_conv0: expected a module \(a dict of arrays\), got a float32 array"),
+        "params_module_0d": (changed(params={**payload["params"], "enc_conv0": np.ones((), np.float32)}),
+                             r"params/enc_conv0: expected a module \(a dict of arrays\), "
+                             r"got a float32 array of shape \(\)"),
+        "state_module_number": (changed(state={"codebook": 3}), r"state/codebook: expected a module"),
     }
     for key in ("params", "state", "step", "opt_state", "rng", "config"):
         files[f"missing_{key}"] = (without(key), rf"checkpoint lacks \['{key}'\]")
@@ -242,6 +263,8 @@ def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
             with_params(enc_conv0={**params["enc_conv0"], "w": nan}),
             r"params/enc_conv0/w: a float32 array .* with NaN or infinite values",
         ),
+        "authors_module_array": (with_params(enc_conv0=np.zeros((2, 2), np.float32)),
+                                 r"params/enc_conv0: expected a module \(a dict of arrays\), found a float32 array"),
         "authors_decode_res_int": ({**raw, "config": Box(config, frozen_box=True)}, r"dataset\.decode_res is 64;"),
         # `hard != 0` made NaN a True flag.
         "authors_hard_nan": (with_gumbel(hard=np.array(np.nan, np.float32)),
