@@ -97,6 +97,30 @@ def _parameter_tree(value, key: str, finite: FiniteValues):
             check_array(array, f"{key}/{printable(module)}/{printable(name)}", finite)
 
 
+# The codebook's Gumbel state (models/latents.py), each value a number the model computes with:
+# the temperature divides the logits, the scale multiplies the noise. Out of these ranges the
+# soft sample is NaN (a temperature of 0) or meaningless, and the straight-through gap and the
+# ELBO with it. The ranges are the config's for the same quantities (configs.validate).
+GUMBEL_RANGES = {
+    "lambda": (configs.MIN_TEMPERATURE, configs.MAX_TEMPERATURE, "the Gumbel-softmax temperature"),
+    "scale": (0.0, configs.MAX_NOISE_SCALE, "the Gumbel noise scale"),
+}
+
+
+def _gumbel_state(state: dict, key: str = "state/codebook"):
+    """The codebook's `lambda` and `scale` in range, where present as numbers (their shape and
+    dtype are the model's to check)."""
+    codebook = state.get("codebook")
+    if not isinstance(codebook, dict):
+        return
+    for name, (lowest, highest, what) in GUMBEL_RANGES.items():
+        value = codebook.get(name)
+        if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+            number = value.item()
+            if not lowest <= number <= highest:     # NaN fails too
+                raise PayloadError(f"{key}/{name}: {number!r} is outside [{lowest:g}, {highest:g}] ({what})")
+
+
 def _leaves(value, key: str, finite: FiniteValues):
     """An optimiser state stored as its flat list of arrays."""
     if type(value) is not list:
@@ -157,6 +181,7 @@ def check_payload(payload, finite: FiniteValues | None = None, authors: bool = F
         raise PayloadError(f"rng: expected a raw jax key (uint32 [2]), got {describe(rng)}")
     _parameter_tree(payload["params"], "params", finite)
     _parameter_tree(payload["state"], "state", finite)
+    _gumbel_state(payload["state"])
     _leaves(payload["opt_state"], "opt_state", finite)
     if type(payload["state_disc"]) is not dict or payload["state_disc"]:
         raise PayloadError(f"state_disc: expected an empty dict, got {describe(payload['state_disc'])}")

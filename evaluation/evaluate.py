@@ -7,6 +7,13 @@ with jax.random(seed), and the negative ELBO (recon + KL, as trained) on a fixed
 10,000 training images drawn the same way (metrics/elbo.py). For data sets whose observations
 are plain stored images every stored image is encoded at most once (evaluation/index_cache.py),
 with numbers identical to the plain path.
+
+Parameters can be finite and still give numbers nothing can be computed from (every weight at
+1e38: NaN codes, NaN losses). Such a quantity is not computed: its result keys are null, its
+name goes into the result's `incomplete` (the reason into `incomplete_why`), and everything
+else is still computed and written. The metrics share one RandomState, so once one metric
+meets unusable codes, it and every metric after it are incomplete (their draws would no
+longer be the protocol's).
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ from evaluation.protocol import (
 )
 from metrics.elbo import compute_elbo
 from metrics.st_gap import compute_st_gap
+from metrics.utils import NotFinite
 from models.representation import make_representation_function
 from training.machine import describe_machine
 
@@ -74,6 +82,11 @@ class _Evaluation:
     protocol: str       # "paper", or "custom" where the settings change a number
     results: dict = dataclasses.field(default_factory=dict)
     times: dict = dataclasses.field(default_factory=dict)
+    incomplete: dict = dataclasses.field(default_factory=dict)    # name -> why it was not computed
+
+    def not_computed(self, name: str, why: str):
+        self.incomplete[name] = why
+        self.results.update({key: None for key in RESULT_KEYS[name]})
 
 
 def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, datasets: dict | None = None,
@@ -113,10 +126,11 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
         if overlap:
             gap.join()
     if gap is not None:
-        run.results.update(gap.results(run.times, log, overlap))
-        run.settings.setdefault("st_gap", {}).update(
-            num_batches=gap.value["st_num_batches"], batch_size=gap.value["st_batch_size"]
-        )
+        run.results.update(gap.results(run, log, overlap))
+        if gap.value is not None:
+            run.settings.setdefault("st_gap", {}).update(
+                num_batches=gap.value["st_num_batches"], batch_size=gap.value["st_batch_size"]
+            )
     if "elbo" in names:
         run.results.update(_elbo_results(run, log))
     run.times["total"] = time.perf_counter() - started
@@ -128,13 +142,34 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
     return result
 
 
+# The largest code the metrics compute with: squared and summed over a million samples it is
+# still finite in float32 (codes of a trained model are within a few units).
+MAX_CODE = 1e15
+
+
+def usable_codes(representation_function):
+    """`representation_function` whose codes are checked: NaN, infinite or beyond MAX_CODE is
+    NotFinite("representation") instead of a metric failing somewhere inside on them."""
+    def represent(observations):
+        codes = np.asarray(representation_function(observations))
+        if codes.dtype.kind == "f" and codes.size:
+            with np.errstate(invalid="ignore", over="ignore"):
+                largest = float(np.abs(codes).max())
+            if not largest <= MAX_CODE:      # NaN fails too
+                raise NotFinite("representation", f"codes of magnitude {largest:g} (NaN, infinite or beyond "
+                                                  f"{MAX_CODE:g}), which the metrics cannot use")
+        return codes
+    return represent
+
+
 class _ReadOut:
-    """What the metrics see: the jitted read-out, and for stored-image data sets the index
-    cache (every stored image encoded at most once) with the settings it needs."""
+    """What the metrics see: the jitted read-out (its codes checked, `usable_codes`), and for
+    stored-image data sets the index cache (every stored image encoded at most once) with the
+    settings it needs."""
 
     def __init__(self, restored: Restored, names, settings, use_cache: bool):
         data = restored.data
-        represent = make_representation_function(restored.model, restored.params, restored.state)
+        represent = usable_codes(make_representation_function(restored.model, restored.params, restored.state))
         self.metric_names = [n for n in names if n in metrics_lib.METRIC_NAMES]
         self.metric_settings = {k: v for k, v in settings.items() if k in metrics_lib.METRIC_NAMES}
         self.ground_truth, self.representation_function, self.cache = data, represent, None
@@ -163,22 +198,30 @@ def _run_metrics(read_out: _ReadOut, run: _Evaluation, early_dci: bool, progress
             )
             early = EarlyDci(plan, read_out.representation_function, settings.get("dci")).start()
             times["dci_plan"] = time.perf_counter() - start
-        for name in names:
-            early_result = early.result(random_state) if (name == "dci" and early is not None) else None
-            if early_result is not None:
-                out = metrics_lib.flat_results("dci", early_result)
-                times["dci"] = early.seconds  # its own run, beside the metrics before it
-                early_used = True
-            else:
-                out = metrics_lib.evaluate_all(
-                    read_out.ground_truth,
-                    read_out.representation_function,
-                    random_state,
-                    metrics=[name],
-                    progress=progress,
-                    settings=settings,
-                )
-                times[name] = out.pop(f"time_{name}")
+        for i, name in enumerate(names):
+            try:
+                early_result = early.result(random_state) if (name == "dci" and early is not None) else None
+                if early_result is not None:
+                    out = metrics_lib.flat_results("dci", early_result)
+                    times["dci"] = early.seconds  # its own run, beside the metrics before it
+                    early_used = True
+                else:
+                    out = metrics_lib.evaluate_all(
+                        read_out.ground_truth,
+                        read_out.representation_function,
+                        random_state,
+                        metrics=[name],
+                        progress=progress,
+                        settings=settings,
+                    )
+                    times[name] = out.pop(f"time_{name}")
+            except NotFinite as error:
+                # This metric's draws stopped part-way: the shared RandomState is no longer where
+                # the protocol has it for any metric after this one.
+                for skipped in names[i:]:
+                    run.not_computed(skipped, str(error))
+                log(f"  {name:<11s}not computed, nor {', '.join(names[i + 1:]) or 'anything after it'}: {error}")
+                break
             run.results.update(out)
             log(
                 f"  {name:<11s}"
@@ -215,13 +258,18 @@ class _GapJob:
     def join(self):
         self._thread.join()
 
-    def results(self, times: dict, log, overlapped: bool) -> dict:
-        """The gap's result keys (computed now unless it ran in a thread); its error re-raised."""
+    def results(self, run: _Evaluation, log, overlapped: bool) -> dict:
+        """The gap's result keys (computed now unless it ran in a thread); its error re-raised,
+        except a non-finite loss, which leaves the gap not computed (`run.not_computed`)."""
         if self._thread is None:
             self._run()
+        run.times["st_gap"] = self.seconds
+        if isinstance(self.error, NotFinite):
+            run.not_computed("st_gap", str(self.error))
+            log(f"  {'st_gap':<11s}not computed: {self.error}")
+            return {}
         if self.error is not None:
             raise self.error
-        times["st_gap"] = self.seconds
         out = {k: self.value[k] for k in RESULT_KEYS["st_gap"]}
         log(
             f"  {'st_gap':<11s}"
@@ -246,8 +294,14 @@ def _elbo_results(run: _Evaluation, log) -> dict:
         **run.settings.get("elbo", {}),
     )
     times["elbo"] = time.perf_counter() - start
-    # Non-finite (a posterior that overflows) is recorded as null, as in the JSON.
+    # Non-finite (a posterior that overflows) is recorded as null, as in the JSON, and the
+    # ELBO as not computed.
     out = {k: plain_json(value[k]) for k in (*RESULT_KEYS["elbo"], "elbo_num_images", "elbo_noise_scale")}
+    bad = [k for k in RESULT_KEYS["elbo"] if out[k] is None]
+    if bad:
+        run.not_computed("elbo", f"elbo: non-finite {', '.join(bad)} "
+                                 f"({', '.join(f'{k} {value[k]}' for k in RESULT_KEYS['elbo'])})")
+        out.update({k: None for k in RESULT_KEYS["elbo"]})     # one quantity: not half of it
     log(f"  {'elbo':<11s}" + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items()) + f"  ({times['elbo']:.1f} s)")
     return out
 
@@ -272,6 +326,8 @@ def _result_record(run: _Evaluation, overlapped: bool, dci_early_used: bool, cac
         "metrics": run.names,
         "results": run.results,
         "times": run.times,
+        **({"incomplete": [n for n in run.names if n in run.incomplete],
+            "incomplete_why": dict(run.incomplete)} if run.incomplete else {}),
         "st_gap_overlapped": overlapped,
         "dci_early": dci_early_used,
         "index_cache": (
@@ -313,7 +369,8 @@ def format_table(result: dict) -> str:
             lines.append(f"  {'st_gap':<28s}{'-':>12s}{'':>10s}  ({result.get('st_gap_note', '')})")
             continue
         for i, key in enumerate(keys):
-            time_text = f"{result['times'][name]:10.1f}" if i == 0 else ""
+            seconds = result["times"].get(name)
+            time_text = (f"{seconds:10.1f}" if seconds is not None else f"{'-':>10s}") if i == 0 else ""
             lines.append(f"  {key:<28s}{_fmt(result['results'][key]):>12s}{time_text}")
     cache = result["index_cache"]
     extra = (

@@ -186,6 +186,10 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
         name_ = sorted(payload["params"][module])[0]
         return changed(params={**payload["params"], module: {**payload["params"][module], name_: value}})
 
+    def gumbel(**values):
+        codebook = {**payload["state"]["codebook"], **{k: np.asarray(v) for k, v in values.items()}}
+        return changed(state={**payload["state"], "codebook": codebook})
+
     first = payload["params"][sorted(payload["params"])[0]]
     shape = first[sorted(first)[0]].shape
     nan = np.zeros(shape, np.float32)
@@ -228,6 +232,12 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
                              r"params/enc_conv0: expected a module \(a dict of arrays\), "
                              r"got a float32 array of shape \(\)"),
         "state_module_number": (changed(state={"codebook": 3}), r"state/codebook: expected a module"),
+        # Finite, but numbers the model cannot compute with: a zero temperature divides the
+        # logits by zero (the gap and the ELBO were NaN after every metric had run).
+        "state_lambda_zero": (gumbel(**{"lambda": np.float32(0.0)}),
+                              r"state/codebook/lambda: 0\.0 is outside \[0\.001, 1000\] \(the Gumbel-softmax"),
+        "state_scale_absurd": (gumbel(scale=np.float32(1e30)),
+                               r"state/codebook/scale: 1\.0\d*e\+30 is outside \[0, 1000\]"),
     }
     for key in ("params", "state", "step", "opt_state", "rng", "config"):
         files[f"missing_{key}"] = (without(key), rf"checkpoint lacks \['{key}'\]")
@@ -263,6 +273,11 @@ def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
             with_params(enc_conv0={**params["enc_conv0"], "w": nan}),
             r"params/enc_conv0/w: a float32 array .* with NaN or infinite values",
         ),
+        "authors_lambda_zero": (with_gumbel(**{"lambda": np.array(0.0, np.float32)}),
+                                r"state/codebook/lambda: 0\.0 is outside \[0\.001, 1000\]"),
+        # Their loop writes the scale back as a plain number: one float32 cannot hold (numpy's
+        # cast warned on the terminal before the refusal).
+        "authors_scale_1e300": (with_gumbel(scale=1e300), r"state/~/scale: 1e\+300 is not a finite float32"),
         "authors_module_array": (with_params(enc_conv0=np.zeros((2, 2), np.float32)),
                                  r"params/enc_conv0: expected a module \(a dict of arrays\), found a float32 array"),
         "authors_decode_res_int": ({**raw, "config": Box(config, frozen_box=True)}, r"dataset\.decode_res is 64;"),
