@@ -11,6 +11,7 @@ import numpy as np
 import configs
 from checkpoints import checkpoint
 from configs import Config, describe, shown_keys
+from configs.text import path_text
 from data import IMAGE_SIZE, GroundTruthData, get_dataset, num_channels
 from models import Model, build_model
 
@@ -39,10 +40,10 @@ def restore_parameters(model: Model, example_images, payload: dict, path):
     against a fresh model; all that evaluation and figures need (no optimiser state)."""
     # Shapes only (jax.eval_shape): running the initialisers op by op takes seconds on the CPU.
     params, state, params_disc = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x), example_images)
-    params = _match(params, payload["params"], f"{path} params")
-    state = _match(state, payload["state"], f"{path} state")
+    params = _match(params, payload["params"], f"{path_text(path)} params")
+    state = _match(state, payload["state"], f"{path_text(path)} state")
     if params_disc is not None:
-        params_disc = _match(params_disc, payload["params_disc"], f"{path} discriminator params")
+        params_disc = _match(params_disc, payload["params_disc"], f"{path_text(path)} discriminator params")
     return params, state, params_disc
 
 
@@ -77,7 +78,7 @@ def load_model(path, data=None, datasets: dict | None = None) -> Restored:
     `datasets` caches loaded data sets by name across checkpoints.
     """
     payload = checkpoint.load_checkpoint(path)
-    config = configs.from_dict(payload["config"], where=str(path))
+    config = configs.from_dict(payload["config"], where=path_text(path))
     model, example = model_and_example(config, data)  # parameters checked before data loads
     params, state, params_disc = restore_parameters(model, example, payload, path)
     if data is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 MAX_SHOWN = 80          # characters of one quoted value (a key, a name, a path) in a message
 MAX_LINE = 2_000        # characters of a whole message line
+MAX_PATH = 400          # characters of a path (a file's name is at most 255 bytes; folders add the rest)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -38,6 +39,11 @@ def printable(value, limit: int | None = MAX_SHOWN) -> str:
     if text.isprintable():          # the common case: nothing to escape
         return text + suffix
     return "".join(c if c.isprintable() else _escape(c) for c in text) + suffix
+
+
+def path_text(path) -> str:
+    """A path (a file's own name may be anyone's text) as it is shown in messages."""
+    return printable(str(path), MAX_PATH)
 
 
 def error_line(error) -> str:

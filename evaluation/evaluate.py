@@ -28,6 +28,7 @@ import sklearn
 
 import metrics as metrics_lib
 from checkpoints.restore import Restored, load_model
+from configs.text import printable
 from data.atomic import plain_json, write_json_atomic
 from evaluation.early_dci import EarlyDci, plan_dci
 from evaluation.index_cache import CachedRepresentation, IndexedData, index_settings, supports_index_cache
@@ -358,7 +359,7 @@ def _fmt(value) -> str:
 def format_table(result: dict) -> str:
     """A readable table of one result dict."""
     lines = [
-        f"{result['checkpoint']}: {result['model']} on {result['dataset']}, gamma {result['gamma']}, "
+        f"{printable(result['checkpoint'], None)}: {result['model']} on {result['dataset']}, gamma {result['gamma']}, "
         f"seed {result['seed']}, step {result['step']} (eval seed {result['eval_seed']}, "
         f"{result['protocol']} protocol)",
         f"  {'metric':<28s}{'value':>12s}{'time (s)':>10s}",

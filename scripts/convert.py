@@ -15,6 +15,7 @@ import sys
 
 import configs
 from checkpoints.checkpoint import CheckpointError
+from configs.text import error_line, printable
 from training.convert import convert
 
 
@@ -27,9 +28,9 @@ def main(argv=None) -> int:
     try:
         path = convert(args.source, args.output, force=args.force)
     except (CheckpointError, configs.ConfigError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
-    print(f"wrote {path}")
+    print(f"wrote {printable(path, None)}")
     return 0
 
 

@@ -70,6 +70,11 @@ def in_payload(payload: dict, key: str, value_bytes: bytes) -> bytes:
     return head[:-1] + text(key) + value_bytes + SETITEM + STOP
 
 
+# What a file's text may try on a terminal: set the window title (OSC), clear the screen (CSI),
+# ring the bell, forge a line of its own, reverse what follows (U+202E), a NUL.
+TERMINAL = "\x1b]0;owned\x07\x1b[2J\rsaved /home/you/run.pkl\n\u202e\x00"
+
+
 # -- the files -------------------------------------------------------------------------------
 def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
     """Files only a hand-written opcode stream can make."""
@@ -146,6 +151,9 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
             r"refusing to load posix\.system",
         ),
         "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
+        # Text for the terminal in a global's name (up to 200 characters were echoed).
+        "global_name_escapes": (PROTO4 + text("posix" + TERMINAL) + text("system" + TERMINAL * 5) + b"\x93" + STOP,
+                                r"refusing to load posix\\x1b\]0;owned\\x07"),
         # 6 bytes: APPEND on a dict (list methods on whatever the stack holds).
         "append_on_dict": (PROTO4 + EMPTY_DICT + NONE + APPEND + STOP, r"APPEND on a dict of 0 items \(only a list"),
         "appends_on_box": (PROTO4 + name("box.box", "Box") + EMPTY_TUPLE + b"\x81" + MARK + NONE + b"e" + STOP,
@@ -225,6 +233,16 @@ def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
                ("seeds", "150000", ",".join(map(str, range(150_000))), r"--seeds must be at most 4096 characters"),
            ]},
         "unknown_key": (changed(extra_field=1), r"unexpected keys: 'extra_field'"),
+        # Parameter keys, history field names: a megabyte key was a megabyte line.
+        "param_key_escapes": (changed(params={**payload["params"], TERMINAL + "k" * 1_000_000: {}}),
+                              r"parameter names differ \(missing \[\], unexpected \['\\x1b\]0;owned"),
+        "history_field_escapes": (changed(config_history=[{"step": 1, "changed": {TERMINAL * 100: [1, 2]}}]),
+                                  rf"config_history\[0\]\.changed\.\\x1b\]0;owned.*\.\.\. \({len(TERMINAL) * 100:,} "
+                                  r"characters\)"),
+        # A save_path for the terminal is never printed (resume writes beside the file).
+        "save_path_escapes": (changed(step=payload["config"]["steps"] + 1,
+                                      config={**payload["config"], "save_path": TERMINAL.replace("\x00", "") + "/"}),
+                              r"past the 8 steps"),
         # A module replaced by an array: its elements were compared with the model's names.
         "params_module_array": (changed(params={**payload["params"], "enc_conv0": np.zeros((3, 3), np.float32)}),
                                 r"params/enc_conv0: expected a module \(a dict of arrays\), got a float32 array"),
@@ -278,6 +296,8 @@ def _authors_variants(folder: Path) -> dict[str, tuple[dict, str]]:
         # Their loop writes the scale back as a plain number: one float32 cannot hold (numpy's
         # cast warned on the terminal before the refusal).
         "authors_scale_1e300": (with_gumbel(scale=1e300), r"state/~/scale: 1e\+300 is not a finite float32"),
+        "authors_key_escapes": (with_params(**{TERMINAL: {"w": np.zeros(1, np.float32)}}),
+                                r"parameter names differ \(missing \[\], unexpected \['\\x1b\]0;owned"),
         "authors_module_array": (with_params(enc_conv0=np.zeros((2, 2), np.float32)),
                                  r"params/enc_conv0: expected a module \(a dict of arrays\), found a float32 array"),
         "authors_decode_res_int": ({**raw, "config": Box(config, frozen_box=True)}, r"dataset\.decode_res is 64;"),
@@ -293,6 +313,10 @@ def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
+    # The file's own name is text for the terminal too (it comes from a glob of the folder).
+    named = folder / ("named" + TERMINAL.replace("/", "|").replace("\x00", "") + ".pkl")
+    named.write_bytes(PROTO4 + NONE + STOP)
+    out["file_name_escapes"] = (named, r"named\\x1b\]0;owned\\x07.*: not an lddr checkpoint")
     for key, (content, message) in _crafted(payload).items():
         out[key] = (folder / f"{key}.pkl", message)
         out[key][0].write_bytes(content)

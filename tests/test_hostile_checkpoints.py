@@ -29,7 +29,7 @@ from training.step import init_train_state
 ROOT = Path(__file__).resolve().parent.parent
 # What a refusal may cost on these files (all < 2 MB): seconds, and traced memory.
 SECONDS, MEMORY = 5.0, 64 << 20
-MODEL_LEVEL = ("params_extra", "params_float64")   # only the model can tell (names, dtypes)
+MODEL_LEVEL = ("params_extra", "params_float64", "param_key_escapes")   # only the model can tell (names, dtypes)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,9 @@ def test_entry_points_refuse_every_file(files, entry, tmp_path):
         lines = seen["stderr"].strip().splitlines()
         assert seen["code"] == 2 and len(lines) == 1 and lines[0].startswith("error: "), (name, seen)
         assert re.search(message, lines[0]), (name, lines[0])
+        # No character of the file's (nor of its name) acts on the terminal, and lines are bounded.
+        for line in seen["stderr"].rstrip("\n").split("\n") + seen["stdout"].rstrip("\n").split("\n"):
+            assert line.isprintable() and len(line) <= 2_100, (name, line[:300])
         assert seen["seconds"] < SECONDS + 20, (name, seen["seconds"])   # + imports on the first file
         assert seen["left"] == [], (name, seen["left"])
 

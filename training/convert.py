@@ -17,6 +17,7 @@ import configs
 from checkpoints import authors_format
 from checkpoints.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from checkpoints.restore import model_and_example
+from configs.text import path_text
 from training.resume import restore_train_state
 
 
@@ -38,18 +39,19 @@ def convert(source, output=None, force: bool = False) -> Path:
     # refuses it in this project's files), so a file of ours that merely says "source":
     # "authors" is not taken for theirs.
     if "seed_known" not in payload or payload.get("source") != authors_format.SOURCE:
-        raise CheckpointError(f"{source}: not a checkpoint of the authors' code (nothing to convert)")
+        raise CheckpointError(f"{path_text(source)}: not a checkpoint of the authors' code (nothing to convert)")
     output = Path(output) if output is not None else default_output(source, payload)
     if output.resolve() == source.resolve():
-        raise CheckpointError(f"{output}: the output would overwrite the authors' file; give another name")
+        raise CheckpointError(f"{path_text(output)}: the output would overwrite the authors' file; give another name")
     if output.exists() and not force:
-        raise CheckpointError(f"{output} already exists; not replaced (give another output, or --force)")
+        raise CheckpointError(f"{path_text(output)} already exists; not replaced (give another output, or --force)")
     check_against_model(payload, source)
     payload = {k: v for k, v in payload.items() if k not in ("format_version", "seed_known")}
     try:
         return save_checkpoint(output, {**payload, "converted_from": str(source)}, replace=force)
     except FileExistsError:     # appeared since the check above
-        raise CheckpointError(f"{output} already exists; not replaced (give another output, or --force)") from None
+        raise CheckpointError(
+            f"{path_text(output)} already exists; not replaced (give another output, or --force)") from None
 
 
 def check_against_model(payload: dict, where) -> None:

@@ -13,6 +13,7 @@ import configs
 from checkpoints import checkpoint
 from checkpoints.restore import model_and_example
 from configs import Config
+from configs.text import path_text, printable
 from data import GroundTruthData, get_dataset
 from training import seeds as multi
 from training.machine import describe_machine
@@ -62,7 +63,7 @@ def _start(config: Config, data, resume, allow_schedule_change: bool, log: Calla
     if resume is not None:
         ts = restore_train_state(model, example, payload, resume)
         check_resume_target(resume, payload, config)    # the file is sound: has it work, and where?
-        log(f"resumed {resume} at step {int(ts.step)}")
+        log(f"resumed {printable(resume, None)} at step {int(ts.step)}")
     data = data if data is not None else get_dataset(config.dataset)
     if config.seeds:
         member_configs = [multi.seed_config(config, s) for s in config.seed_list]
@@ -110,7 +111,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     machine = describe_machine()
     for run_log in run_logs:
         run_log.note_machine(step, machine)
-    checkpoints = f"{members.configs[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else "")
+    checkpoints = path_text(members.configs[0].checkpoint_path()) + (" (one per seed)" if config.seeds else "")
 
     def label(i):
         return f" seed {members.configs[i].seed}" if config.seeds else ""
