@@ -75,6 +75,37 @@ def in_payload(payload: dict, key: str, value_bytes: bytes) -> bytes:
 TERMINAL = "\x1b]0;owned\x07\x1b[2J\rsaved /home/you/run.pkl\n\u202e\x00"
 
 
+def _dtype_flood(n: int) -> bytes:
+    """A list of `n` dtypes, each REDUCE and BUILD on memoized arguments and state (no
+    container made per dtype)."""
+    head = (name("numpy", "dtype") + put(0) + text("f4") + NEWFALSE + NEWTRUE + TUPLE3 + put(1) + b"0" * 2
+            + MARK + integer(3) + text("<") + NONE * 3 + integer(-1) * 2 + integer(0) + TUPLE + put(2) + b"0")
+    one = get(0) + get(1) + REDUCE + get(2) + BUILD
+    return PROTO4 + EMPTY_LIST + head + MARK + one * n + b"e" + STOP
+
+
+def _shared_leaves(payload: dict, nbytes: int, modules: int, names: int) -> bytes:
+    """The real payload with params of `modules` modules of `names` names, every leaf one
+    array of `nbytes` bytes (memo references)."""
+    array = reconstructed_array((nbytes // 4,), dtype("f4"), bytes(nbytes))
+    module = EMPTY_DICT + put(101) + MARK + b"".join(text(f"n{j}") + get(100) for j in range(names)) + b"u"
+    params = EMPTY_DICT + MARK + b"".join(text(f"m{i}") + get(101) for i in range(modules)) + b"u"
+    head = pickle.dumps({k: v for k, v in payload.items() if k != "params"}, protocol=2)   # no frames, no memo
+    return head[:-1] + text("params") + array + put(100) + b"0" + module + b"0" + params + SETITEM + STOP
+
+
+def sparse_file(path: Path, claimed: int) -> Path | None:
+    """8 KB of data in a file that says it is `claimed` bytes (the rest a hole, read as zeros):
+    one BINBYTES8 announcing all of it. None where the file system cannot make it sparse."""
+    with open(path, "wb") as f:
+        f.write(PROTO4 + b"\x8e" + struct.pack("<Q", claimed - 11) + b"\x01" * 8000)
+        f.truncate(claimed)
+    if path.stat().st_blocks * 512 >= claimed // 2:
+        path.unlink()
+        return None
+    return path
+
+
 # -- the files -------------------------------------------------------------------------------
 def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
     """Files only a hand-written opcode stream can make."""
@@ -171,6 +202,13 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
         "list_containing_itself": (in_payload(payload, "step", EMPTY_LIST + put(0) + get(0) + APPEND), r"\(a cycle\)"),
         # Frames (protocol 4-5) are read whole: one may not announce more than the file holds,
         # start inside another, or end inside an opcode's argument (pickle never writes these).
+        # Costs the budget did not charge: memo entries (1 byte each, ~110 bytes of memory),
+        # numbers on the stack, dtypes made from memoized arguments (numpy's constructor each).
+        "memo_flood": (PROTO4 + NONE + b"\x94" * 1_900_000 + STOP, r"more than 4x the file's size"),
+        "stack_flood": (PROTO4 + MARK + integer(7) * 400_000 + b"1" + NONE + STOP, r"more than 4x the file's size"),
+        "dtype_flood": (_dtype_flood(150_000), r"more than 4x the file's size"),
+        # One array as every leaf: the file's size allowed its parts, not their bytes.
+        "shared_array_leaves": (_shared_leaves(payload, 2**20, 300, 300), r"arrays, counted at every use"),
         "frame_past_the_end": (PROTO4 + frame(2**40) + NONE + STOP, r"truncated: 1099511627776 bytes announced"),
         "frame_inside_a_frame": (PROTO4 + frame(10) + frame(1) + NONE + STOP + NONE * 9, r"a FRAME before the end"),
         "argument_across_a_frame": (
@@ -317,6 +355,11 @@ def hostile_files(folder, payload: dict) -> dict[str, tuple[Path, str]]:
     named = folder / ("named" + TERMINAL.replace("/", "|").replace("\x00", "") + ".pkl")
     named.write_bytes(PROTO4 + NONE + STOP)
     out["file_name_escapes"] = (named, r"named\\x1b\]0;owned\\x07.*: not an lddr checkpoint")
+    # Sparse files: limits follow the bytes stored, not the size claimed.
+    for key, claimed in (("sparse_6gb", 6 << 30), ("sparse_1gb", 1 << 30)):
+        path = sparse_file(folder / f"{key}.pkl", claimed)
+        if path is not None:
+            out[key] = (path, r"more than 4x the file's size in memory \(a sparse file: [\d,]+ of its")
     for key, (content, message) in _crafted(payload).items():
         out[key] = (folder / f"{key}.pkl", message)
         out[key][0].write_bytes(content)

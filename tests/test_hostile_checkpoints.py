@@ -27,7 +27,7 @@ from training.resume import checkpoint_payload
 from training.step import init_train_state
 
 ROOT = Path(__file__).resolve().parent.parent
-# What a refusal may cost on these files (all < 2 MB): seconds, and traced memory.
+# What a refusal may cost on these files (all < 3 MB, or sparse): seconds, and traced memory.
 SECONDS, MEMORY = 5.0, 64 << 20
 MODEL_LEVEL = ("params_extra", "params_float64", "param_key_escapes")   # only the model can tell (names, dtypes)
 
