@@ -19,6 +19,10 @@ are identical to the plain path (--no_cache), which encodes every drawn observat
 
 --fast and --settings change the protocol (smaller samples): for tests and quick looks only;
 the JSON then records `"protocol": "custom"` and the settings used.
+
+A quantity that cannot be computed from the checkpoint's numbers (NaN or infinite codes or
+losses from finite but extreme parameters) is null in the JSON and listed in its `incomplete`;
+everything else is still written, and one `error:` line names what is missing (exit code 2).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import sys
 
 import configs
 from checkpoints.checkpoint import CheckpointError, expand_checkpoint_paths
+from configs.text import error_line, printable
 from data import DataError
 from evaluation.allocator import keep_freed_memory
 from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table
@@ -60,6 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _missing(result: dict) -> str:
+    """What a result lacks, grouped by why: `mig, ..., dci (representation: ...); st_gap (...)`."""
+    by_reason: dict = {}
+    for name in result["incomplete"]:
+        by_reason.setdefault(result["incomplete_why"][name], []).append(name)
+    return "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
+
+
 def main(argv=None, data=None) -> int:
     """Command-line entry; `data` replaces the data set named in the checkpoints (tests)."""
     args = parse_args(argv)
@@ -76,13 +89,13 @@ def main(argv=None, data=None) -> int:
         merge_settings(args.fast, overrides)  # checked before any work
         paths = expand_checkpoint_paths(args.save_file)
     except expected as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
 
     failures = 0
     datasets: dict = {}
     for path in paths:
-        print(f"evaluating {path}")
+        print(f"evaluating {printable(path, None)}")
         try:
             result = evaluate_checkpoint(
                 path,
@@ -100,11 +113,15 @@ def main(argv=None, data=None) -> int:
                 datasets=datasets,
             )
         except expected as error:
-            print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+            print(error_line(error), file=sys.stderr)
             failures += 1
             continue
         print(format_table(result))
-        print(f"wrote {result['json']}")
+        print(f"wrote {printable(result['json'], None)}")
+        if result.get("incomplete"):
+            print(error_line(f"{printable(path)}: not computed: {_missing(result)}; "
+                             f"the rest is in {printable(result['json'])}"), file=sys.stderr)
+            failures += 1
     return 2 if failures else 0
 
 

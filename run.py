@@ -16,6 +16,7 @@ import sys
 
 import configs
 from checkpoints.checkpoint import CheckpointError
+from configs.text import error_line, printable
 from data import DataError
 from evaluation.training_mig import training_mig
 from training.loop import TrainingDiverged, train
@@ -48,19 +49,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
-        outputs = [seed_config(config, s).checkpoint_path() for s in config.seed_list]
+        outputs = ", ".join(printable(seed_config(config, s).checkpoint_path(), None) for s in config.seed_list)
         print(f"training {config.model_name} on {config.dataset} (seeds {config.seed_list}, {config.steps} steps) "
-              f"-> {', '.join(map(str, outputs))}")
+              f"-> {outputs}")
         train(config, resume=args.resume, progress=not args.no_progress,
               evaluate=training_mig if config.eval_every else None,
               allow_schedule_change=args.allow_schedule_change)
     except (configs.ConfigError, DataError, CheckpointError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 3
-    print("saved " + ", ".join(map(str, outputs)))
+    print(f"saved {outputs}")
     return 0
 
 

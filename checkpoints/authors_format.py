@@ -15,6 +15,7 @@ the flat list of leaves this project stores (same order as its own optax state).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -23,6 +24,7 @@ import numpy as np
 import configs
 from checkpoints.pickle_reader import Global
 from configs import describe
+from configs.text import printable
 from models.registry import spec_for
 
 SOURCE = "authors"          # payload["source"] of a checkpoint read from (or converted from) their file
@@ -152,18 +154,47 @@ def to_config(box: dict, where: str = "config") -> configs.Config:
         raise AuthorsFormatError(str(error)) from None
 
 
-def _plain_tree(tree, where: str):
-    """Nested dicts of numpy arrays -> the same with str keys; anything else is refused."""
-    if isinstance(tree, dict):
-        return {str(k): _plain_tree(v, f"{where}/{k}") for k, v in tree.items()}
-    if isinstance(tree, np.ndarray) and not tree.dtype.hasobject:
-        return tree
-    raise AuthorsFormatError(f"{where}: expected nested dicts of arrays, found {describe(tree)}")
+def _modules(tree, where: str) -> dict:
+    """Haiku's {module: {name: array}}, as their Haiku functions make it, checked level by level
+    before anything iterates further (a module that is an array or a number is refused, never
+    taken apart); a plain dict of plain dicts out."""
+    if not isinstance(tree, dict):
+        raise AuthorsFormatError(f"{where}: expected a dict of modules, found {describe(tree)}")
+    out = {}
+    for module, arrays in tree.items():
+        if not isinstance(arrays, dict):
+            raise AuthorsFormatError(f"{where}/{printable(module)}: expected a module (a dict of arrays), "
+                                     f"found {describe(arrays)}")
+        for name, array in arrays.items():
+            if not isinstance(array, np.ndarray):
+                raise AuthorsFormatError(f"{where}/{printable(module)}/{printable(name)}: expected an array, "
+                                         f"found {describe(array)}")
+        out[module] = dict(arrays)
+    return out
+
+
+def _float32(value, where: str) -> np.ndarray:
+    """A plain number their loop wrote back (the annealed scale) as a float32 scalar; a value
+    float32 cannot hold is refused here, before numpy's cast would warn and make it infinite."""
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > float(np.finfo(np.float32).max):
+        raise AuthorsFormatError(f"{where}: {number!r} is not a finite float32")
+    return np.asarray(number, np.float32)
 
 
 def _rename_codebook(tree: dict) -> dict:
     """Top-level `~` (the authors' codebook module) -> `codebook`; deeper `~` are Haiku's own."""
     return {(CODEBOOK if k == AUTHORS_CODEBOOK else k): v for k, v in tree.items()}
+
+
+def _hard_flag(value: np.ndarray, where: str) -> np.ndarray:
+    """Their `hard` is a float32 0.0 or 1.0 -> a bool. Anything else (NaN, 0.5, an array of
+    several) is not a flag their code writes; `value != 0` would make NaN True."""
+    if value.shape != () or value.dtype.kind not in "biuf" or value.item() not in (0, 1):
+        raise AuthorsFormatError(f"{where}: expected 0.0 or 1.0 (a flag), got {describe(value)}"
+                                 + (f" holding {value.item()!r}" if value.shape == () and value.dtype.kind in "biuf"
+                                    else ""))
+    return np.asarray(value.item() == 1, np.bool_)
 
 
 def _gumbel_state(state, where: str) -> dict:
@@ -174,13 +205,14 @@ def _gumbel_state(state, where: str) -> dict:
     state = _rename_codebook(state)
     if isinstance(state.get(CODEBOOK), dict):
         codebook = {
-            str(k): (np.asarray(v, np.float32) if isinstance(v, (int, float, np.number)) else v)
+            k: (_float32(v, f"{where}/{AUTHORS_CODEBOOK}/{printable(k)}")
+                if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else v)
             for k, v in state[CODEBOOK].items()
         }
         if isinstance(codebook.get("hard"), np.ndarray):
-            codebook["hard"] = np.asarray(codebook["hard"] != 0, np.bool_)
+            codebook["hard"] = _hard_flag(codebook["hard"], f"{where}/{AUTHORS_CODEBOOK}/hard")
         state = {**state, CODEBOOK: codebook}
-    return _plain_tree(state, where)
+    return _modules(state, where)
 
 
 def _optimizer_leaves(opt_state, where: str) -> list:
@@ -195,7 +227,7 @@ def _optimizer_leaves(opt_state, where: str) -> list:
         for name, moments in (("mu", opt_state.mu), ("nu", opt_state.nu)):
             if not isinstance(moments, dict):
                 raise AuthorsFormatError(f"{where}/{name}: expected a parameter dict")
-            leaves += jax.tree_util.tree_leaves(_rename_codebook(_plain_tree(moments, f"{where}/{name}")))
+            leaves += jax.tree_util.tree_leaves(_rename_codebook(_modules(moments, f"{where}/{name}")))
         return leaves
     if isinstance(opt_state, EmptyStateRecord):
         return []
@@ -231,10 +263,10 @@ def to_payload(raw: dict, where: str) -> dict:
         "dataset": config.dataset,
         "step": step,
         "config": config.to_dict(),
-        "params": _rename_codebook(_plain_tree(ts.params, f"{where} params")),
+        "params": _rename_codebook(_modules(ts.params, f"{where} params")),
         "state": _gumbel_state(ts.state if ts.state is not None else {}, f"{where} state"),
         "opt_state": _optimizer_leaves(ts.opt_state, f"{where} opt_state"),
-        "params_disc": _plain_tree(ts.params_disc, f"{where} params_disc") if tc else None,
+        "params_disc": _modules(ts.params_disc, f"{where} params_disc") if tc else None,
         "state_disc": {},
         "opt_state_disc": _optimizer_leaves(ts.opt_state_disc, f"{where} opt_state_disc") if tc else None,
         "rng": rng,

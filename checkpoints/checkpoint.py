@@ -24,6 +24,7 @@ from checkpoints import authors_format
 from checkpoints.pickle_reader import Global, PickleRefused, read_pickle
 from checkpoints.schema import FORMAT_VERSION, FiniteValues, PayloadError, check_payload
 from configs import describe
+from configs.text import path_text
 from data.atomic import atomic_write
 
 
@@ -59,10 +60,11 @@ def restore_tree(template, leaves: list, what: str):
     return jax.tree_util.tree_unflatten(treedef, list(leaves))
 
 
-def save_checkpoint(path: str | Path, payload: dict) -> Path:
-    """Pickle `payload` to `path` atomically (data/atomic.py)."""
+def save_checkpoint(path: str | Path, payload: dict, replace: bool = True) -> Path:
+    """Pickle `payload` to `path` atomically (data/atomic.py); with `replace=False` an existing
+    file is kept and FileExistsError raised."""
     path = Path(path)
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", replace=replace) as f:
         pickle.dump({"format_version": FORMAT_VERSION, **payload}, f, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
@@ -98,37 +100,41 @@ def load_checkpoint(path: str | Path) -> dict:
     (checkpoints/pickle_reader.py), so no file can run code, crash, hang or exhaust memory here."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no checkpoint at {path_text(path)}")
     finite = FiniteValues()
     try:
         with open(path, "rb") as f:
             raw = read_pickle(f, GLOBALS, on_array=finite)
     except PickleRefused as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint: {error}") from None
+        raise CheckpointError(f"{path_text(path)}: not a readable checkpoint: {error}") from None
     except OSError as error:
-        raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
+        raise CheckpointError(f"{path_text(path)}: cannot be read ({error.strerror})") from None
     try:
-        if authors_format.is_authors_file(raw):
-            raw = {"format_version": FORMAT_VERSION, **authors_format.to_payload(raw, str(path))}
-        return check_payload(raw, finite)
+        authors = authors_format.is_authors_file(raw)
+        if authors:
+            raw = {"format_version": FORMAT_VERSION, **authors_format.to_payload(raw, path_text(path))}
+        return check_payload(raw, finite, authors=authors)
     except (PayloadError, authors_format.AuthorsFormatError) as error:
-        message = str(error)
-        raise CheckpointError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        message, shown = str(error), path_text(path)
+        raise CheckpointError(message if message.startswith(shown) else f"{shown}: {message}") from None
 
 
 def expand_checkpoint_paths(items) -> list[Path]:
-    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped);
-    a pattern that matches nothing or a path that is no file is a one-line CheckpointError."""
+    """Paths and glob patterns -> checkpoint paths (sorted per pattern, duplicates dropped).
+    An argument that names an existing file is that file, whatever characters its name has
+    (`run[1].pkl` is a legal name, and as a pattern would match `run1.pkl` only); any other
+    argument with `*?[` is a pattern. A pattern that matches nothing or a path that is no
+    file is a one-line CheckpointError."""
     paths: list[Path] = []
     for item in items:
-        if any(c in item for c in "*?["):
+        path = Path(item).expanduser()
+        if path.is_file():
+            paths.append(path)
+        elif any(c in item for c in "*?["):
             matches = sorted(glob.glob(os.path.expanduser(item)))
             if not matches:
-                raise CheckpointError(f"no file matches {item}")
+                raise CheckpointError(f"no file matches {path_text(item)}")
             paths.extend(Path(m) for m in matches)
         else:
-            path = Path(item).expanduser()
-            if not path.is_file():
-                raise CheckpointError(f"no checkpoint at {path}")
-            paths.append(path)
+            raise CheckpointError(f"no checkpoint at {path_text(path)}")
     return list(dict.fromkeys(paths))

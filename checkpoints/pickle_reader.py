@@ -19,15 +19,19 @@ BUILD on a token run this module's own construction for that kind, never the fil
 and nothing the file names is called or changed. Everything else is refused in one line
 (`PickleRefused`) naming the opcode, the global or the limit it met.
 
-Limits, all proportional to the file (its size is known before reading): opcodes (also an
-absolute cap, so time is bounded), bytes built (`BUDGET_FACTOR` times the file plus a little,
-frames included), nesting depth, and the size of each value counted as a tree (shared
-references counted at every use, so a few bytes of memo references cannot stand for an
-exponential structure). A container cannot be changed once it is inside another, so no
-structure can contain itself.
+Limits, all proportional to the bytes the file holds (the size of a file whose blocks the file
+system has not all stored, a sparse one, is taken as what it stores, not what it claims):
+opcodes (also an absolute cap, so time is bounded); bytes built (`BUDGET_FACTOR` times the file
+plus a little): arrays, strings, frames, containers, and also every stack slot, mark, memo
+entry, number object and half-built numpy object, each charged before it is made; nesting
+depth; and each value counted as a tree at every use of a shared reference, both its parts
+(a few bytes of memo references cannot stand for an exponential structure) and its arrays'
+bytes (one large array referenced as every leaf is as large as all its copies). A container
+cannot be changed once it is inside another, so no structure can contain itself.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -37,6 +41,7 @@ from typing import BinaryIO
 import numpy as np
 
 from configs import describe
+from configs.text import printable
 
 MAX_DEPTH = 32                 # containers inside containers (checkpoints need < 10)
 MAX_OPCODES = 2_000_000        # real checkpoints use thousands; bounds the time on any file
@@ -47,6 +52,13 @@ MAX_NAME = 200                 # characters of a global's module or name
 # numpy dtype codes an array or scalar may have: plain numbers only.
 DTYPE_CODES = ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")
 _CONTAINER_COST = 256          # bytes charged per container (its Python object and bookkeeping), plus 8 per item
+# Bytes charged for what is not an array, string or container (CPython's sizes, rounded up):
+_SLOT = 8                      # a stack slot or a mark (a pointer in a list)
+_NUMBER = 40                   # a slot and an int or float object (small ints are shared: slot only)
+_MEMO_ENTRY = 112              # a memo dict entry with its int key, and the dict's spare room as it grows
+_PENDING = 96                  # a half-built numpy object (_Pending and its list of memo keys)
+_SCALAR = 64                   # a numpy scalar object
+MAX_PARTS = MAX_OPCODES        # parts of one value counted at every use: what its checks iterate
 
 
 class PickleRefused(ValueError):
@@ -80,10 +92,17 @@ class _Pending:
 
 
 def _plain_dtype(code, byteorder: str = "=") -> np.dtype:
-    if not isinstance(code, str) or code not in DTYPE_CODES:
+    if type(code) is not str or code not in DTYPE_CODES:
         raise PickleRefused(f"dtype {describe(code)}: only {', '.join(DTYPE_CODES)} are read")
-    if byteorder not in "<>=|" or len(byteorder) != 1:
+    if type(byteorder) is not str or len(byteorder) != 1 or byteorder not in "<>=|":
         raise PickleRefused(f"dtype byte order {describe(byteorder)}")
+    return _dtype_of(code, byteorder)
+
+
+@functools.lru_cache(maxsize=len(DTYPE_CODES) * 4)
+def _dtype_of(code: str, byteorder: str) -> np.dtype:
+    """One dtype object per (code, byte order), made once: dtypes are immutable, and a file
+    that builds the same dtype 100,000 times then costs a lookup each, not numpy's constructor."""
     dtype = np.dtype(code)
     swapped = dtype.newbyteorder(byteorder) if byteorder in "<>" else dtype
     return dtype if swapped.isnative else swapped      # native is '=', as numpy unpickles it
@@ -116,8 +135,12 @@ class _Raw:
 
 
 class _Reader:
-    def __init__(self, file: BinaryIO, size: int, globals_: dict, on_array=None):
+    def __init__(self, file: BinaryIO, size: int, globals_: dict, on_array=None, present: int | None = None):
+        """`size`: the bytes the file says it has (announced lengths must fit in them);
+        `present`: the bytes it holds (the limits follow them; `size` when not told)."""
+        present = size if present is None else present
         self.file, self.size, self.pos, self.globals = file, size, 0, globals_
+        self.present = present
         self.on_array = on_array
         # The current FRAME (protocol 4-5 group their small opcodes in frames of about 64 KiB):
         # read whole, then parsed by index, which is most of this reader's speed. `pos` is the
@@ -126,51 +149,68 @@ class _Reader:
         self.stack: list = []
         self.marks: list[int] = []
         self.memo: dict[int, object] = {}
-        # id -> [object, depth, size, sealed] for every container built (keeps ids unique).
+        # The array already built from a state or from bytes (the authors' jax arrays are rebuilt
+        # from a state at every use): the same bytes used again in the same way give the same
+        # array, not a copy; a shared array is then counted at every use (`absorb`).
+        self.arrays: dict = {}
+        # id -> [object, depth, parts, sealed, array bytes] for every container built (keeps ids
+        # unique); parts and array bytes count a shared item at each use.
         self.info: dict[int, list] = {}
-        self.budget = BUDGET_FACTOR * size + BUDGET_SLACK
+        self.limit = BUDGET_FACTOR * present + BUDGET_SLACK
+        self.budget = self.limit
+        self.max_parts = min(present + 1000, MAX_PARTS)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def charge(self, nbytes: int):
         self.budget -= nbytes
         if self.budget < 0:
-            raise PickleRefused(f"builds more than {BUDGET_FACTOR}x the file's size in memory")
+            sparse = f" (a sparse file: {self.present:,} of its {self.size:,} bytes are stored)" \
+                if self.present < self.size else ""
+            raise PickleRefused(f"builds more than {BUDGET_FACTOR}x the file's size in memory{sparse}")
 
     def new_container(self, value, items=()):
-        entry = self.info[id(value)] = [value, 1, 1, False]
+        entry = self.info[id(value)] = [value, 1, 1, False, 0]
         self.absorb(entry, items, _CONTAINER_COST)
         return value
 
-    def add(self, container, items):
-        """Items appended or set into an open list, dict or mapping."""
+    def add(self, container, items, kind: type, opcode: str):
+        """Items appended (`kind` list) or set (`kind` dict: a dict or a mapping stand-in) into
+        an open container built by this reader; anything else (a tuple, a record, an array, a
+        value never built here) is refused before it is touched."""
         entry = self.info.get(id(container))
-        if entry is None or entry[0] is not container or not isinstance(container, (list, dict)):
-            raise PickleRefused(f"items added to {describe(container)}")
+        if entry is None or entry[0] is not container or not isinstance(container, kind) \
+                or (kind is list and type(container) is not list):
+            raise PickleRefused(f"{opcode} on {describe(container)} (only a {kind.__name__} takes them)")
         self.absorb(entry, items)
 
     def absorb(self, entry: list, items, cost: int = 0):
         """Count `items` into a container's [object, depth, size, sealed] entry, within the limits
         (`cost`: bytes charged besides the items'). Each item is sealed: from now on it cannot
         change, so nothing can ever contain itself."""
-        info, depth, size = self.info, entry[1], entry[2]
+        info, depth, size, weight = self.info, entry[1], entry[2], entry[4]
         for item in items:
             item_entry = info.get(id(item))
             if item_entry is not None and item_entry[0] is item:
                 item_entry[3] = True
-                depth, size = max(depth, item_entry[1] + 1), size + item_entry[2]
+                depth, size, weight = max(depth, item_entry[1] + 1), size + item_entry[2], weight + item_entry[4]
             elif type(item) is _Pending:
                 raise PickleRefused(f"a numpy {item.kind} used before its state was set")
             else:
                 size += 1
+                if type(item) is np.ndarray:
+                    weight += item.nbytes
         if entry[3]:      # also when an item was the container itself
             raise PickleRefused("a list or dict changed after it was stored in another (a cycle)")
-        entry[1], entry[2] = depth, size
+        entry[1], entry[2], entry[4] = depth, size, weight
         self.charge(cost + 8 * len(items))
         if depth > MAX_DEPTH:
             raise PickleRefused(f"containers nested more than {MAX_DEPTH} deep")
-        if size > self.size + 1000:
-            raise PickleRefused("a value with more parts than the file has bytes (shared references "
-                                "standing for a much larger structure)")
+        if size > self.max_parts:
+            raise PickleRefused(f"a value with more parts than the file has bytes or than {MAX_PARTS:,} (shared "
+                                "references standing for a much larger structure)")
+        if weight > self.limit:
+            raise PickleRefused(f"a value whose arrays, counted at every use, come to more than {BUDGET_FACTOR}x "
+                                "the file's size (one array shared by many leaves: each use may become a copy)")
 
     # -- input ---------------------------------------------------------------------------------
     def at(self) -> int:
@@ -263,6 +303,22 @@ class _Reader:
             self.on_array(array)
         return array
 
+    def floor(self) -> int:
+        """Where the items an opcode may take start: above the last MARK."""
+        return self.marks[-1] if self.marks else 0
+
+    def pop(self):
+        """The top item, which must lie above the last MARK (an opcode never takes a marked
+        item; pickle's own stack keeps them apart)."""
+        if len(self.stack) <= self.floor():
+            raise PickleRefused("an opcode takes an item from an empty stack")
+        return self.stack.pop()
+
+    def top(self):
+        if len(self.stack) <= self.floor():
+            raise PickleRefused("an opcode needs an item on the stack and there is none")
+        return self.stack[-1]
+
     def pop_mark(self) -> list:
         if not self.marks:
             raise PickleRefused("an opcode needs a MARK and there is none")
@@ -294,7 +350,8 @@ class _Reader:
                     return self.finish()
             except PickleRefused as error:
                 raise PickleRefused(f"{error} (opcode at byte {self.at() - 1})") from None
-            except (IndexError, KeyError, TypeError, ValueError, OverflowError, struct.error) as error:
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError, struct.error) as error:
+                # Every opcode checks its operands; this is the net under those checks.
                 raise PickleRefused(f"malformed pickle near byte {self.at()} ({type(error).__name__} "
                                     f"on opcode {bytes([code])!r})") from None
         raise PickleRefused(f"more than {MAX_OPCODES} opcodes (checkpoints use thousands)")
@@ -344,11 +401,16 @@ def _stop(r):
 
 
 def _mark(r):
+    r.charge(_SLOT)
     r.marks.append(len(r.stack))
 
 
 def _pop(r):
-    r.stack.pop()
+    # As pickle's POP: the top item, or the last MARK when nothing lies above it.
+    if len(r.stack) > r.floor():
+        r.stack.pop()
+    else:
+        r.pop_mark()
 
 
 def _pop_mark(r):
@@ -356,21 +418,31 @@ def _pop_mark(r):
 
 
 def _push(value):
-    return lambda r: r.stack.append(value)
+    def handler(r):
+        r.charge(_SLOT)
+        r.stack.append(value)
+    return handler
 
 
 def _int(layout: struct.Struct):
-    return lambda r: r.stack.append(r.unpack(layout))
+    cost = _SLOT if layout is _U8 else _NUMBER      # 0-255 are CPython's shared small ints
+
+    def handler(r):
+        r.charge(cost)
+        r.stack.append(r.unpack(layout))
+    return handler
 
 
 def _long1(r):
     n = r.unpack(_U8)
     if n > MAX_INT_BYTES:
         raise PickleRefused(f"an integer of {n} bytes (at most {MAX_INT_BYTES})")
+    r.charge(_NUMBER)
     r.stack.append(int.from_bytes(r.read(n), "little", signed=True))
 
 
 def _float(r):
+    r.charge(_NUMBER)
     r.stack.append(r.unpack(_F64))
 
 
@@ -398,7 +470,7 @@ def _tuple(n: int | None):
         if n is None:
             items = r.pop_mark()
         else:
-            if len(r.stack) < n:
+            if len(r.stack) - r.floor() < n:
                 raise PickleRefused("a tuple opcode with too few items on the stack")
             items = r.stack[len(r.stack) - n:] if n else []
             del r.stack[len(r.stack) - n:]
@@ -408,15 +480,17 @@ def _tuple(n: int | None):
 
 
 def _append(r):
-    item = r.stack.pop()
-    r.add(r.stack[-1], [item])
-    r.stack[-1].append(item)
+    item = r.pop()
+    target = r.top()
+    r.add(target, [item], list, "APPEND")
+    target.append(item)
 
 
 def _appends(r):
     items = r.pop_mark()
-    r.add(r.stack[-1], items)
-    r.stack[-1].extend(items)
+    target = r.top()
+    r.add(target, items, list, "APPENDS")
+    target.extend(items)
 
 
 def _set_items(target, items: list):
@@ -428,23 +502,27 @@ def _set_items(target, items: list):
 
 
 def _setitem(r):
-    value, key = r.stack.pop(), r.stack.pop()
-    r.add(r.stack[-1], [key, value])
-    _set_items(r.stack[-1], [key, value])
+    value = r.pop()
+    key = r.pop()
+    target = r.top()
+    r.add(target, [key, value], dict, "SETITEM")
+    _set_items(target, [key, value])
 
 
 def _setitems(r):
     items = r.pop_mark()
     if len(items) % 2:
         raise PickleRefused("SETITEMS with an odd number of items")
-    r.add(r.stack[-1], items)
-    _set_items(r.stack[-1], items)
+    target = r.top()
+    r.add(target, items, dict, "SETITEMS")
+    _set_items(target, items)
 
 
 def _put(layout: struct.Struct | None):
     def handler(r):
         key = len(r.memo) if layout is None else r.unpack(layout)
-        value = r.memo[key] = r.stack[-1]
+        r.charge(_MEMO_ENTRY)
+        value = r.memo[key] = r.top()
         if type(value) is _Pending:
             value.memo_keys.append(key)
     return handler
@@ -456,19 +534,21 @@ def _get(layout: struct.Struct):
         value = r.memo.get(key, _MISSING)
         if value is _MISSING:
             raise PickleRefused(f"memo entry {key} is read before it is written")
+        r.charge(_SLOT)
         r.stack.append(value)
     return handler
 
 
 def _lookup(r, module, name):
-    if not (isinstance(module, str) and isinstance(name, str)):
+    if not (type(module) is str and type(name) is str):
         raise PickleRefused("STACK_GLOBAL with names that are not strings")
     known = r.globals.get((module, name))
     if known is None:
-        shown = f"{module[:MAX_NAME]}.{name[:MAX_NAME]}"
+        shown = f"{printable(module)}.{printable(name)}"
         raise PickleRefused(f"refusing to load {shown}: a checkpoint (this project's or the authors') "
                             "holds only plain containers, arrays and the authors' TrainState/Box/optax "
                             "states, so this file is either from another program or unsafe")
+    r.charge(_SLOT)
     r.stack.append(known)
 
 
@@ -478,37 +558,39 @@ def _global(r):
 
 
 def _stack_global(r):
-    name, module = r.stack.pop(), r.stack.pop()
+    name = r.pop()
+    module = r.pop()
     _lookup(r, module, name)
 
 
 def _reduce(r):
-    args = r.stack.pop()
-    target = r.stack.pop()
+    args = r.pop()
+    target = r.pop()
     if not isinstance(target, Global) or type(args) is not tuple:
         raise PickleRefused(f"REDUCE of {describe(target)}")
     r.stack.append(_call(r, target, args))
 
 
 def _newobj(r):
-    args = r.stack.pop()
-    target = r.stack.pop()
+    args = r.pop()
+    target = r.pop()
     if not isinstance(target, Global) or target.kind not in ("record", "mapping") or type(args) is not tuple:
         raise PickleRefused(f"NEWOBJ of {describe(target)}")
     r.stack.append(_call(r, target, args))
 
 
 def _build(r):
-    state = r.stack.pop()
-    target = r.stack[-1]
+    state = r.pop()
+    target = r.top()
     if isinstance(target, _Pending):
         built = _array_from_state(r, state) if target.kind == "array" else _dtype_from_state(target.code, state)
         r.stack[-1] = built
         for key in target.memo_keys:
             r.memo[key] = built
         return
-    if isinstance(target, dict) and type(target) is not dict and isinstance(state, dict):
-        entry = r.info[id(target)]
+    entry = r.info.get(id(target))
+    if isinstance(target, dict) and type(target) is not dict and type(state) is dict \
+            and entry is not None and entry[0] is target:
         if entry[3]:
             raise PickleRefused(f"a second BUILD of {type(target).__name__}")
         entry[3] = True   # a mapping's state (Box's options) is dropped; after it, no more items
@@ -523,18 +605,21 @@ def _call(r, target: Global, args: tuple):
         if len(args) != len(target.cls._fields):
             raise PickleRefused(f"{target.name} with {len(args)} fields, expected {len(target.cls._fields)}")
         return r.new_container(target.cls(*args), args)
-    if kind == "mapping" and args == ():
+    if kind == "mapping" and not args:
         return r.new_container(target.cls())
     if kind == "reconstruct":
         _check_reconstruct_args(args, target)
+        r.charge(_PENDING)
         return _Pending("array")
     if kind == "dtype":
-        if len(args) != 3 or args[1:] != (False, True) or type(args[1]) is not bool or type(args[2]) is not bool:
+        # Operand types before any comparison: `==` on a file's array compares elementwise.
+        if len(args) != 3 or args[1] is not False or args[2] is not True:
             raise PickleRefused(f"numpy.dtype with arguments {describe(args)}")
         _plain_dtype(args[0])
+        r.charge(_PENDING)
         return _Pending("dtype", args[0])
     if kind == "frombuffer":
-        if len(args) != 4 or args[3] not in ("C", "F"):
+        if len(args) != 4 or type(args[3]) is not str or args[3] not in ("C", "F"):
             raise PickleRefused(f"{target.name} with arguments {describe(args)}")
         buffer, dtype, shape, order = args
         return r.built(_new_array(r, buffer, dtype, shape, order == "F"))
@@ -542,11 +627,14 @@ def _call(r, target: Global, args: tuple):
         if len(args) != 2 or not isinstance(args[0], np.dtype) or type(args[1]) is not _Raw \
                 or len(args[1]) != args[0].itemsize:
             raise PickleRefused(f"a numpy scalar from {describe(args)}")
+        r.charge(_SCALAR)
         return args[1].buffer.view(args[0])[0]
-    if kind == "empty_bytes" and args == ():
+    if kind == "empty_bytes" and not args:
+        r.charge(128)
         return _Raw(np.empty(0, np.uint8))
     if kind == "encode":
-        if len(args) != 2 or type(args[0]) is not str or args[1] not in ("latin1", "latin-1"):
+        if len(args) != 2 or type(args[0]) is not str or type(args[1]) is not str \
+                or args[1] not in ("latin1", "latin-1"):
             raise PickleRefused(f"_codecs.encode of {describe(args)} (only protocol 2's latin1 bytes)")
         r.charge(len(args[0]) + 64)
         try:
@@ -564,13 +652,16 @@ def _call(r, target: Global, args: tuple):
 
 def _check_reconstruct_args(args, target: Global):
     if not (type(args) is tuple and len(args) == 3 and isinstance(args[0], Global) and args[0].kind == "ndarray"
-            and args[1] == (0,) and type(args[2]) is _Raw and args[2].equals(b"b")):
+            and type(args[1]) is tuple and len(args[1]) == 1 and type(args[1][0]) is int and args[1][0] == 0
+            and type(args[2]) is _Raw and args[2].equals(b"b")):
         raise PickleRefused(f"{target.name} with arguments {describe(args)} (numpy writes (ndarray, (0,), b'b'))")
 
 
 def _dtype_from_state(code, state) -> np.dtype:
-    if not (type(state) is tuple and len(state) == 8 and state[0] == 3 and state[2:] == (None, None, None, -1, -1, 0)
-            and type(state[1]) is str):
+    if not (type(state) is tuple and len(state) == 8
+            and type(state[0]) is int and all(type(v) is int for v in state[5:])
+            and state[0] == 3 and state[2] is None and state[3] is None and state[4] is None
+            and state[5:] == (-1, -1, 0) and type(state[1]) is str):
         raise PickleRefused(
             f"a dtype state {describe(state)} (plain dtypes have (3, byteorder, None, None, None, -1, -1, 0))")
     return _plain_dtype(code, state[1])
@@ -578,13 +669,21 @@ def _dtype_from_state(code, state) -> np.dtype:
 
 def _array_from_state(r, state) -> np.ndarray:
     """numpy's ndarray state (1, shape, dtype, is_fortran, raw bytes) -> a fresh array."""
-    if not (type(state) is tuple and len(state) == 5 and state[0] == 1 and type(state[3]) is bool):
+    if not (type(state) is tuple and len(state) == 5 and type(state[0]) is int and state[0] == 1
+            and type(state[3]) is bool):
         raise PickleRefused(f"an array state {describe(state)} (numpy writes (1, shape, dtype, fortran, bytes))")
+    known = r.arrays.get(id(state))
+    if known is not None and known[0] is state:
+        return known[1]
     _, shape, dtype, fortran, raw = state
     array = _new_array(r, raw, dtype, shape, fortran)
     # numpy's ndarray.__setstate__ turns non-native byte order into native (the values are
     # the same); `_frombuffer` (protocol 5) keeps it. Match both.
-    return r.built(array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="), order="K"))
+    if not array.dtype.isnative:
+        r.charge(array.nbytes + 128)        # the native copy
+        array = array.astype(array.dtype.newbyteorder("="), order="K")
+    r.arrays[id(state)] = (state, array)
+    return r.built(array)
 
 
 def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
@@ -602,10 +701,15 @@ def _new_array(r, raw, dtype, shape, fortran: bool) -> np.ndarray:
             f"an array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data "
             f"(expected {count * dtype.itemsize})"
         )
-    buffer = raw.take()
-    if buffer is not raw.buffer:
-        r.charge(len(buffer) + 128)
-    return buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
+    key = (id(raw), dtype, shape, fortran)
+    known = r.arrays.get(key)
+    if known is not None and known[0] is raw:
+        return known[1]
+    if not raw.owned:
+        r.charge(len(raw) + 128)        # a copy, charged before it is made
+    array = raw.take().view(dtype).reshape(shape, order="F" if fortran else "C")
+    r.arrays[key] = (raw, array)
+    return array
 
 
 _OPCODES = {
@@ -663,4 +767,16 @@ def read_pickle(file: BinaryIO | bytes, globals_: dict, on_array=None) -> object
     (one line) for anything else."""
     if isinstance(file, bytes):
         return _Reader(io.BytesIO(file), len(file), globals_, on_array).run()
-    return _Reader(file, os.fstat(file.fileno()).st_size - file.tell(), globals_, on_array).run()
+    size, present = _sizes(file)
+    return _Reader(file, size, globals_, on_array, present).run()
+
+
+def _sizes(file: BinaryIO) -> tuple[int, int]:
+    """(the bytes the file says it has from here, the bytes it holds). A sparse file (an 8 KB
+    file that says it is 6 GB) holds only the blocks the file system stored (`st_blocks`); its
+    holes read as zeros that no limit should be proportional to. Where the file system reports
+    no blocks (some network file systems say 0), the size is all there is to go by."""
+    status = os.fstat(file.fileno())
+    size = max(status.st_size - file.tell(), 0)
+    stored = getattr(status, "st_blocks", 0) * 512
+    return size, (min(size, stored) if stored > 0 else size)

@@ -10,7 +10,8 @@ import numpy as np
 
 import configs
 from checkpoints import checkpoint
-from configs import Config, describe
+from configs import Config, describe, shown_keys
+from configs.text import path_text
 from data import IMAGE_SIZE, GroundTruthData, get_dataset, num_channels
 from models import Model, build_model
 
@@ -39,19 +40,22 @@ def restore_parameters(model: Model, example_images, payload: dict, path):
     against a fresh model; all that evaluation and figures need (no optimiser state)."""
     # Shapes only (jax.eval_shape): running the initialisers op by op takes seconds on the CPU.
     params, state, params_disc = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x), example_images)
-    params = _match(params, payload["params"], f"{path} params")
-    state = _match(state, payload["state"], f"{path} state")
+    params = _match(params, payload["params"], f"{path_text(path)} params")
+    state = _match(state, payload["state"], f"{path_text(path)} state")
     if params_disc is not None:
-        params_disc = _match(params_disc, payload["params_disc"], f"{path} discriminator params")
+        params_disc = _match(params_disc, payload["params_disc"], f"{path_text(path)} discriminator params")
     return params, state, params_disc
 
 
 def _match(template: dict, stored: dict, what: str):
     """`stored` nested dict in the exact structure of `template` (same keys and shapes)."""
-    if not isinstance(stored, dict) or set(stored) != set(template):
-        missing = sorted(set(template) - set(stored or {}))
-        extra = sorted(set(stored or {}) - set(template))
-        raise checkpoint.CheckpointError(f"{what}: parameter names differ (missing {missing}, unexpected {extra})")
+    if not isinstance(stored, dict):     # checkpoints.schema has refused this already; never iterated
+        raise checkpoint.CheckpointError(f"{what}: expected a dict of parameters, got {describe(stored)}")
+    if set(stored) != set(template):
+        missing = sorted(set(template) - set(stored))
+        extra = sorted(set(stored) - set(template))
+        raise checkpoint.CheckpointError(f"{what}: parameter names differ (missing [{shown_keys(missing)}], "
+                                         f"unexpected [{shown_keys(extra)}])")
     out = {}
     for key, value in template.items():
         if isinstance(value, dict):
@@ -74,7 +78,7 @@ def load_model(path, data=None, datasets: dict | None = None) -> Restored:
     `datasets` caches loaded data sets by name across checkpoints.
     """
     payload = checkpoint.load_checkpoint(path)
-    config = configs.from_dict(payload["config"], where=str(path))
+    config = configs.from_dict(payload["config"], where=path_text(path))
     model, example = model_and_example(config, data)  # parameters checked before data loads
     params, state, params_disc = restore_parameters(model, example, payload, path)
     if data is None:

@@ -12,13 +12,18 @@ import numpy as np
 
 import configs
 from configs import describe
+from configs.text import printable
 from models.registry import spec_for
 
 FORMAT_VERSION = 1
 REQUIRED = ("format_version", "model", "dataset", "step", "config", "params", "state", "opt_state",
             "params_disc", "state_disc", "opt_state_disc", "rng")
 # Written by some paths only: resumes with a schedule change, the authors' files and conversions.
-OPTIONAL = ("config_history", "source", "converted_from", "seed_known")
+OPTIONAL = ("config_history", "source", "converted_from")
+# Only in a payload mapped from the authors' own format (checkpoints/authors_format.py): whether
+# their config held a seed. Never in a file of this project's format, so `training.convert`
+# can tell their files from ours whatever a file says in "source".
+AUTHORS_ONLY = ("seed_known",)
 MAX_STEP = 2**31 - 1           # the training step is an int32 on the device
 NUMERIC_KINDS = "biuf"
 
@@ -78,14 +83,43 @@ def check_array(value, key: str, finite: FiniteValues) -> np.ndarray:
     return value
 
 
-def _parameter_tree(value, key: str, finite: FiniteValues, depth: int = 0):
-    """Haiku's {module: {name: array}} (any depth up to 4), string keys, finite numeric arrays."""
-    if isinstance(value, np.ndarray) and depth > 0:
-        return check_array(value, key, finite)
-    if type(value) is not dict or depth > 4:
-        raise PayloadError(f"{key}: expected nested dicts of arrays, got {describe(value)}")
-    for name, item in value.items():
-        _parameter_tree(item, f"{key}/{name}", finite, depth + 1)
+def _parameter_tree(value, key: str, finite: FiniteValues):
+    """Haiku's {module: {name: array}}: a dict of modules, each a dict of finite numeric
+    arrays, string keys; what every model here (and the authors') has, and the shape the
+    restore compares with the model's. Checked level by level, so nothing later iterates a
+    module that is an array (its elements) or a number."""
+    if type(value) is not dict:
+        raise PayloadError(f"{key}: expected a dict of modules, got {describe(value)}")
+    for module, arrays in value.items():
+        if type(arrays) is not dict:
+            raise PayloadError(
+                f"{key}/{printable(module)}: expected a module (a dict of arrays), got {describe(arrays)}")
+        for name, array in arrays.items():
+            check_array(array, f"{key}/{printable(module)}/{printable(name)}", finite)
+
+
+# The codebook's Gumbel state (models/latents.py), each value a number the model computes with:
+# the temperature divides the logits, the scale multiplies the noise. Out of these ranges the
+# soft sample is NaN (a temperature of 0) or meaningless, and the straight-through gap and the
+# ELBO with it. The ranges are the config's for the same quantities (configs.validate).
+GUMBEL_RANGES = {
+    "lambda": (configs.MIN_TEMPERATURE, configs.MAX_TEMPERATURE, "the Gumbel-softmax temperature"),
+    "scale": (0.0, configs.MAX_NOISE_SCALE, "the Gumbel noise scale"),
+}
+
+
+def _gumbel_state(state: dict, key: str = "state/codebook"):
+    """The codebook's `lambda` and `scale` in range, where present as numbers (their shape and
+    dtype are the model's to check)."""
+    codebook = state.get("codebook")
+    if not isinstance(codebook, dict):
+        return
+    for name, (lowest, highest, what) in GUMBEL_RANGES.items():
+        value = codebook.get(name)
+        if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+            number = value.item()
+            if not lowest <= number <= highest:     # NaN fails too
+                raise PayloadError(f"{key}/{name}: {number!r} is outside [{lowest:g}, {highest:g}] ({what})")
 
 
 def _leaves(value, key: str, finite: FiniteValues):
@@ -106,12 +140,14 @@ def _history(value, key: str = "config_history"):
         for field, change in entry["changed"].items():
             if field not in configs.FIELD_TYPES or type(change) not in (list, tuple) or len(change) != 2 \
                     or not all(type(v) in (bool, int, float, str) for v in change):
-                raise PayloadError(f"{key}[{i}].changed.{field[:40]}: expected [old, new], got {describe(change)}")
+                raise PayloadError(
+                    f"{key}[{i}].changed.{printable(field)}: expected [old, new], got {describe(change)}")
 
 
-def check_payload(payload, finite: FiniteValues | None = None) -> dict:
+def check_payload(payload, finite: FiniteValues | None = None, authors: bool = False) -> dict:
     """`payload` if it is a complete, well-typed checkpoint payload; otherwise PayloadError.
-    `finite`: what the reader already found out about the arrays' values, if anything."""
+    `finite`: what the reader already found out about the arrays' values, if anything;
+    `authors`: the payload was mapped from the authors' format (AUTHORS_ONLY keys allowed)."""
     finite = finite or FiniteValues()
     if type(payload) is not dict:
         raise PayloadError(f"not an lddr checkpoint (the file holds {describe(payload)})")
@@ -123,7 +159,7 @@ def check_payload(payload, finite: FiniteValues | None = None) -> dict:
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise PayloadError(f"checkpoint lacks {missing}")
-    unknown = [key for key in payload if key not in REQUIRED + OPTIONAL]
+    unknown = [key for key in payload if key not in REQUIRED + OPTIONAL + (AUTHORS_ONLY if authors else ())]
     if unknown:
         raise PayloadError(f"checkpoint has unexpected keys: {configs.shown_keys(unknown)}")
     if type(payload["config"]) is not dict:
@@ -138,12 +174,15 @@ def check_payload(payload, finite: FiniteValues | None = None) -> dict:
             f"model/dataset {describe(payload['model'])}/{describe(payload['dataset'])} "
             f"disagree with the config's {config.model_name}/{config.dataset}"
         )
-    _integer(payload["step"], "step")
+    step = _integer(payload["step"], "step")
+    if step > config.steps:     # a run stops at its steps: such a file was not written by a run
+        raise PayloadError(f"step: {step} is past the {config.steps} steps of its config")
     rng = payload["rng"]
     if not (isinstance(rng, np.ndarray) and rng.dtype == np.uint32 and rng.shape == (2,)):
         raise PayloadError(f"rng: expected a raw jax key (uint32 [2]), got {describe(rng)}")
     _parameter_tree(payload["params"], "params", finite)
     _parameter_tree(payload["state"], "state", finite)
+    _gumbel_state(payload["state"])
     _leaves(payload["opt_state"], "opt_state", finite)
     if type(payload["state_disc"]) is not dict or payload["state_disc"]:
         raise PayloadError(f"state_disc: expected an empty dict, got {describe(payload['state_disc'])}")

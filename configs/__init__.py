@@ -237,13 +237,74 @@ _AT_LEAST = (
     (("num_values_per_latent",), 2, "one value makes every latent a constant"),
     (("quantization_weight", "commitment_weight", "weight_decay"), 0.0, ""),
     (("num_latents", "hidden_size", "batch_size", "steps", "steps_per_dispatch"), 1, ""),
-    (("log_every", "eval_every", "save_every"), 0, "0 turns it off"),
+    (("log_every", "eval_every", "save_every", "seed"), 0, ""),
     (("gamma",), 0.0, "a negative weight would reward total correlation"),
+)
+# Upper bounds: the largest value the code runs. Checked here, so they hold for flags, TOML
+# files, sweeps and the configs stored in checkpoints alike, before anything is allocated for
+# them (a file's batch_size of 2^40 asked XLA for petabytes before its parameters were checked).
+# The sizes together are bounded by the model's largest layer (MAX_LATENT_UNITS below); a run
+# at several bounds at once needs a large accelerator, and on a smaller one ends in one line.
+MAX_STEPS = 10**9              # the step is an int32 on the device (< 2^31); 10^9 steps of the paper's
+#                                model take years; the schedule's float32 step stays exact to 64 steps
+MAX_TEMPERATURE = 1e3          # the Gumbel-softmax temperature (the Haiku state `lambda`), and
+MIN_TEMPERATURE = 1e-3         # its inverse: logits / temperature stays finite in float32 for any
+#                                logit up to 1e35, and beyond these the softmax is flat or one-hot anyway
+MAX_NOISE_SCALE = 1e3          # 500x the paper's final scale: the noise then drowns every logit
+MAX_LATENT_UNITS = 65_536      # num_latents x num_categories: the encoder's last layer is
+#                                hidden_size x this (at most 2^28 weights, 1 GiB, 3 GiB with Adam's moments)
+MAX_SEEDS = 64                 # seeds trained at once: each is a whole model and batch in the same dispatch
+MAX_TEXT = 4_096               # characters of a string value (a path: Linux's PATH_MAX)
+_AT_MOST = (
+    (("num_latents",), 1_024, "the paper uses 10; MIG and DCI compare every latent with every factor"),
+    (("num_categories",), 4_096, "the paper uses 64; the codebook's values are 2/K apart"),
+    (("hidden_size",), 4_096, "16x the paper's 256; the decoder's first layers are hidden x 1024"),
+    (("batch_size",), 65_536, "1,024x the paper's 64: its images alone are 1 to 3 GiB in float32"),
+    (("steps", "log_every", "eval_every", "save_every"), MAX_STEPS, ""),
+    (("steps_per_dispatch",), 1_000, "on the CPU the dispatch's steps are unrolled into one program: "
+                                      "1,000 already compile for minutes"),
+    (("seed",), 2**32 - 1, "a jax key holds 32 bits of the seed"),
+    (("noise_scale_init", "noise_scale_final"), MAX_NOISE_SCALE, ""),
+    (("temperature",), MAX_TEMPERATURE, ""),
+    (("gamma",), 1e6, "the paper's largest is 100; the loss must stay finite in float32"),
+    (("learning_rate", "discriminator_learning_rate"), 1.0, "Adam's steps are about this size; the weights "
+                                                            "start at ~0.05"),
 )
 # Must be > 0 (and finite): the Gumbel noise schedule's endpoints, the temperature, learning rates.
 _POSITIVE = ("noise_scale_init", "noise_scale_final", "temperature", "learning_rate", "discriminator_learning_rate",
              "gradient_clip")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
+
+
+def check_text(value: str, what: str) -> str:
+    """A string a run can use as a path or a name: bounded, no NUL (no file name holds one),
+    no lone surrogate (it cannot be encoded for the file system). The value is never shown."""
+    if len(value) > MAX_TEXT:
+        raise ConfigError(f"{what} must be at most {MAX_TEXT} characters, got {len(value)}")
+    if "\0" in value:
+        raise ConfigError(f"{what} holds a NUL character (no path or name can)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} holds a lone surrogate (not encodable as a file name)") from None
+    return value
+
+
+def _seed_list(text: str) -> list[int]:
+    """`seeds` parsed and checked: at most MAX_SEEDS distinct seeds in the seed's range."""
+    parts = text.split(",", MAX_SEEDS)       # no more parts are made than can be accepted
+    if len(parts) > MAX_SEEDS:
+        raise ConfigError(f"--seeds lists more than {MAX_SEEDS} seeds (each is a whole model in the same dispatch)")
+    try:
+        seeds = [int(s) for s in parts]
+    except ValueError:
+        raise ConfigError(f"--seeds must be comma-separated integers, got {describe(text)}") from None
+    for seed in seeds:
+        if not 0 <= seed <= 2**32 - 1:
+            raise ConfigError(f"--seeds: each seed must be in [0, {2**32 - 1}], got {describe(seed)}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds has duplicates: {describe(text)}")
+    return seeds
 
 
 def validate(config: Config) -> Config:
@@ -256,14 +317,26 @@ def validate(config: Config) -> Config:
         value = getattr(config, field.name)
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{_flag(field.name)} must be a finite number, got {value}")
+        if isinstance(value, str):
+            check_text(value, _flag(field.name))
     for fields, lowest, why in _AT_LEAST:
         for key in fields:
             if getattr(config, key) < lowest:
-                raise ConfigError(f"{_flag(key)} must be at least {lowest}, got {getattr(config, key)}"
+                raise ConfigError(f"{_flag(key)} must be at least {lowest}, got {describe(getattr(config, key))}"
                                   + (f" ({why})" if why else ""))
     for key in _POSITIVE:
         if getattr(config, key) <= 0:
             raise ConfigError(f"{_flag(key)} must be positive, got {getattr(config, key)}")
+    for fields, highest, why in _AT_MOST:
+        for key in fields:
+            if getattr(config, key) > highest:
+                raise ConfigError(f"{_flag(key)} must be at most {highest:,}, got {describe(getattr(config, key))}"
+                                  + (f" ({why})" if why else ""))
+    if config.temperature < MIN_TEMPERATURE:
+        raise ConfigError(f"--temperature must be at least {MIN_TEMPERATURE}, got {config.temperature}")
+    if not config.gaussian and config.num_latents * config.num_categories > MAX_LATENT_UNITS:
+        raise ConfigError(f"--num_latents x --K must be at most {MAX_LATENT_UNITS:,} (the encoder's last layer is "
+                          f"hidden_size x that), got {config.num_latents} x {config.num_categories}")
     for key in ("discriminator_b1", "discriminator_b2"):
         if not 0.0 <= getattr(config, key) < 1.0:
             raise ConfigError(f"{_flag(key)} must be in [0, 1) (an Adam decay rate), got {getattr(config, key)}")
@@ -273,12 +346,7 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"--dataset: unknown data set {describe(config.dataset)}; expected one of: "
                           f"{', '.join(DATASET_NAMES)}")
     if config.seeds:
-        try:
-            seeds = [int(s) for s in config.seeds.split(",")]
-        except ValueError:
-            raise ConfigError(f"--seeds must be comma-separated integers, got {describe(config.seeds)}") from None
-        if len(set(seeds)) != len(seeds):
-            raise ConfigError(f"--seeds has duplicates: {describe(config.seeds)}")
+        _seed_list(config.seeds)
     if config.gamma != 0.0 and not config.tc:
         raise ConfigError(f"--gamma {config.gamma} has no effect without --tc")
     model_named_by({flag: getattr(config, flag) for flag in FLAG_NAMES})   # flags that select no model: refused

@@ -24,9 +24,29 @@ def _umask() -> int:
     return mask
 
 
+def _publish(temp: str, path: Path, replace: bool) -> None:
+    """The finished temp file becomes `path`. Without `replace`, an existing `path` is a
+    FileExistsError, decided by the file system at that moment (a hard link is never made over
+    an existing name), so a file appearing since any earlier check is not replaced either."""
+    if replace:
+        os.replace(temp, path)
+        return
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise
+    except OSError:             # a file system without hard links: check, then rename
+        if path.exists():
+            raise FileExistsError(f"{path} exists") from None
+        os.replace(temp, path)
+        return
+    os.unlink(temp)
+
+
 @contextmanager
-def atomic_write(path: str | Path, mode: str = "wb"):
-    """`with atomic_write(path, "w") as f: f.write(...)` -> `path` replaced on success only."""
+def atomic_write(path: str | Path, mode: str = "wb", replace: bool = True):
+    """`with atomic_write(path, "w") as f: f.write(...)` -> `path` replaced on success only;
+    with `replace=False` an existing `path` is kept and FileExistsError raised."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files: mode 'w' or 'wb', got {mode!r}")
     path = Path(path)
@@ -38,7 +58,7 @@ def atomic_write(path: str | Path, mode: str = "wb"):
             f.flush()
             os.fsync(f.fileno())
         os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, path)
+        _publish(temp, path, replace)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

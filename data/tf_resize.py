@@ -5,7 +5,7 @@ shrinks the 128 x 128 Isaac3D and Falcor3D images to 64 x 64 with that call and 
 result (`x / 255`, clipped to [0, 1]). With `antialias=True` TensorFlow does not run its
 `resize_bicubic` kernel but `scale_and_translate` with the "keyscubic" kernel, scale
 out / in (as float32) and no translation. The arithmetic, written out here in float32 in the
-same order, so that the result is TensorFlow's to the last bit (tests/test_data_tf_resize.py
+same order, so that the result is TensorFlow's to the last bit (tests/data/test_tf_resize.py
 against tests/reference/tf_resize.json, made by TensorFlow 2.21):
 
 - Keys' cubic convolution kernel with a = -0.5 (Catmull-Rom): ((1.5 t - 2.5) t) t + 1 for

@@ -9,6 +9,13 @@ the reconstruction loss on the same images (metrics/reconstruction.py); then Inf
 unsupervised scores a model gets is its registry entry's `scores`. For data sets whose observations
 are plain stored images every stored image is encoded at most once (evaluation/index_cache.py),
 with numbers identical to the plain path.
+
+Parameters can be finite and still give numbers nothing can be computed from (every weight at
+1e38: NaN codes, NaN losses). Such a quantity is not computed: its result keys are null, its
+name goes into the result's `incomplete` (the reason into `incomplete_why`), and everything
+else is still computed and written. The metrics share one RandomState, so once one metric
+meets unusable codes, it and every metric after it are incomplete (their draws would no
+longer be the protocol's).
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import sklearn
 
 import metrics as metrics_lib
 from checkpoints.restore import Restored, load_model
+from configs.text import printable
 from data.atomic import plain_json, write_json_atomic
 from evaluation.codes_record import codes_path, sample_codes, write_codes_record
 from evaluation.early_dci import EarlyDci, plan_dci
@@ -42,6 +50,7 @@ from evaluation.rescore import infomec_results
 from metrics.elbo import compute_elbo
 from metrics.reconstruction import compute_reconstruction
 from metrics.st_gap import compute_st_gap
+from metrics.utils import NotFinite
 from models.representation import make_argmax_function, make_representation_function
 from training.machine import describe_machine
 
@@ -81,6 +90,11 @@ class _Evaluation:
     protocol: str       # "paper", or "custom" where the settings change a number
     results: dict = dataclasses.field(default_factory=dict)
     times: dict = dataclasses.field(default_factory=dict)
+    incomplete: dict = dataclasses.field(default_factory=dict)    # name -> why it was not computed
+
+    def not_computed(self, name: str, why: str):
+        self.incomplete[name] = why
+        self.results.update({key: None for key in RESULT_KEYS[name]})
 
 
 def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, datasets: dict | None = None,
@@ -121,17 +135,22 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
         if overlap:
             gap.join()
     if gap is not None:
-        run.results.update(gap.results(run.times, log, overlap))
-        run.settings.setdefault("st_gap", {}).update(
-            num_batches=gap.value["st_num_batches"], batch_size=gap.value["st_batch_size"]
-        )
+        run.results.update(gap.results(run, log, overlap))
+        if gap.value is not None:
+            run.settings.setdefault("st_gap", {}).update(
+                num_batches=gap.value["st_num_batches"], batch_size=gap.value["st_batch_size"]
+            )
     scores = restored.model.spec.scores
     if "elbo" in names and "elbo" in scores:
         run.results.update(_fixed_images_results(run, "elbo", compute_elbo, log))
     if "reconstruction" in names and "reconstruction" in scores:
         run.results.update(_fixed_images_results(run, "reconstruction", compute_reconstruction, log))
     if "infomec" in names:
-        run.results.update(_infomec_results(run, read_out.plain_representation, options.write, log))
+        try:
+            run.results.update(_infomec_results(run, read_out.plain_representation, options.write, log))
+        except NotFinite as error:   # codes no estimator can use: InfoMEC not computed, the rest kept
+            run.not_computed("infomec", str(error))
+            run.results.update({k: None for k in RESULT_KEYS["infomec"]})
     run.times["total"] = time.perf_counter() - started
     result = _result_record(run, overlap, dci_early_used, read_out.cache)
     for name in NOT_DEFINED:   # asked for, but not a score of this model: absent (not 0), and why
@@ -143,13 +162,34 @@ def evaluate_checkpoint(path, options: EvalOptions = EvalOptions(), data=None, d
     return result
 
 
+# The largest code the metrics compute with: squared and summed over a million samples it is
+# still finite in float32 (codes of a trained model are within a few units).
+MAX_CODE = 1e15
+
+
+def usable_codes(representation_function):
+    """`representation_function` whose codes are checked: NaN, infinite or beyond MAX_CODE is
+    NotFinite("representation") instead of a metric failing somewhere inside on them."""
+    def represent(observations):
+        codes = np.asarray(representation_function(observations))
+        if codes.dtype.kind == "f" and codes.size:
+            with np.errstate(invalid="ignore", over="ignore"):
+                largest = float(np.abs(codes).max())
+            if not largest <= MAX_CODE:      # NaN fails too
+                raise NotFinite("representation", f"codes of magnitude {largest:g} (NaN, infinite or beyond "
+                                                  f"{MAX_CODE:g}), which the metrics cannot use")
+        return codes
+    return represent
+
+
 class _ReadOut:
-    """What the metrics see: the jitted read-out, and for stored-image data sets the index
-    cache (every stored image encoded at most once) with the settings it needs."""
+    """What the metrics see: the jitted read-out (its codes checked, `usable_codes`), and for
+    stored-image data sets the index cache (every stored image encoded at most once) with the
+    settings it needs."""
 
     def __init__(self, restored: Restored, names, settings, use_cache: bool):
         data = restored.data
-        represent = make_representation_function(restored.model, restored.params, restored.state)
+        represent = usable_codes(make_representation_function(restored.model, restored.params, restored.state))
         self.metric_names = [n for n in names if n in metrics_lib.METRIC_NAMES]
         self.metric_settings = {k: v for k, v in settings.items() if k in metrics_lib.METRIC_NAMES}
         self.plain_representation = represent   # observations in, codes out (no index cache)
@@ -179,22 +219,30 @@ def _run_metrics(read_out: _ReadOut, run: _Evaluation, early_dci: bool, progress
             )
             early = EarlyDci(plan, read_out.representation_function, settings.get("dci")).start()
             times["dci_plan"] = time.perf_counter() - start
-        for name in names:
-            early_result = early.result(random_state) if (name == "dci" and early is not None) else None
-            if early_result is not None:
-                out = metrics_lib.flat_results("dci", early_result)
-                times["dci"] = early.seconds  # its own run, beside the metrics before it
-                early_used = True
-            else:
-                out = metrics_lib.evaluate_all(
-                    read_out.ground_truth,
-                    read_out.representation_function,
-                    random_state,
-                    metrics=[name],
-                    progress=progress,
-                    settings=settings,
-                )
-                times[name] = out.pop(f"time_{name}")
+        for i, name in enumerate(names):
+            try:
+                early_result = early.result(random_state) if (name == "dci" and early is not None) else None
+                if early_result is not None:
+                    out = metrics_lib.flat_results("dci", early_result)
+                    times["dci"] = early.seconds  # its own run, beside the metrics before it
+                    early_used = True
+                else:
+                    out = metrics_lib.evaluate_all(
+                        read_out.ground_truth,
+                        read_out.representation_function,
+                        random_state,
+                        metrics=[name],
+                        progress=progress,
+                        settings=settings,
+                    )
+                    times[name] = out.pop(f"time_{name}")
+            except NotFinite as error:
+                # This metric's draws stopped part-way: the shared RandomState is no longer where
+                # the protocol has it for any metric after this one.
+                for skipped in names[i:]:
+                    run.not_computed(skipped, str(error))
+                log(f"  {name:<11s}not computed, nor {', '.join(names[i + 1:]) or 'anything after it'}: {error}")
+                break
             run.results.update(out)
             log(
                 f"  {name:<11s}"
@@ -231,13 +279,18 @@ class _GapJob:
     def join(self):
         self._thread.join()
 
-    def results(self, times: dict, log, overlapped: bool) -> dict:
-        """The gap's result keys (computed now unless it ran in a thread); its error re-raised."""
+    def results(self, run: _Evaluation, log, overlapped: bool) -> dict:
+        """The gap's result keys (computed now unless it ran in a thread); its error re-raised,
+        except a non-finite loss, which leaves the gap not computed (`run.not_computed`)."""
         if self._thread is None:
             self._run()
+        run.times["st_gap"] = self.seconds
+        if isinstance(self.error, NotFinite):
+            run.not_computed("st_gap", str(self.error))
+            log(f"  {'st_gap':<11s}not computed: {self.error}")
+            return {}
         if self.error is not None:
             raise self.error
-        times["st_gap"] = self.seconds
         out = {k: self.value[k] for k in RESULT_KEYS["st_gap"]}
         log(
             f"  {'st_gap':<11s}"
@@ -263,8 +316,14 @@ def _fixed_images_results(run: _Evaluation, name: str, compute, log) -> dict:
         **run.settings.get(name, {}),
     )
     times[name] = time.perf_counter() - start
-    # Non-finite (a posterior that overflows) is recorded as null, as in the JSON.
+    # Non-finite (a posterior that overflows) is recorded as null, as in the JSON, and the
+    # score as not computed (one quantity: not half of it).
     out = {k: plain_json(v) for k, v in value.items()}
+    bad = [k for k in RESULT_KEYS[name] if out.get(k) is None]
+    if bad:
+        run.not_computed(name, f"{name}: non-finite {', '.join(bad)} "
+                               f"({', '.join(f'{k} {value.get(k)}' for k in RESULT_KEYS[name])})")
+        out.update({k: None for k in RESULT_KEYS[name]})
     log(f"  {name:<10s} " + "  ".join(f"{k} {_fmt(v)}" for k, v in out.items()) + f"  ({times[name]:.1f} s)")
     return out
 
@@ -313,6 +372,8 @@ def _result_record(run: _Evaluation, overlapped: bool, dci_early_used: bool, cac
         "metrics": run.names,
         "results": run.results,
         "times": run.times,
+        **({"incomplete": [n for n in run.names if n in run.incomplete],
+            "incomplete_why": dict(run.incomplete)} if run.incomplete else {}),
         "st_gap_overlapped": overlapped,
         "dci_early": dci_early_used,
         "index_cache": (
@@ -343,7 +404,7 @@ def _fmt(value) -> str:
 def format_table(result: dict) -> str:
     """A readable table of one result dict."""
     lines = [
-        f"{result['checkpoint']}: {result['model']} on {result['dataset']}, gamma {result['gamma']}, "
+        f"{printable(result['checkpoint'], None)}: {result['model']} on {result['dataset']}, gamma {result['gamma']}, "
         f"seed {result['seed']}, step {result['step']} (eval seed {result['eval_seed']}, "
         f"{result['protocol']} protocol)",
         f"  {'metric':<28s}{'value':>12s}{'time (s)':>10s}",
@@ -354,7 +415,8 @@ def format_table(result: dict) -> str:
             lines.append(f"  {name:<28s}{'-':>12s}{'':>10s}  ({result[f'{name}_note']})")
             continue
         for i, key in enumerate(keys):
-            time_text = f"{result['times'][name]:10.1f}" if i == 0 else ""
+            seconds = result["times"].get(name)
+            time_text = (f"{seconds:10.1f}" if seconds is not None else f"{'-':>10s}") if i == 0 else ""
             lines.append(f"  {key:<28s}{_fmt(result['results'][key]):>12s}{time_text}")
     cache = result["index_cache"]
     extra = (

@@ -3,7 +3,7 @@
 normalised mutual information between each source (ground-truth factor) and each latent.
 
 The numbers are those of the QLAE authors' own code (latent_quantization, commit 9a420a3, run
-under the pinned scikit-learn), checked to 1e-9 by tests/test_metrics_infomec.py against
+under the pinned scikit-learn), checked to 1e-9 by tests/metrics/test_infomec.py against
 tests/reference/infomec.json. Their code runs with two changes today's scikit-learn needs:
 `mutual_info_classif` returns one value per feature (the first is taken) and
 `LogisticRegression` has no `multi_class` (lbfgs is multinomial); its `penalty=None` is

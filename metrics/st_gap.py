@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from data.base import device_scale
+from metrics.utils import NotFinite
 from models.ordered_categorical_latent import set_gumbel_state
 
 
@@ -120,7 +121,7 @@ def compute_st_gap(model, params, state, params_disc, data, seed=0, num_batches:
             bar.close()
     mean_soft, mean_hard = float(soft_losses.mean()), float(hard_losses.mean())
     if not (math.isfinite(mean_soft) and math.isfinite(mean_hard)):
-        raise FloatingPointError(f"non-finite loss in the straight-through gap (soft {mean_soft}, hard {mean_hard})")
+        raise NotFinite("st_gap", f"a non-finite loss (soft {mean_soft}, hard {mean_hard})")
     return {"st_gap": abs(mean_hard - mean_soft), "st_loss_hard": mean_hard, "st_loss_soft": mean_soft,
             "st_num_batches": int(num_batches), "st_batch_size": int(batch_size)}
 

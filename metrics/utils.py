@@ -31,6 +31,15 @@ DEFAULT_CHUNK_SIZE = 256
 DEFAULT_PREFETCH = 2
 
 
+class NotFinite(FloatingPointError):
+    """A quantity came out NaN or infinite (or too large to compute with): `quantity` names it.
+    Raised rather than computing on with it, so an evaluation can keep what it has."""
+
+    def __init__(self, quantity: str, detail: str):
+        super().__init__(f"{quantity}: {detail}")
+        self.quantity = quantity
+
+
 def stack(arrays: list) -> np.ndarray:
     """np.concatenate along axis 0, without a copy for a single array."""
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)

@@ -24,6 +24,7 @@ import sys
 
 import configs
 from checkpoints.checkpoint import CheckpointError, expand_checkpoint_paths
+from configs.text import error_line, printable
 from data import DataError
 from data.atomic import write_json_atomic
 from evaluation.udr_groups import group_paths, record_checkpoint, score_group, score_record_group, udr_path
@@ -59,16 +60,17 @@ def main(argv=None, datasets: dict | None = None) -> int:
         paths = expand_checkpoint_paths(args.checkpoints)
         if args.record:
             for path in paths:
-                print(f"wrote {record_checkpoint(path, args.seed, options, datasets)}")
+                print(f"wrote {printable(record_checkpoint(path, args.seed, options, datasets), None)}")
             return 0
         records = {path: read_record(path) for path in paths} if args.from_records else {}
         for group in group_paths(paths, records):
             scored = (score_record_group(group, [records[p] for p in group], options) if args.from_records
                       else score_group(group, args.seed, options, datasets))
             for record in scored:
-                print(f"wrote {write_json_atomic(udr_path(record.get('record', record['checkpoint'])), record)}")
+                written = write_json_atomic(udr_path(record.get("record", record["checkpoint"])), record)
+                print(f"wrote {printable(written, None)}")
     except (ValueError, UdrError, CheckpointError, DataError, configs.ConfigError, KeyError, TypeError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     return 0
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from analysis.curves import plot_curves
 from analysis.model_figures import visualize
 from checkpoints.checkpoint import CheckpointError
+from configs.text import error_line, printable
 from data import DataError
 
 
@@ -44,14 +45,14 @@ def parse_args(argv=None):
 def curves(results_dir, out=None) -> int:
     """--curves: the training curves of every run log under `results_dir` (analysis/curves.py)."""
     if not Path(results_dir).is_dir():
-        print(f"error: no results folder {results_dir}", file=sys.stderr)
+        print(error_line(f"no results folder {results_dir}"), file=sys.stderr)
         return 2
     written = plot_curves(results_dir, out or Path(results_dir) / "plots")
     if not written:
-        print(f"error: no *.log.jsonl run logs under {results_dir}", file=sys.stderr)
+        print(error_line(f"no *.log.jsonl run logs under {results_dir}"), file=sys.stderr)
         return 2
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {printable(path, None)}")
     return 0
 
 
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
         except ValueError:
             latents = ()
         if len(latents) != 2:  # an explicit check: `assert` vanishes under python -O
-            print(f"error: --latents needs two comma-separated indices, got {args.latents!r}", file=sys.stderr)
+            print(error_line(f"--latents needs two comma-separated indices, got {args.latents!r}"), file=sys.stderr)
             return 2
     try:
         paths = visualize(
@@ -82,10 +83,10 @@ def main(argv=None) -> int:
             seed=args.seed,
         )
     except (CheckpointError, DataError, ValueError, IndexError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {printable(path, None)}")
     return 0
 
 

@@ -5,8 +5,8 @@
 run from the repository root (its code is what the entry points import).
 
 For each FOLDER/*.pkl it runs the entry point as its command line would (`python eval.py
---save_file F`, ...), with stderr captured, and writes {file: {"code", "stderr", "seconds",
-"left"}} to OUT as JSON ("left": files the run left in its output folder). A crash of the
+--save_file F`, ...), with stderr captured, and writes {file: {"code", "stderr", "stdout",
+"seconds", "left"}} to OUT as JSON ("left": files the run left in its output folder). A crash of the
 process (a segfault) or a hang is seen by the caller as a missing or late OUT.
 """
 import contextlib
@@ -37,9 +37,9 @@ def command(entry: str, path: Path, out: Path) -> tuple[str, list[str], dict]:
 def run_one(entry: str, path: Path, out: Path) -> dict:
     target, argv, how = command(entry, path, out)
     sys.argv = [target, *argv]
-    stderr, start = io.StringIO(), time.perf_counter()
+    stderr, stdout, start = io.StringIO(), io.StringIO(), time.perf_counter()
     code = None
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
         try:
             runpy.run_path(target, run_name="__main__")
         except SystemExit as exit_:
@@ -47,7 +47,8 @@ def run_one(entry: str, path: Path, out: Path) -> dict:
         except BaseException:  # noqa: BLE001 - reported to the test as a traceback
             stderr.write(traceback.format_exc())
             code = "exception"
-    return {"code": code, "stderr": stderr.getvalue(), "seconds": time.perf_counter() - start,
+    return {"code": code, "stderr": stderr.getvalue(), "stdout": stdout.getvalue(),
+            "seconds": time.perf_counter() - start,
             "left": sorted(p.name for p in out.iterdir())}
 
 

@@ -119,3 +119,17 @@ def test_a_bug_surfaces_with_its_traceback(checkpoints, data, monkeypatch):
     monkeypatch.setitem(metrics._COMPUTE, "mig", broken)
     with pytest.raises(TypeError, match="a real bug deep inside"):
         ev.main(["--save_file", str(checkpoints["dvae"]), "--metrics", "mig", "--no_progress"], data=data)
+
+
+def test_a_file_whose_name_looks_like_a_pattern_is_that_file(checkpoints, data, tmp_path, capsys):
+    """`run[1].pkl` exists: it is evaluated, not read as the pattern matching `run1.pkl`."""
+    from checkpoints.checkpoint import expand_checkpoint_paths
+
+    named = tmp_path / "run[1].pkl"
+    named.write_bytes(checkpoints["dvae"].read_bytes())
+    (tmp_path / "run1.pkl").write_bytes(b"another file the pattern would match")
+    assert expand_checkpoint_paths([str(named)]) == [named]
+    assert expand_checkpoint_paths([str(tmp_path / "run[12].pkl")]) == [tmp_path / "run1.pkl"]  # still a pattern
+    rc = ev.main(["--save_file", str(named), "--metrics", "mig", "--no_progress", "--settings",
+                  json.dumps({"mig": {"num_train": 200}})], data=data)
+    assert rc == 0 and f"wrote {tmp_path / 'run[1].eval.json'}" in capsys.readouterr().out

@@ -101,6 +101,24 @@ INVALID = [
     (["--log_every", "-1"], "log_every", -1, "--log_every"),
     (["--tc", "--gamma", "inf"], "gamma", float("inf"), "--gamma"),
     (["--dataset", "nope"], "dataset", "nope", "--dataset"),
+    # Upper bounds: each value is one a file's config once held (a traceback, a petabyte
+    # allocation or a compile that never ends), refused in one line instead.
+    (["--num_latents", "1025"], "num_latents", 1025, "--num_latents"),
+    (["--K", str(2**62)], "num_categories", 2**62, "--K"),
+    (["--hidden_size", "4097"], "hidden_size", 4097, "--hidden_size"),
+    (["--batch_size", "200000"], "batch_size", 200_000, "--batch_size"),
+    (["--batch_size", str(2**40)], "batch_size", 2**40, "--batch_size"),
+    (["--steps", str(2**31)], "steps", 2**31, "--steps"),
+    (["--save_every", str(10**9 + 1)], "save_every", 10**9 + 1, "--save_every"),
+    (["--steps_per_dispatch", "100000"], "steps_per_dispatch", 100_000, "--steps_per_dispatch"),
+    (["--seed", str(2**32)], "seed", 2**32, "--seed"),
+    (["--seed=-1"], "seed", -1, "--seed"),
+    (["--temperature", "1e-9"], "temperature", 1e-9, "--temperature"),
+    (["--init", "1e30"], "noise_scale_init", 1e30, "--init"),
+    (["--tc", "--gamma", "1e38"], "gamma", 1e38, "--gamma"),
+    (["--learning_rate", "1e6"], "learning_rate", 1e6, "--learning_rate"),
+    (["--seeds", "1,2,-3"], "seeds", "1,2,-3", "--seeds"),
+    (["--seeds", ",".join(map(str, range(65)))], "seeds", ",".join(map(str, range(65))), "--seeds"),
 ]
 
 
@@ -113,7 +131,7 @@ def test_invalid_settings_refused_in_one_line_everywhere(argv, field, value, fla
     # Flags: run.py exits 2 with one line naming the flag, before any data is touched.
     assert run.main(argv + ["--save_path", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"error: {flag}")
+    assert len(err) == 1 and err[0].startswith(f"error: {flag}") and len(err[0]) < 300
     # A config file and a plain dict (sweeps and checkpoints build their configs this way).
     extra = {"tc": True} if field == "gamma" else {}
     toml = tmp_path / "bad.toml"
@@ -123,3 +141,35 @@ def test_invalid_settings_refused_in_one_line_everywhere(argv, field, value, fla
         configs.from_dict(tomllib.loads(toml.read_text()), where=str(toml))
     with pytest.raises(ConfigError, match=flag):
         Config().replace(**{field: value, **extra})
+
+
+@pytest.mark.parametrize("value, message", [
+    ("runs/a\0b", "holds a NUL character"),
+    ("runs/\udc80", "holds a lone surrogate"),
+    ("r" * 5000, "must be at most 4096 characters, got 5000"),
+], ids=["nul", "surrogate", "long"])
+def test_a_path_no_file_system_takes_is_refused_without_showing_it(value, message, capsys):
+    """Refused for the flag, a config dict and a checkpoint's config alike; never echoed."""
+    assert run.main(["--save_path", value, "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --save_path") and message in err[0]
+    assert "\0" not in err[0] and "\udc80" not in err[0] and len(err[0]) < 200
+    with pytest.raises(ConfigError, match=message):
+        configs.from_dict({"save_path": value})
+
+
+def test_the_encoders_last_layer_is_bounded(capsys):
+    """N and K within their own bounds, but N x K logits per image (and hidden x N x K weights)
+    beyond what the model runs; a Gaussian model has no K to multiply."""
+    assert run.main(["--num_latents", "1000", "--K", "1000", "--steps", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: --num_latents x --K must be at most 65,536")
+    assert configs.from_dict({"num_latents": 1000, "num_categories": 1000, "gaussian": True}).num_latents == 1000
+
+
+def test_a_huge_seeds_list_is_refused_without_printing_it(capsys):
+    seeds = ",".join(map(str, range(150_000)))
+    assert run.main(["--seeds", seeds, "--steps", "1"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --seeds") and len(err[0]) < 200
+    assert len(captured.out) < 200

@@ -13,10 +13,11 @@ import configs
 from checkpoints import checkpoint
 from checkpoints.restore import model_and_example
 from configs import Config
+from configs.text import path_text, printable
 from data import GroundTruthData, get_dataset
 from training import seeds as multi
 from training.machine import describe_machine
-from training.resume import checkpoint_payload, restore_train_state, resumed_history
+from training.resume import check_resume_target, checkpoint_payload, restore_train_state, resumed_history
 from training.run_log import RunLog, log_path
 from training.step import TrainState, images_on_device, init_train_state, train_steps
 
@@ -51,15 +52,18 @@ def _start(config: Config, data, resume, allow_schedule_change: bool, log: Calla
     data are reported before the initialisers' compiles (the first model's take seconds).
     """
     history: list = []
+    if config.seeds and resume is not None:
+        raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
     if resume is not None:
         payload = checkpoint.load_checkpoint(resume)
         history = resumed_history(payload, config, resume, allow_schedule_change)
-    if config.seeds and resume is not None:
-        raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
-    model, example = model_and_example(config, data, config.batch_size)
+    # One example image: it gives the initialisers their shapes (no parameter depends on the
+    # batch), and a file's batch_size is allocated only once its parameters have passed.
+    model, example = model_and_example(config, data)
     if resume is not None:
         ts = restore_train_state(model, example, payload, resume)
-        log(f"resumed {resume} at step {int(ts.step)}")
+        check_resume_target(resume, payload, config)    # the file is sound: has it work, and where?
+        log(f"resumed {printable(resume, None)} at step {int(ts.step)}")
     data = data if data is not None else get_dataset(config.dataset)
     if config.seeds:
         member_configs = [multi.seed_config(config, s) for s in config.seed_list]
@@ -107,7 +111,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
     machine = describe_machine()
     for run_log in run_logs:
         run_log.note_machine(step, machine)
-    checkpoints = f"{members.configs[0].checkpoint_path()}" + (" (one per seed)" if config.seeds else "")
+    checkpoints = path_text(members.configs[0].checkpoint_path()) + (" (one per seed)" if config.seeds else "")
 
     def label(i):
         return f" seed {members.configs[i].seed}" if config.seeds else ""

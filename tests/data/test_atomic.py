@@ -38,3 +38,13 @@ def test_checkpoints_and_eval_json_are_readable_by_others(tmp_path):
     for path in (save_checkpoint(tmp_path / "c.pkl", {"step": 1}), write_json_atomic(tmp_path / "c.eval.json", {})):
         assert path.stat().st_mode & 0o777 == 0o644
     assert sorted(os.listdir(tmp_path)) == ["c.eval.json", "c.pkl"]
+
+
+def test_without_replace_an_existing_file_is_kept(tmp_path):
+    path = tmp_path / "x.bin"
+    with atomic_write(path, replace=False) as f:        # a new name: written
+        f.write(b"first")
+    with pytest.raises(FileExistsError):
+        with atomic_write(path, replace=False) as f:
+            f.write(b"second")
+    assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["x.bin"]

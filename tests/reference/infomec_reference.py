@@ -14,7 +14,7 @@ once (0) before each case, so this file's numbers repeat. To regenerate `infomec
     git -C /tmp/lq checkout 9a420a3
     .venv/bin/python tests/reference/infomec_reference.py /tmp/lq/disentangle/metrics/infomec.py
 
-tests/test_metrics_infomec.py rebuilds the same inputs (`CASES`, `make_case`) and compares the
+tests/metrics/test_infomec.py rebuilds the same inputs (`CASES`, `make_case`) and compares the
 project's `metrics.infomec.compute_infomec` with these numbers to 1e-9.
 
 The cases (sources: 5 factors of sizes 3, 6, 10, 8, 8, drawn uniformly; n points):

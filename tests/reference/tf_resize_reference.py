@@ -16,7 +16,7 @@ Independent of the project (imports numpy and TensorFlow only); it runs in a sid
 It rewrites `tests/reference/tf_resize.json` (next to this file): for each case the input's
 recipe (rebuilt by `make_image`, a legacy RandomState stream, identical in every numpy version),
 the output size and TensorFlow's float32 result, each value written as the shortest decimal
-that reads back as the same float32. tests/test_data_tf_resize.py compares
+that reads back as the same float32. tests/data/test_tf_resize.py compares
 `data.tf_resize.resize_bicubic_antialias` with it. For the QLAE-shaped case the script also
 checks, bit for bit, that the observation TensorFlow computes from there (x / 255, clipped)
 equals numpy's float32 `clip(result / float32(255), 0, 1)`, so the JSON need not store it.

@@ -46,9 +46,10 @@ def test_eval_json_counts_only_for_the_protocol_it_used(tmp_path, capsys):
     assert got == "eval" and "eval seed 42" in why
     # Speed-only keywords change no number: still done.
     assert state({**fast_mig, "settings": {"mig": {"chunk_size": 100}}})[0] == "done"
-    # A checkpoint trained further than the JSON's step needs evaluating again.
+    # A checkpoint trained further than the JSON's step needs evaluating again (resumed with
+    # more steps: a step past its config's steps is no checkpoint a run writes).
     payload = checkpoint.load_checkpoint(run.checkpoint)
-    checkpoint.save_checkpoint(run.checkpoint, {**payload, "step": 11})
+    checkpoint.save_checkpoint(run.checkpoint, {**payload, "step": 11, "config": {**payload["config"], "steps": 12}})
     got, why = state(fast_mig)
     assert got == "eval" and "evaluated step 10" in why and "at step 11" in why
 
