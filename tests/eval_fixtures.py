@@ -62,3 +62,21 @@ def random_checkpoint(tmp_path, **overrides) -> Path:
                "params": params, "state": checkpoint.to_numpy(state), "opt_state": [], "params_disc": None,
                "state_disc": {}, "opt_state_disc": None, "rng": np.zeros(2, np.uint32)}
     return checkpoint.save_checkpoint(config.checkpoint_path(), payload)
+
+
+class PoisonedData:
+    """Wraps a data set and turns every observation into NaN: the loss must stop the run."""
+
+    def __init__(self, data):
+        self.__dict__.update(data.__dict__)
+        self._data = data
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+    @property
+    def observation_shape(self):
+        return self._data.observation_shape
+
+    def to_observations(self, key, pixels):
+        return self._data.to_observations(key, pixels) * jnp.nan

@@ -234,8 +234,7 @@ def test_resume_is_bitwise_identical_and_the_codebook_trains(tiny_data, qlae_con
 
 
 def test_nan_loss_stops_a_qlae_run(tiny_data, qlae_config):
-    from test_training import PoisonedData
-
+    from tests.eval_fixtures import PoisonedData
     from training.loop import TrainingDiverged, train
     with pytest.raises(TrainingDiverged, match="non-finite loss"):
         train(qlae_config, data=PoisonedData(tiny_data), progress=False)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from checkpoints.checkpoint import load_checkpoint
 from configs import Config
+from tests.eval_fixtures import PoisonedData
 from training.loop import TrainingDiverged, _restart_clock, train
 
 
@@ -85,24 +86,6 @@ def test_codebook_never_changes_and_tc_models_train(tiny_data, tiny_config):
         payload = load_checkpoint(config.checkpoint_path())
         assert payload["model"] == config.model_name
         assert np.isfinite(payload["params"]["enc_conv0"]["w"]).all()
-
-
-class PoisonedData:
-    """Wraps a data set and turns every observation into NaN: the loss must stop the run."""
-
-    def __init__(self, data):
-        self.__dict__.update(data.__dict__)
-        self._data = data
-
-    def __getattr__(self, name):
-        return getattr(self._data, name)
-
-    @property
-    def observation_shape(self):
-        return self._data.observation_shape
-
-    def to_observations(self, key, pixels):
-        return self._data.to_observations(key, pixels) * jnp.nan
 
 
 def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_data, tiny_config):
