@@ -388,11 +388,10 @@ def test_udr_of_a_model_without_kl_keeps_every_latent(eval_checkpoints, tiny_dat
 
 # -- figures --------------------------------------------------------------------------------
 def test_traversals_run_over_each_latents_own_codebook_values(tiny_data, tmp_path, monkeypatch):
-    from test_visualize import make_checkpoint
-
     from analysis import model_figures
+    from tests.eval_fixtures import random_checkpoint
 
-    path = make_checkpoint(tmp_path, quantized=True)
+    path = random_checkpoint(tmp_path, quantized=True)
     # Each latent its own unsorted values: the traversal takes them in increasing order.
     from checkpoints import checkpoint as checkpoint_io
     payload = checkpoint_io.load_checkpoint(path)
