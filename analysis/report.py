@@ -195,7 +195,7 @@ def scores_markdown(scores, digits=2) -> list[str]:
         "|---|---|---|---|" + "---|" * len(gammas) + "---|",
     ]
     for s in scores:
-        places = 2 if s["rule"] in ("st_gap", "elbo") else digits
+        places = 2 if s["rule"] in ("st_gap", "elbo") else digits + 2 if s["rule"] == "recon_loss" else digits
         cells = [number_text(s["medians"].get(g), places) if g in s["medians"] else "n/a" for g in gammas]
         lines.append(
             f"| {s['dataset']} | {s['latent']} | {SCORE_NAMES[s['rule']]} | {s['n']} | "

@@ -22,10 +22,14 @@ from pathlib import Path
 
 from versions import ROOT, alternate, extract, report, run_in
 
+from configs import Config
 from models.registry import REGISTRY
 
 # Every model of the registry; the TC models at the gamma of the authors' README.
-MODELS = {name: spec.config_fields(gamma=30.0) for name, spec in REGISTRY.items()}
+# Only the fields that differ from the defaults: an earlier version's Config knows the fields of
+# the models it has, not the flags of models added since.
+MODELS = {name: {k: v for k, v in spec.config_fields(gamma=30.0).items() if v != getattr(Config(), k)}
+          for name, spec in REGISTRY.items()}
 
 # Runs inside the version's folder: only the API every version since the first study has
 # (`Config`, `get_dataset`, `train(config, data, progress, log, until)`).

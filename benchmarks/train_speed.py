@@ -1,7 +1,7 @@
 """Steady-state training speed (compilation excluded), batch 64, measured side by side.
 
     XDG_CACHE_HOME=/tmp/lddrcache PYTHONPATH=. python benchmarks/train_speed.py [--quick]
-        [--models dvae,vae,factor_vae,factor_dvae] [--seeds 1,4,8]
+        [--models dvae,vae,factor_vae,factor_dvae,qlae] [--seeds 1,4,8]
 
 For each model:
   baseline  straightforward: hk layers (conv_impl=xla), a batch drawn host-side with numpy
@@ -13,6 +13,11 @@ For each model:
 Then the multi-seed path (`training.seeds.multi_train_steps`, conv_impl=auto): total and
 per-seed steps/s for each seed count. Rounds alternate between the variants, and the median
 of the rounds is reported, so that load on a shared machine hits all of them alike.
+
+    python benchmarks/train_speed.py --side_by_side dvae,qlae --seeds ""
+
+measures the models' training paths (`fast`) in the same alternating rounds instead, so that
+their ratio (each against the first) does not depend on when each was measured.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import configs
 from configs import Config
 from data import get_dataset
 from models import build_model
@@ -30,7 +36,8 @@ from models.registry import REGISTRY
 from training.seeds import init_stacked, multi_train_steps
 from training.step import images_on_device, init_train_state, train_step_on, train_steps
 
-# Every model of the registry; the TC models at the gamma of the authors' README.
+# Every model of the registry; the TC models at the gamma of the authors' README, each with its
+# own defaults (configs.MODEL_DEFAULTS: QLAE's learning rate).
 MODELS = {name: spec.config_fields(gamma=30.0) for name, spec in REGISTRY.items()}
 
 
@@ -90,9 +97,11 @@ def measure(runners: dict, steps: dict, rounds: int) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (about 5 minutes)")
-    parser.add_argument("--models", default="dvae,vae,factor_vae,factor_dvae")
+    parser.add_argument("--models", default=",".join(["dvae"] + [name for name in REGISTRY if name != "dvae"]))
     parser.add_argument("--seeds", default="1,4", help="seed counts for the multi-seed numbers, e.g. 1,4,8")
     parser.add_argument("--chunk", type=int, default=10, help="steps per dispatch of the scan paths")
+    parser.add_argument("--side_by_side", default=None, metavar="MODELS",
+                        help="instead of --models: these models' fast paths in the same rounds, e.g. dvae,qlae")
     args = parser.parse_args()
     rounds = 2 if args.quick else 3
     chunk = 5 if args.quick else args.chunk
@@ -102,9 +111,17 @@ def main():
     images = images_on_device(data)
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s), jax {jax.__version__}; "
           f"batch 64, {steps} steps per round, {rounds} rounds, scan chunk {chunk}")
+    if args.side_by_side:
+        names = args.side_by_side.split(",")
+        runners = {name: scan_runner(configs.from_dict({**MODELS[name], "steps": 300_000, "conv_impl": "fast"}),
+                                     data, images, chunk) for name in names}
+        result = measure(runners, {k: steps for k in runners}, rounds)
+        first = result[names[0]][0]
+        for name, (v, c) in result.items():
+            print(f"{name:12s} fast {v:6.2f} steps/s (x{v / first:.2f} of {names[0]}, compile {c:.0f}s)", flush=True)
     ratios = {}
-    for name in args.models.split(","):
-        config = Config(**MODELS[name], steps=300_000)
+    for name in args.models.split(",") if not args.side_by_side else []:
+        config = configs.from_dict({**MODELS[name], "steps": 300_000}, where="--models")
         runners = {"baseline": baseline_runner(config.replace(conv_impl="xla"), data),
                    "hk-scan": scan_runner(config.replace(conv_impl="xla"), data, images, chunk),
                    "fast": scan_runner(config.replace(conv_impl="fast"), data, images, chunk)}
@@ -113,7 +130,8 @@ def main():
         print(f"{name:12s} " + "  ".join(f"{k} {v:6.2f} steps/s (x{v / base:.2f}, compile {c:.0f}s)"
                                          for k, (v, c) in result.items()), flush=True)
         ratios[name] = result["fast"][0] / base
-    print("fast / baseline: " + ", ".join(f"{k} x{v:.2f}" for k, v in ratios.items()))
+    if ratios:
+        print("fast / baseline: " + ", ".join(f"{k} x{v:.2f}" for k, v in ratios.items()))
 
     counts = [int(s) for s in args.seeds.split(",") if s]
     if counts:

@@ -21,7 +21,7 @@ METRIC_CHOICES = metrics_lib.METRIC_NAMES + ("st_gap", "elbo", "reconstruction",
 UNSUPERVISED = ("st_gap", "elbo", "reconstruction")
 # Why an unsupervised score was not computed for a model (the eval JSON's `<name>_note`).
 NOT_DEFINED = {
-    "st_gap": "defined for the Gumbel-softmax latent only (D-VAE, FactorDVAE)",
+    "st_gap": "not defined: it needs the Gumbel-softmax latent (D-VAE, FactorDVAE)",
     "elbo": "not defined for a latent without a prior (no KL): see the reconstruction score",
     "reconstruction": "recorded for models without an ELBO (QLAE); elbo_recon is the same images' reconstruction",
 }

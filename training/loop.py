@@ -136,7 +136,7 @@ def train(config: Config, data: GroundTruthData | None = None, resume: str | Pat
                 started, first_step, compiling = time.perf_counter(), step, False
             else:
                 bar.update(chunk)
-            bar.set_postfix({k: f"{means[k].mean():.2f}" for k in ("loss", "recon", "kl", "tc") if k in means})
+            bar.set_postfix({k: f"{means[k].mean():.2f}" for k in ("loss", "recon", "kl", "tc", "bce") if k in means})
             if config.log_every and step % config.log_every == 0:
                 # Right after the compiling dispatch there is no later step to time: count it too.
                 since, begun = (first_step, started) if step > first_step else (run_first_step, run_started)

@@ -87,6 +87,16 @@ def test_loss_by_hand_on_a_tiny_example():
     np.testing.assert_allclose([terms["bce"], terms["quantization"], terms["commitment"]],
                                [bce.mean(), squared.mean(), squared.mean()], rtol=1e-6)
     assert set(terms) == {"bce", "quantization", "commitment"}
+    # The two terms are equal in value; their gradients tell the weights apart: the commitment
+    # weight moves z (the encoder), the quantization weight moves q (the codebook).
+
+    def total(z, q):
+        outs = {**outputs, "posterior": z, "representation": q}
+        return objectives.qlae_loss(outs, jnp.asarray(images), config)[0].sum()
+
+    dz, dq = jax.grad(total, argnums=(0, 1))(jnp.asarray(z), jnp.asarray(q))
+    np.testing.assert_allclose(dz, 0.5 * 2 * (z - q) / 3, rtol=1e-5)
+    np.testing.assert_allclose(dq, 0.02 * -2 * (z - q) / 3, rtol=1e-5)
 
 
 # -- the optimiser --------------------------------------------------------------------------
@@ -306,7 +316,7 @@ def test_eval_writes_the_six_metrics_and_the_reconstruction_but_no_gap_or_elbo(e
     assert scores["recon_loss"] > 0 and scores["recon_loss_per_image"] == pytest.approx(
         scores["recon_loss"] * 64 * 64, rel=1e-6)
     assert not any(k.startswith(("st_", "elbo")) for k in scores)
-    assert "defined for the Gumbel-softmax latent only" in on_disk["st_gap_note"]
+    assert "it needs the Gumbel-softmax latent" in on_disk["st_gap_note"]
     assert "not defined for a latent without a prior" in on_disk["elbo_note"]
     # InfoMEC reads the quantized values as discrete codes; there is no argmax read-out.
     assert {"infom", "infoe", "infoc"} <= set(scores) and not any(k.endswith("_argmax") for k in scores)
