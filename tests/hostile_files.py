@@ -206,7 +206,7 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
         # numbers on the stack, dtypes made from memoized arguments (numpy's constructor each).
         "memo_flood": (PROTO4 + NONE + b"\x94" * 1_900_000 + STOP, r"more than 4x the file's size"),
         "stack_flood": (PROTO4 + MARK + integer(7) * 400_000 + b"1" + NONE + STOP, r"more than 4x the file's size"),
-        "dtype_flood": (_dtype_flood(150_000), r"more than 4x the file's size"),
+        "dtype_flood": (_dtype_flood(50_000), r"more than 4x the file's size"),
         # One array as every leaf: the file's size allowed its parts, not their bytes.
         "shared_array_leaves": (_shared_leaves(payload, 2**20, 300, 300), r"arrays, counted at every use"),
         "frame_past_the_end": (PROTO4 + frame(2**40) + NONE + STOP, r"truncated: 1099511627776 bytes announced"),
