@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run a study config (a sweep TOML: configs/study_cpu.toml, configs/study_tc.toml) in the
-# background, resuming whatever an earlier (interrupted) invocation left, and commit each run's
-# training log, eval JSON and UDR inputs (X.udr_codes.npz) as it lands (never checkpoints: *.pkl
-# is ignored).
+# Run a study config (a sweep TOML: configs/study_cpu.toml, configs/study_tc.toml,
+# configs/study_budget.toml) in the background, resuming whatever an earlier (interrupted)
+# invocation left, and commit each run's training log, eval JSON, codes record (X.codes.npz) and
+# UDR inputs (X.udr_codes.npz) as it lands (never checkpoints: *.pkl is ignored).
 #   nohup scripts/run_study.sh configs/study_tc.toml > study_tc.out 2>&1 &
 #   scripts/run_study.sh configs/study_cpu.toml --train_only   # train every run, evaluate later
 #   SEEDS="4 5" nohup scripts/run_study.sh configs/study_tc.toml ... &
@@ -10,8 +10,9 @@
 #       disjoint seeds finish sooner (never give two the same seed)
 #   RESULTS=docs/study                    # the folder whose files are committed (default: the
 #                                         # config's `results`)
-# Runs go seed by seed (seed 1's runs, then seed 2's, ...) and within a seed gamma by gamma (both
-# models of one gamma, then the next), so a partial study is balanced. Arguments after the config go to scripts/sweep.py.
+# Runs go seed by seed (seed 1's runs, then seed 2's, ...) and, in a config of TC models only,
+# within a seed gamma by gamma (both models of one gamma, then the next), so a partial study is
+# balanced; a config with other models too runs each seed's runs in the sweep's order. Arguments after the config go to scripts/sweep.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
@@ -27,10 +28,14 @@ import sys, tomllib
 seeds = tomllib.load(open(sys.argv[1], "rb"))["seeds"]
 print(" ".join(map(str, range(seeds["start"], seeds["stop"] + 1) if isinstance(seeds, dict) else seeds)))' "$config")} || exit 2
 # Within a seed, one gamma at a time (both models of that gamma side by side in the results),
-# as run-name fragments: "_factor10.0" ... or just "" for a config without gammas.
+# as run-name fragments: "_factor10.0" ... or "ALL" (the whole seed) where some model has no
+# gamma (only TC run names carry one). Seeds go to --only as "_seed<N>", a substring: seeds 1-9.
 gammas=$("$python" -c '
 import sys, tomllib
-print(" ".join(f"_factor{float(g)}" for g in tomllib.load(open(sys.argv[1], "rb")).get("gammas", [])) or "ALL")' "$config") || exit 2
+from models.registry import REGISTRY
+config = tomllib.load(open(sys.argv[1], "rb"))
+tc_only = all(REGISTRY[m].discriminator for m in config.get("models", []))
+print(" ".join(f"_factor{float(g)}" for g in config.get("gammas", [])) if tc_only else "ALL")' "$config") || exit 2
 
 # shellcheck disable=SC2086  # word splitting of $files / $changed is meant: names have no spaces
 commit() {
@@ -39,13 +44,14 @@ commit() {
     # partial log is on disk too, and belongs to its own group's commit. Retry: the checkout is
     # shared with whoever else commits in it.
     local files changed names
-    files=$(ls "$results"/*"$1".log.jsonl "$results"/*"$1".eval.json "$results"/*"$1".udr_codes.npz 2>/dev/null)
+    files=$(ls "$results"/*"$1".log.jsonl "$results"/*"$1".eval.json "$results"/*"$1".codes.npz \
+        "$results"/*"$1".udr_codes.npz 2>/dev/null)
     [ -n "$files" ] || return 0
     for _ in 1 2 3 4 5; do
         git add -- $files || { sleep 5; continue; }
         changed=$(git diff --cached --name-only -- $files)
         [ -n "$changed" ] || return 0
-        names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json|udr_codes\.npz)$//' | sort -u | paste -sd, -)
+        names=$(echo "$changed" | xargs -n1 basename | sed -E 's/\.(log\.jsonl|eval\.json|codes\.npz|udr_codes\.npz)$//' | sort -u | paste -sd, -)
         git commit -q -m "study ($(basename "$config" .toml)): $names ($2)" -- $changed && return 0
         sleep 5
     done

@@ -80,3 +80,50 @@ def test_each_group_commits_only_its_own_runs(tmp_path):
     assert (repo / "udr_calls.txt").read_text().split() == ["dsprites_procedural_factor30.0_seed1.pkl",
                                                             "dsprites_procedural_gauss_factor30.0_seed1.pkl"]
     assert git(repo, "status", "--porcelain") == ""
+
+
+# Stands in for scripts/sweep.py on a config with models without a gamma: notes each --only and
+# finishes both runs of that seed (the D-VAE and FactorDVAE gamma 10), codes record included.
+FAKE_SEED_SWEEP = """
+import sys
+from pathlib import Path
+args = sys.argv[1:]
+results, only = Path(args[args.index("--results") + 1]), args[args.index("--only") + 1]
+with open(results.parent / "sweep_calls.txt", "a") as f:
+    f.write(only + "\\n")
+for name in (f"dsprites_procedural{only}", f"dsprites_procedural_factor10.0{only}"):
+    for kind, text in (("log.jsonl", '{"step": 2}\\n'), ("pkl", "checkpoint"), ("eval.json", "{}"),
+                       ("codes.npz", "codes")):
+        (results / f"{name}.{kind}").write_text(text)
+"""
+
+
+def test_a_config_with_models_without_gamma_runs_whole_seeds_and_commits_codes_records(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "run_study.sh", repo / "scripts")
+    (repo / "scripts" / "sweep.py").write_text(FAKE_SEED_SWEEP)
+    (repo / "scripts" / "udr.py").write_text(FAKE_UDR)
+    (repo / ".gitignore").write_text("*.pkl\nudr_calls.txt\nsweep_calls.txt\n")
+    (repo / "study.toml").write_text('results = "results"\nseeds = [1, 2]\ngammas = [10]\n'
+                                     'models = ["dvae", "factor_dvae"]\n')
+    (repo / "results").mkdir()
+    env = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1"}
+    git(repo, "init", "-q", env=env)
+    git(repo, "add", ".", env=env)
+    git(repo, "commit", "-q", "-m", "start", env=env)
+
+    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=env, check=True,
+                   capture_output=True, text=True, timeout=120)
+
+    # Three passes over two seeds, each seed at once (a "_factor10.0" fragment would miss the D-VAE).
+    assert (repo / "sweep_calls.txt").read_text().split() == ["_seed1", "_seed2"] * 3
+    log = git(repo, "log", "--format=%x00%s", "--name-only").split("\0")[1:]
+    commits = [(entry.splitlines()[0], sorted(f for f in entry.splitlines()[1:] if f)) for entry in log]
+    assert [message.split(" (")[-1] for message, _ in commits[:2]] == ["seed 2, pass 1)", "seed 1, pass 1)"]
+    for (_, files), seed in zip(commits[:2], (2, 1)):
+        assert files == [f"results/dsprites_procedural{model}_seed{seed}.{kind}" for model in ("_factor10.0", "")
+                         for kind in ("codes.npz", "eval.json", "log.jsonl", "udr_codes.npz")]
+    assert len(commits) == 3 and git(repo, "status", "--porcelain") == ""
