@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from analysis.results import METRICS, MODEL_NAMES
+from analysis.results import INFOMEC, INFOMEC_ARGMAX, METRICS, MODEL_NAMES, NAMES
 from analysis.statistics import EXACT_SPEARMAN_MAX_N, SPEARMAN_RESAMPLES
 from models.registry import REGISTRY
 
@@ -22,6 +22,15 @@ def number_text(value, digits=2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
+def family_text(rows) -> str:
+    """The family Holm's method adjusts over, as the text says it: "the six metrics" while the
+    rows hold only the six metrics (the older studies' tables), else "the scores" with InfoMEC
+    named (the family is the scores of one question that have data)."""
+    if all(r["metric"] in METRICS for r in rows):
+        return "the six metrics"
+    return "the scores (the six metrics, InfoM, InfoE and InfoC, where the runs have them)"
+
+
 def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(), regrets=(), tc=(), runs=(),
                 scores=(), within=()) -> str:
     lines = ["Cells: median (25th–75th percentile) over seeds; n = number of runs per column.", ""]
@@ -33,7 +42,7 @@ def to_markdown(tables, selection, problems, digits=2, differences=(), effects=(
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for metric, cells in table["cells"].items():
-            lines.append("| " + " | ".join([METRICS[metric]] + [cell_text(c, digits) for c in cells]) + " |")
+            lines.append("| " + " | ".join([NAMES[metric]] + [cell_text(c, digits) for c in cells]) + " |")
         lines.append("")
     lines += differences_markdown(differences, digits)
     lines += gamma_markdown(effects, digits)
@@ -53,12 +62,12 @@ def selection_markdown(selection, digits=2) -> list[str]:
     lines = ["### Unsupervised model selection with the straight-through gap", "",
              "Spearman ρ of st_gap with the metric (negative: a smaller gap goes with a better score; permutation p, "
              f"exact up to {EXACT_SPEARMAN_MAX_N} runs, {SPEARMAN_RESAMPLES:,} seeded random orderings beyond); "
-             "p (Holm): adjusted by Holm's method over the six metrics of the same candidates; "
+             f"p (Holm): adjusted by Holm's method over {family_text(selection)} of the same candidates; "
              "the metric of the run with the smallest gap vs the median and the best run.", "",
              "| data set | candidates | metric | n | Spearman ρ | p | p (Holm) | selected (min gap) | median | best |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for s in selection:
-        lines.append(f"| {s['dataset']} | {s['pool']} | {METRICS[s['metric']]} | {s['n']} | "
+        lines.append(f"| {s['dataset']} | {s['pool']} | {NAMES[s['metric']]} | {s['n']} | "
                      f"{number_text(s['spearman'])} | {number_text(s['p_value'], 3)} | {number_text(s['p_holm'], 3)} | "
                      f"{number_text(s['selected'], digits)} | "
                      f"{number_text(s['median'], digits)} | {number_text(s['best'], digits)} |")
@@ -87,12 +96,12 @@ def differences_markdown(differences, digits=2) -> list[str]:
     lines = [f"### Differences of medians ({second} minus {first})", "",
              "Bootstrap 95 % interval of the difference of medians (10,000 resamples, seed 0); "
              "two-sided Mann–Whitney U test (exact unless ties force the normal approximation: see 'test'); "
-             "p (Holm): adjusted by Holm's method over the six metrics of the same comparison.", "",
+             f"p (Holm): adjusted by Holm's method over {family_text(differences)} of the same comparison.", "",
              f"| data set | γ | metric | {first} (n) | {second} (n) | difference [95 % CI] | U | p | p (Holm) | test |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for d in differences:
         lines.append(
-            f"| {d['dataset']} | {gamma_cell(d, '–')} | {METRICS[d['metric']]} | "
+            f"| {d['dataset']} | {gamma_cell(d, '–')} | {NAMES[d['metric']]} | "
             f"{MODEL_NAMES[d['baseline']]} {number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
             f"{MODEL_NAMES[d['candidate']]} {number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | "
             + difference_test_cells(d, digits)
@@ -115,7 +124,7 @@ def gamma_markdown(effects, digits=2) -> list[str]:
             f"{cell_text(e['cells'].get(g), digits)} (n={e['cells'][g]['n']})" if e["cells"].get(g) else "n/a"
             for g in gammas
         ]
-        lines.append(f"| {e['dataset']} | {METRICS[e['metric']]} | {e['latent']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {e['dataset']} | {NAMES[e['metric']]} | {e['latent']} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -126,14 +135,14 @@ def tc_markdown(tc, digits=2) -> list[str]:
         "### The effect of TC: each γ against the same latent without TC (γ = 0)",
         "",
         "Difference of medians (with TC minus without) with a bootstrap 95 % interval and the two-sided "
-        "Mann–Whitney U test, as above; p (Holm): over the six metrics of one latent and γ.",
+        f"Mann–Whitney U test, as above; p (Holm): over {family_text(tc)} of one latent and γ.",
         "",
         "| data set | latent | γ | metric | γ = 0 (n) | γ (n) | difference [95 % CI] | U | p | p (Holm) | test |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in tc:
         lines.append(
-            f"| {d['dataset']} | {d['latent']} | {d['gamma']:g} | {METRICS[d['metric']]} | "
+            f"| {d['dataset']} | {d['latent']} | {d['gamma']:g} | {NAMES[d['metric']]} | "
             f"{number_text(d['baseline_median'], digits)} ({d['n_baseline']}) | "
             f"{number_text(d['candidate_median'], digits)} ({d['n_candidate']}) | " + difference_test_cells(d, digits)
         )
@@ -167,7 +176,7 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
     ]
     for r in regrets:
         lines.append(
-            f"| {r['dataset']} | {r['latent']} | {METRICS[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
+            f"| {r['dataset']} | {r['latent']} | {NAMES[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
             f"{number_text(r['picked'], digits)} ({r['rank']}) | {number_text(r['regret'], digits + 1)} | "
             f"{number_text(r['random_regret'], digits + 1)} | {rho_text(r)} | {r['gamma_picked']:g} | "
             f"{number_text(r['gamma_regret'], digits + 1)} | "
@@ -217,7 +226,7 @@ def within_markdown(within) -> list[str]:
         "column). p: two-sided permutation test that permutes the runs only within each γ, so that "
         "differences between the γ do not count (exact: the convolution of each group's n! orderings, "
         f"for groups of up to {EXACT_SPEARMAN_MAX_N} runs; else {SPEARMAN_RESAMPLES:,} seeded joint "
-        "permutations; see 'test'); p (Holm): adjusted by Holm's method over the six metrics of one rule "
+        f"permutations; see 'test'); p (Holm): adjusted by Holm's method over {family_text(within)} of one rule "
         "and latent type. The regret table's ρ is the same agreement over all runs, between γ included.",
         "",
         "| data set | latent | rule | metric | groups (runs) | mean ρ within γ | p | p (Holm) | test | ρ at each γ |",
@@ -229,11 +238,30 @@ def within_markdown(within) -> list[str]:
         )
         rho = "n/a" if not np.isfinite(w["rho"]) else f"{w['rho']:+.2f}"
         lines.append(
-            f"| {w['dataset']} | {w['latent']} | {RULE_NAMES[w['rule']]} | {METRICS[w['metric']]} | "
+            f"| {w['dataset']} | {w['latent']} | {RULE_NAMES[w['rule']]} | {NAMES[w['metric']]} | "
             f"{w['groups']} ({w['n']}) | {rho} | {number_text(w['p_value'], 3)} | "
             f"{number_text(w['p_holm'], 3)} | {w['method']} | {each} |"
         )
     return lines + [""]
+
+
+def run_columns(runs, digits=2) -> dict:
+    """{key: (header, decimal places)} of the run table: the six metrics, −ELBO, gap, UDR; with
+    a QLAE run its reconstruction loss per pixel and the reconstruction per image of every run
+    (the rule across families); InfoMEC and its argmax variants where a run has them."""
+    columns = {**{k: (name, digits) for k, name in METRICS.items()},
+               "elbo": ("−ELBO (nats)", 2), "st_gap": ("gap", 2), "udr": ("UDR", digits)}
+    if any(r["recon_loss"] is not None for r in runs):
+        columns.update(recon_loss=("recon (per pixel)", digits + 2), recon_image=("recon (nats/image)", 2))
+    for key, name in {**INFOMEC, **INFOMEC_ARGMAX}.items():
+        if any(r.get(key) is not None for r in runs):
+            columns[key] = (name, digits)
+    return columns
+
+
+ARGMAX_NOTE = ("InfoM/InfoE/InfoC (argmax): InfoMEC of a categorical latent (D-VAE, FactorDVAE) read as each "
+               "latent's most likely category's codebook value (the argmax code, a discrete code: how the QLAE "
+               "line reads a categorical latent), beside InfoMEC of the metrics' read-out.")
 
 
 def runs_markdown(runs, digits=2) -> list[str]:
@@ -242,24 +270,23 @@ def runs_markdown(runs, digits=2) -> list[str]:
     # QLAE's runs add their reconstruction loss (it has neither ELBO nor gap), and say that their
     # UDR is computed without the KL filter.
     qlae = any(r["recon_loss"] is not None for r in runs)
-    header = (["data set", "model", "γ", "seed"] + list(METRICS.values()) + ["−ELBO (nats)", "gap", "UDR"]
-              + (["recon (per pixel)"] if qlae else []))
+    columns = run_columns(runs, digits)
+    header = ["data set", "model", "γ", "seed"] + [name for name, _ in columns.values()]
+    argmax = any(k in columns for k in INFOMEC_ARGMAX)
     lines = [
         "### Every run",
         "",
         "The runs behind every summary above; '–': the run has no such score "
         "(a Gaussian model has no gap; older results no ELBO or UDR"
         + ("; QLAE has neither ELBO nor gap, and its UDR is computed without the KL filter, which needs a "
-           "KL per latent" if qlae else "") + ").",
+           "KL per latent" if qlae else "") + ")." + (" " + ARGMAX_NOTE if argmax else ""),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    places = {**dict.fromkeys(METRICS, digits), "elbo": 2, "st_gap": 2, "udr": digits,
-              **({"recon_loss": digits + 2} if qlae else {})}
     for r in runs:
         gamma = "–" if r["gamma"] is None else f"{r['gamma']:g}"
-        scores = ["–" if r[k] is None else number_text(r[k], d) for k, d in places.items()]
+        scores = ["–" if r[k] is None else number_text(r[k], d) for k, (_, d) in columns.items()]
         lines.append(
             f"| {r['dataset']} | {MODEL_NAMES[r['model']]} | {gamma} | {r['seed']} | " + " | ".join(scores) + " |"
         )
@@ -325,10 +352,10 @@ CSV_KEYS = {
 
 
 def csv_keys(name: str, rows: list[dict]) -> list[str]:
-    """The columns of `name`.csv: CSV_KEYS[name], and the runs' reconstruction loss where a run
-    has one (QLAE)."""
-    if name == "runs" and any(r.get("recon_loss") is not None for r in rows):
-        return CSV_KEYS[name] + ["recon_loss"]
+    """The columns of `name`.csv: CSV_KEYS[name], and for the runs the columns of `run_columns`
+    beyond them (the reconstruction losses with a QLAE run, InfoMEC where recorded)."""
+    if name == "runs":
+        return CSV_KEYS[name] + [k for k in run_columns(rows) if k not in CSV_KEYS[name]]
     return CSV_KEYS[name]
 
 
@@ -360,7 +387,7 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
             f"{_tex_escape(table['dataset'])}: {table['title']}. Median (25th--75th percentile) over seeds.",
             "l" + "c" * len(table["columns"]),
             ["Metric"] + [_tex_escape(c) for c in table["columns"]],
-            [[METRICS[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()],
+            [[NAMES[m]] + [cell_text(c, digits, dash="--") for c in cells] for m, cells in table["cells"].items()],
         )
     if differences:
         paper = all(not REGISTRY[d["baseline"]].discrete for d in differences)
@@ -369,14 +396,14 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
              "the first model minus the second)")
             + r" with bootstrap 95\% intervals; two-sided "
             r"Mann--Whitney $U$ test (exact unless ties force the normal approximation); $p_\mathrm{Holm}$: "
-            r"adjusted by Holm's method over the six metrics of the same comparison.",
+            rf"adjusted by Holm's method over {family_text(differences)} of the same comparison.",
             "llllrrrrl",
             ["Data set", r"$\gamma$", "Metric", "Pair", "Difference", r"95\% CI", "$p$", r"$p_\mathrm{Holm}$", "Test"],
             [
                 [
                     _tex_escape(d["dataset"]),
                     gamma_cell(d, "--"),
-                    METRICS[d["metric"]],
+                    NAMES[d["metric"]],
                     f"{MODEL_NAMES[d['candidate']]} vs {MODEL_NAMES[d['baseline']]}",
                     f"{d['difference']:+.{digits + 1}f}",
                     f"[{d['ci_low']:+.{digits + 1}f}, {d['ci_high']:+.{digits + 1}f}]",
@@ -397,7 +424,7 @@ def to_latex(tables, selection, digits=2, differences=()) -> str:
                 [
                     _tex_escape(s["dataset"]),
                     _tex_escape(s["pool"]),
-                    METRICS[s["metric"]],
+                    NAMES[s["metric"]],
                     str(s["n"]),
                     number_text(s["spearman"]),
                     number_text(s["p_value"], 3),

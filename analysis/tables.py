@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import selection
-from analysis.results import GUMBEL, METRICS, MODEL_NAMES
+from analysis.results import GUMBEL, INFOMEC, INFOMEC_ARGMAX, METRICS, MODEL_NAMES, score_names
 from analysis.statistics import compare, holm, spearman, summarize
 from models.registry import REGISTRY
 
@@ -41,7 +41,8 @@ def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict
 
 
 def build_tables(records: list[dict]) -> list[dict]:
-    """[{dataset, group, columns: [labels], cells: {metric: [summary | None per column]}}]."""
+    """[{dataset, group, columns: [labels], cells: {score: [summary | None per column]}}]; the
+    scores: the six metrics, and InfoMEC where a run of the data set has it."""
     tables = []
     for dataset in sorted({r["dataset"] for r in records}):
         cols = columns(records, dataset)
@@ -51,7 +52,8 @@ def build_tables(records: list[dict]) -> list[dict]:
             chosen = [c for c in cols if c[0] == group]
             if not chosen:
                 continue
-            cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in METRICS}
+            scores = score_names([r for r in records if r["dataset"] == dataset])
+            cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in scores}
             tables.append({"dataset": dataset, "group": group, "title": title,
                            "columns": [label for _, label, _ in chosen], "cells": cells})
     return tables
@@ -69,8 +71,8 @@ def comparisons(records: list[dict]) -> list[dict]:
     """Per data set, pair and metric, `compare`: VAE vs D-VAE (and QLAE vs VAE, QLAE vs D-VAE),
     FactorVAE vs FactorDVAE at each gamma both were trained with (`gamma`), and over all gammas
     (`gamma` None). `p_holm`: the p
-    value adjusted by Holm over the metrics of the same comparison (one question, asked with
-    six metrics)."""
+    value adjusted by Holm over the scores of the same comparison (one question, asked with the
+    six metrics, and with InfoM, InfoE and InfoC where both groups have them: nine)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for baseline, candidate in PAIRS:
@@ -81,9 +83,10 @@ def comparisons(records: list[dict]) -> list[dict]:
                 continue
             shared = sorted({r["gamma"] for r in runs[baseline]} & {r["gamma"] for r in runs[candidate]} - {None})
             groups = [(g, {m: [r for r in rs if r["gamma"] == g] for m, rs in runs.items()}) for g in shared]
+            scores = score_names(runs[baseline] + runs[candidate])
             for gamma, chosen in groups + [(None, runs)]:
                 family = []
-                for metric in METRICS:
+                for metric in scores:
                     stats = compare(
                         [r["values"].get(metric) for r in chosen[baseline]],
                         [r["values"].get(metric) for r in chosen[candidate]],
@@ -115,8 +118,8 @@ def with_holm(family: list[dict]) -> list[dict]:
 
 def model_selection(records: list[dict]) -> list[dict]:
     """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete: the models with the
-    gap), per metric: Spearman of st_gap with the metric (`p_holm`: adjusted over the pool's six
-    metrics), and the metric of the smallest-gap run vs the median and best."""
+    gap), per metric: Spearman of st_gap with the metric (`p_holm`: adjusted over the pool's scores:
+    the six metrics, and InfoMEC where recorded), and the metric of the smallest-gap run vs the median and best."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         pools = [(MODEL_NAMES[m], [m]) for m in GUMBEL] + [("all discrete", list(GUMBEL))]
@@ -125,7 +128,7 @@ def model_selection(records: list[dict]) -> list[dict]:
             if pool == "all discrete" and len({r["model"] for r in runs}) < 2:
                 continue
             family = []
-            for metric in METRICS:
+            for metric in score_names(runs):
                 pairs = [
                     r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None
                 ]
@@ -176,7 +179,7 @@ def gamma_effect(records: list[dict]) -> list[dict]:
             groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
             if len(groups) < 2:
                 continue
-            for metric in METRICS:
+            for metric in score_names([r for rs in groups.values() for r in rs]):
                 out.append(
                     {
                         "dataset": dataset,
@@ -191,16 +194,17 @@ def gamma_effect(records: list[dict]) -> list[dict]:
 def tc_effects(records: list[dict]) -> list[dict]:
     """Does TC help? Per data set, latent type, gamma > 0 and metric, `compare` of the model
     with TC at that gamma against the same latent without TC (gamma 0), with `p_holm` over the
-    six metrics of one (latent, gamma)."""
+    scores of one (latent, gamma) (the six metrics, and InfoMEC where recorded)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for latent, models in LATENTS:
             groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
             if 0.0 not in groups:
                 continue
+            scores = score_names([r for rs in groups.values() for r in rs])
             for gamma in [g for g in groups if g > 0]:
                 family = []
-                for metric in METRICS:
+                for metric in scores:
                     stats = compare(
                         [r["values"].get(metric) for r in groups[0.0]], [r["values"].get(metric) for r in groups[gamma]]
                     )
@@ -226,7 +230,7 @@ def selection_regrets(records: list[dict]) -> list[dict]:
                 for rule, (key, _) in selection.RULES.items()
                 if any(r["values"].get(key) is not None for r in runs)
             ] + [selection.ORACLE]
-            for metric in METRICS:
+            for metric in score_names(runs):
                 for rule in rules:
                     overall = selection.regret(runs, rule, metric)
                     if overall is None:
@@ -260,11 +264,11 @@ def within_setting(records: list[dict]) -> list[dict]:
     """Per data set, latent type, rule (st_gap, elbo, udr where any run has it) and
     metric: the rule's agreement with the metric within each setting (one group per gamma of
     the latent type, gamma 0 the model without TC), averaged over the settings, with a
-    permutation p inside each setting (selection.within_agreement), and `p_holm` over the six
-    metrics of one rule and latent type (one question: does the rule rank the seeds of a
-    setting as the metrics do). Each row: {dataset, latent, rule, metric, groups (settings with
-    a defined rho), n (their runs), rho (the mean), p_value, p_holm, method ('exact' or 'monte
-    carlo'), group_rhos: {gamma: rho, NaN where undefined}}."""
+    permutation p inside each setting (selection.within_agreement), and `p_holm` over the scores
+    (the six metrics, and InfoMEC where recorded) of one rule and latent type (one question:
+    does the rule rank the seeds of a setting as the metrics do). Each row: {dataset, latent,
+    rule, metric, groups (settings with a defined rho), n (their runs), rho (the mean), p_value,
+    p_holm, method ('exact' or 'monte carlo'), group_rhos: {gamma: rho, NaN where undefined}}."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for latent, models in LATENTS:
@@ -274,7 +278,7 @@ def within_setting(records: list[dict]) -> list[dict]:
                 if not any(r["values"].get(key) is not None for r in runs):
                     continue
                 family = []
-                for metric in METRICS:
+                for metric in score_names(runs):
                     within = selection.within_agreement(groups, rule, metric)
                     family.append(
                         {
@@ -328,15 +332,15 @@ def scores_by_gamma(records: list[dict]) -> list[dict]:
     return out
 
 
-RUN_SCORES = ("elbo", "st_gap", "udr", "recon_loss")
+RUN_SCORES = ("elbo", "st_gap", "udr", "recon_loss", "recon_image")
 MODEL_ORDER = tuple(REGISTRY)
 
 
 def run_rows(records: list[dict]) -> list[dict]:
-    """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics
-    and its selection scores (negative ELBO, straight-through gap, UDR, reconstruction loss;
-    None where it has none),
-    so that a reader can check any summary above against the runs behind it."""
+    """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics,
+    InfoMEC (and on the argmax codes) where recorded, and its selection scores (negative ELBO,
+    straight-through gap, UDR, reconstruction loss per pixel and per image; None where it has
+    none), so that a reader can check any summary above against the runs behind it."""
 
     def order(r):
         return (r["dataset"], MODEL_ORDER.index(r["model"]), r["gamma"] or 0.0, r["seed"] or 0)
@@ -348,7 +352,7 @@ def run_rows(records: list[dict]) -> list[dict]:
             "gamma": r["gamma"],
             "seed": r["seed"],
             "run": Path(r["path"]).name.replace(".eval.json", ""),
-            **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES)},
+            **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES, *INFOMEC, *INFOMEC_ARGMAX)},
         }
         for r in sorted(records, key=order)
     ]
