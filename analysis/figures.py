@@ -49,9 +49,11 @@ def _boxes(ax, groups, points: bool = False) -> None:
             ax.scatter(position + np.asarray(offsets), values, s=16, color="black", zorder=3)
 
 
-def plot(records: list[dict], out_dir) -> list[Path]:
+def plot(records: list[dict], out_dir, suffix: str = "", heading: str = "") -> list[Path]:
     """Per data set: box plots of every metric in one figure (`boxplots_<dataset>`), one figure
-    per metric with every run's value (`metric_<dataset>_<metric>`), and gap-vs-metric scatters."""
+    per metric with every run's value (`metric_<dataset>_<metric>`), and gap-vs-metric scatters.
+    `suffix` ends every file name and `heading` every title (one training budget's figures
+    among several: `_30000steps`, ` (30,000 steps)`); both empty for a single budget."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -66,9 +68,9 @@ def plot(records: list[dict], out_dir) -> list[Path]:
         for ax, metric in zip(axes[0], scores):
             _boxes(ax, distributions(rows, metric))
             ax.set_title(scores[metric], fontsize=9)
-        fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ)", fontsize=10)
+        fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ){heading}", fontsize=10)
         fig.tight_layout()
-        written += save_figure(fig, out_dir / f"boxplots_{dataset}")
+        written += save_figure(fig, out_dir / f"boxplots_{dataset}{suffix}")
 
         for metric, title in scores.items():
             groups = distributions(rows, metric)
@@ -77,11 +79,11 @@ def plot(records: list[dict], out_dir) -> list[Path]:
             fig, ax = plt.subplots(figsize=(3.6, 3.4))
             _boxes(ax, groups, points=True)
             runs = ", ".join(f"{MODEL_NAMES[m]} n={len(v)}" for m, v in groups)
-            ax.set_title(f"{dataset}: {title}\n({runs})", fontsize=9)
+            ax.set_title(f"{dataset}: {title}{heading}\n({runs})", fontsize=9)
             fig.tight_layout()
-            written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}")
+            written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}{suffix}")
 
-        written += plot_gamma(rows, dataset, out_dir)
+        written += plot_gamma(rows, dataset, out_dir, suffix, heading)
         discrete = [r for r in rows if r["model"] in GUMBEL and r["values"].get("st_gap") is not None]
         if discrete:
             fig, axes = plt.subplots(1, len(scores), figsize=(3.0 * len(scores), 3.2), squeeze=False)
@@ -100,13 +102,13 @@ def plot(records: list[dict], out_dir) -> list[Path]:
                 ax.set_title(f"{scores[metric]} (ρ={number_text(rho)})", fontsize=9)
                 ax.set_xlabel("straight-through gap", fontsize=8)
             axes[0][0].legend(fontsize=7)
-            fig.suptitle(f"{dataset}: straight-through gap vs metric (discrete models)", fontsize=10)
+            fig.suptitle(f"{dataset}: straight-through gap vs metric (discrete models){heading}", fontsize=10)
             fig.tight_layout()
-            written += save_figure(fig, out_dir / f"gap_{dataset}")
+            written += save_figure(fig, out_dir / f"gap_{dataset}{suffix}")
     return written
 
 
-def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
+def plot_gamma(rows: list[dict], dataset: str, out_dir: Path, suffix: str = "", heading: str = "") -> list[Path]:
     """`gamma_<dataset>`: each metric against gamma (0 = without TC) for both latent types:
     median line, 25–75 % band, every run a dot. Gammas sit at equal spacing (0, 10, 30, 100)."""
     import matplotlib.pyplot as plt
@@ -137,6 +139,6 @@ def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
         ax.set_xlabel("γ (0: no TC)", fontsize=8)
         ax.set_title(scores[metric], fontsize=9)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{dataset}: the effect of γ (median, 25–75 %, every run)", fontsize=10)
+    fig.suptitle(f"{dataset}: the effect of γ (median, 25–75 %, every run){heading}", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out_dir / f"gamma_{dataset}")
+    return save_figure(fig, out_dir / f"gamma_{dataset}{suffix}")
