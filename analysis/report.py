@@ -160,7 +160,23 @@ def tc_markdown(tc, digits=2) -> list[str]:
 
 
 RULE_NAMES = {"st_gap": "smallest gap", "elbo": "lowest −ELBO", "udr": "largest UDR",
-              "recon_loss": "lowest reconstruction loss", "oracle": "oracle (the metric)"}
+              "recon_loss": "lowest reconstruction loss", "recon_image": "lowest reconstruction (nats/image)",
+              "oracle": "oracle (the metric)"}
+# The note the selection tables add when they hold the pools across latent types.
+CROSS_NOTE = ("In the pools across latent types (all discrete: D-VAE, FactorDVAE, QLAE; all runs: every model) a "
+              "setting is one model at one γ: 'γ picked' and the groups name the setting. Lowest reconstruction "
+              "(nats/image): the reconstruction term of the ELBO for the VAE family, QLAE's reconstruction loss "
+              "summed per image, on the same images.")
+
+
+def setting_text(key) -> str:
+    """A setting as the tables name it: a γ (a number), or a model at a γ (a label)."""
+    return key if isinstance(key, str) else f"{key:g}"
+
+
+def cross_note(rows) -> list[str]:
+    """CROSS_NOTE and a blank line when the rows hold a pool across latent types, else nothing."""
+    return [CROSS_NOTE, ""] if any(r["latent"] in ("all discrete", "all runs") for r in rows) else []
 
 
 def rho_text(row) -> str:
@@ -180,6 +196,7 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
         "the rule's preference with the metric over all runs, permutation p (positive: the rule ranks "
         "runs as the metric does).",
         "",
+        *cross_note(regrets),
         "| data set | latent | metric | rule | n | pick (rank) | regret | random | ρ (p) | γ picked | γ regret "
         "| γ random | seed regret | seed random |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -188,7 +205,7 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
         lines.append(
             f"| {r['dataset']} | {r['latent']} | {NAMES[r['metric']]} | {RULE_NAMES[r['rule']]} | {r['n']} | "
             f"{number_text(r['picked'], digits)} ({r['rank']}) | {number_text(r['regret'], digits + 1)} | "
-            f"{number_text(r['random_regret'], digits + 1)} | {rho_text(r)} | {r['gamma_picked']:g} | "
+            f"{number_text(r['random_regret'], digits + 1)} | {rho_text(r)} | {setting_text(r['gamma_picked'])} | "
             f"{number_text(r['gamma_regret'], digits + 1)} | "
             f"{number_text(r['gamma_random_regret'], digits + 1)} | {number_text(r['seed_regret'], digits + 1)} | "
             f"{number_text(r['seed_random_regret'], digits + 1)} |"
@@ -196,7 +213,8 @@ def regrets_markdown(regrets, digits=2) -> list[str]:
     return lines + [""]
 
 
-SCORE_NAMES = {"st_gap": "gap", "elbo": "−ELBO (nats)", "udr": "UDR", "recon_loss": "reconstruction (per pixel)"}
+SCORE_NAMES = {"st_gap": "gap", "elbo": "−ELBO (nats)", "udr": "UDR", "recon_loss": "reconstruction (per pixel)",
+               "recon_image": "reconstruction (nats/image)"}
 
 
 def scores_markdown(scores, digits=2) -> list[str]:
@@ -214,7 +232,7 @@ def scores_markdown(scores, digits=2) -> list[str]:
         "|---|---|---|---|" + "---|" * len(gammas) + "---|",
     ]
     for s in scores:
-        places = 2 if s["rule"] in ("st_gap", "elbo") else digits + 2 if s["rule"] == "recon_loss" else digits
+        places = {"st_gap": 2, "elbo": 2, "recon_image": 2, "recon_loss": digits + 2}.get(s["rule"], digits)
         cells = [number_text(s["medians"].get(g), places) if g in s["medians"] else "n/a" for g in gammas]
         lines.append(
             f"| {s['dataset']} | {s['latent']} | {SCORE_NAMES[s['rule']]} | {s['n']} | "
@@ -239,12 +257,14 @@ def within_markdown(within) -> list[str]:
         f"permutations; see 'test'); p (Holm): adjusted by Holm's method over {family_text(within)} of one rule "
         "and latent type. The regret table's ρ is the same agreement over all runs, between γ included.",
         "",
+        *cross_note(within),
         "| data set | latent | rule | metric | groups (runs) | mean ρ within γ | p | p (Holm) | test | ρ at each γ |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for w in within:
         each = ", ".join(
-            f"γ={g:g}: " + ("–" if not np.isfinite(r) else f"{r:+.2f}") for g, r in w["group_rhos"].items()
+            (f"{g}: " if isinstance(g, str) else f"γ={g:g}: ") + ("–" if not np.isfinite(r) else f"{r:+.2f}")
+            for g, r in w["group_rhos"].items()
         )
         rho = "n/a" if not np.isfinite(w["rho"]) else f"{w['rho']:+.2f}"
         lines.append(
@@ -332,7 +352,7 @@ def _csv_cell(value):
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, dict):
-        return ";".join(f"{k:g}:{v:.6g}" for k, v in value.items())
+        return ";".join(f"{setting_text(k)}:{v:.6g}" for k, v in value.items())
     return value
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import selection
+from analysis.pools import LATENTS, by_gamma, pools, rules_for
 from analysis.results import GUMBEL, INFOMEC, INFOMEC_ARGMAX, METRICS, MODEL_NAMES, score_names
 from analysis.statistics import compare, holm, spearman, summarize
 from models.registry import REGISTRY
@@ -156,20 +157,6 @@ def model_selection(records: list[dict]) -> list[dict]:
     return out
 
 
-# The latent types, each with its models in registry order: (("Gaussian", ("vae", "factor_vae")),
-# ("discrete", ("dvae", "factor_dvae")), ("quantized", ("qlae",))).
-LATENTS = tuple((latent.LABEL, tuple(name for name, spec in REGISTRY.items() if spec.latent is latent))
-                for latent in dict.fromkeys(spec.latent for spec in REGISTRY.values()))
-
-
-def by_gamma(runs: list[dict]) -> dict:
-    """{gamma: runs}, the models without TC at gamma 0."""
-    groups: dict = {}
-    for r in runs:
-        groups.setdefault(r["gamma"] or 0.0, []).append(r)
-    return dict(sorted(groups.items()))
-
-
 def gamma_effect(records: list[dict]) -> list[dict]:
     """Per data set, latent type and metric: the summary of every gamma's runs (gamma 0 = the
     model without TC): [{dataset, latent, metric, cells: {gamma: summary}}]."""
@@ -215,21 +202,18 @@ def tc_effects(records: list[dict]) -> list[dict]:
 
 
 def selection_regrets(records: list[dict]) -> list[dict]:
-    """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
-    rule (analysis/selection.py: st_gap, elbo, udr, recon_loss where recorded, and the oracle): the regret of
-    picking one run among all, of picking gamma, and of picking the seed within each gamma (mean
-    over the gammas), each beside the expected regret of a uniformly random pick; and how well
-    the rule's score ranks all runs (`rho`, `rho_p`: selection.agreement)."""
+    """Per data set, pool (analysis/pools.py: each latent type, all its gammas and seeds, as a
+    user would select; with a QLAE run also 'all discrete' and 'all runs'), metric and rule
+    (analysis/selection.py: st_gap, elbo, udr, recon_loss where recorded, recon_image with a
+    QLAE run, and the oracle): the regret of picking one run among all, of picking the setting
+    (gamma; a model at a gamma in the pools across latent types), and of picking the seed within
+    each setting (mean over the settings), each beside the expected regret of a uniformly random
+    pick; and how well the rule's score ranks all runs (`rho`, `rho_p`: selection.agreement).
+    The pool is the row's `latent`."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
-        for latent, models in LATENTS:
-            runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
-            groups = by_gamma(runs)
-            rules = [
-                rule
-                for rule, (key, _) in selection.RULES.items()
-                if any(r["values"].get(key) is not None for r in runs)
-            ] + [selection.ORACLE]
+        for latent, runs, groups in pools(records, dataset):
+            rules = rules_for(runs, records, selection.RULES, latent) + [selection.ORACLE]
             for metric in score_names(runs):
                 for rule in rules:
                     overall = selection.regret(runs, rule, metric)
@@ -261,22 +245,21 @@ def selection_regrets(records: list[dict]) -> list[dict]:
 
 
 def within_setting(records: list[dict]) -> list[dict]:
-    """Per data set, latent type, rule (st_gap, elbo, udr where any run has it) and
-    metric: the rule's agreement with the metric within each setting (one group per gamma of
-    the latent type, gamma 0 the model without TC), averaged over the settings, with a
-    permutation p inside each setting (selection.within_agreement), and `p_holm` over the scores
-    (the six metrics, and InfoMEC where recorded) of one rule and latent type (one question:
-    does the rule rank the seeds of a setting as the metrics do). Each row: {dataset, latent,
-    rule, metric, groups (settings with a defined rho), n (their runs), rho (the mean), p_value,
-    p_holm, method ('exact' or 'monte carlo'), group_rhos: {gamma: rho, NaN where undefined}}."""
+    """Per data set, pool (analysis/pools.py: each latent type; with a QLAE run also 'all
+    discrete' and 'all runs'), rule (st_gap, elbo, udr, recon_loss where any run has it,
+    recon_image with a QLAE run) and metric: the rule's agreement with the metric within each
+    setting (in a latent type one group per gamma, gamma 0 the model without TC; across latent
+    types one group per model and gamma), averaged over the settings, with a permutation p
+    inside each setting (selection.within_agreement), and `p_holm` over the scores (the six
+    metrics, and InfoMEC where recorded) of one rule and pool (one question: does the rule rank
+    the seeds of a setting as the metrics do). Each row: {dataset, latent (the pool), rule,
+    metric, groups (settings with a defined rho), n (their runs), rho (the mean), p_value,
+    p_holm, method ('exact' or 'monte carlo'), group_rhos: {gamma or setting label: rho, NaN
+    where undefined}}."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
-        for latent, models in LATENTS:
-            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
-            runs = [r for rs in groups.values() for r in rs]
-            for rule, (key, _) in selection.RULES.items():
-                if not any(r["values"].get(key) is not None for r in runs):
-                    continue
+        for latent, runs, groups in pools(records, dataset):
+            for rule in rules_for(runs, records, selection.RULES, latent):
                 family = []
                 for metric in score_names(runs):
                     within = selection.within_agreement(groups, rule, metric)
@@ -299,7 +282,8 @@ def within_setting(records: list[dict]) -> list[dict]:
 
 
 def scores_by_gamma(records: list[dict]) -> list[dict]:
-    """Per data set, latent type and selection score (st_gap, elbo, udr where recorded): the
+    """Per data set, latent type and selection score (st_gap, elbo, udr, recon_loss where
+    recorded, recon_image with a QLAE run): the
     median score of each gamma's runs, and Spearman's rho of the score (as recorded: not
     oriented by the rule) with gamma over all runs that have it, with its permutation p:
     [{dataset, latent, rule, n, medians: {gamma: median}, rho, p_value}]. A score that moves
@@ -309,7 +293,9 @@ def scores_by_gamma(records: list[dict]) -> list[dict]:
     for dataset in sorted({r["dataset"] for r in records}):
         for latent, models in LATENTS:
             groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
-            for rule, (key, _) in selection.RULES.items():
+            runs = [r for rs in groups.values() for r in rs]
+            for rule in rules_for(runs, records, selection.RULES):
+                key = selection.RULES[rule][0]
                 scored = {
                     g: [r["values"][key] for r in rs if r["values"].get(key) is not None] for g, rs in groups.items()
                 }
