@@ -1,5 +1,7 @@
 """A study's tables as text: markdown (tables.md), CSV and LaTeX, from the rows of
-analysis/tables.py."""
+analysis/tables.py (one training budget's; analysis/budget_report.py puts several together).
+InfoMEC's rows and columns, and the selection pools across latent types, appear only where the
+rows hold them, so an older study's text is unchanged."""
 from __future__ import annotations
 
 import csv

@@ -1,8 +1,11 @@
 """The rows of a study's tables, assembled from eval records (analysis/results.py): medians per
 model and gamma, each discrete model against its Gaussian counterpart, the effect of gamma, the
 gap's correlation with each metric, the regret of each selection rule, each selection score
-against gamma, and each rule's agreement within a setting. Pure functions; formatting is
-analysis/report.py's, figures analysis/figures.py's."""
+against gamma, and each rule's agreement within a setting. The scores are the six metrics and,
+where a run has them, InfoM, InfoE and InfoC (analysis/results.score_names); the selection
+tables run over the pools of analysis/pools.py. The records are one training budget's
+(analysis/study.py splits them). Pure functions; formatting is analysis/report.py's, figures
+analysis/figures.py's."""
 from __future__ import annotations
 
 from pathlib import Path

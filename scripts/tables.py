@@ -22,6 +22,10 @@ silently dropped. The library behind it is analysis/.
 
 InfoM, InfoE and InfoC stand beside the six metrics wherever a run has them (Holm's family is
 then the nine scores); the runs' table adds InfoMEC on the argmax codes of a categorical latent.
+With QLAE's runs, selection also runs over the pools 'all discrete' (D-VAE, FactorDVAE, QLAE)
+and 'all runs', each setting one model at one gamma, with one more rule over every model: the
+lowest reconstruction per image (the ELBO's reconstruction term, QLAE's loss summed per image;
+analysis/pools.py says why a study without QLAE shows none of it).
 
 Training budgets: a run's budget is its training steps (`config.steps`, else `step`). When the
 records span more than one budget (several folders, or one folder holding both), every table
