@@ -83,13 +83,17 @@ def panels_of(groups: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def plot_curves(results_dir, out_dir) -> list[Path]:
+def plot_curves(results_dir, out_dir, suffix: str = "", heading: str = "", only=None) -> list[Path]:
+    """`curves_<dataset><suffix>` of the run logs under `results_dir` (a folder or a list of
+    them); `only`: the log paths to keep (one training budget's runs among several), `heading`
+    ends the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = gather_logs(results_dir)
+    folders = [results_dir] if isinstance(results_dir, (str, Path)) else list(results_dir)
+    runs = [r for folder in folders for r in gather_logs(folder) if only is None or Path(r["path"]) in only]
     out_dir = Path(out_dir)
     written = []
     for dataset in sorted({r["dataset"] for r in runs}):
@@ -120,7 +124,7 @@ def plot_curves(results_dir, out_dir) -> list[Path]:
             ax.set_xlabel("step", fontsize=8)
             ax.tick_params(labelsize=7)
         axes[0][0].legend(fontsize=7)
-        fig.suptitle(f"{dataset}: training curves, median and 25–75 % over seeds", fontsize=10)
+        fig.suptitle(f"{dataset}: training curves, median and 25–75 % over seeds{heading}", fontsize=10)
         fig.tight_layout()
-        written += save_figure(fig, out_dir / f"curves_{dataset}")
+        written += save_figure(fig, out_dir / f"curves_{dataset}{suffix}")
     return written

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.report import number_text
-from analysis.results import COLOURS, GUMBEL, METRICS, MODEL_NAMES
+from analysis.results import COLOURS, GUMBEL, MODEL_NAMES, score_names
 from analysis.statistics import spearman, summarize
 from analysis.tables import LATENTS, by_gamma, gamma_effect
 
@@ -49,9 +49,11 @@ def _boxes(ax, groups, points: bool = False) -> None:
             ax.scatter(position + np.asarray(offsets), values, s=16, color="black", zorder=3)
 
 
-def plot(records: list[dict], out_dir) -> list[Path]:
+def plot(records: list[dict], out_dir, suffix: str = "", heading: str = "") -> list[Path]:
     """Per data set: box plots of every metric in one figure (`boxplots_<dataset>`), one figure
-    per metric with every run's value (`metric_<dataset>_<metric>`), and gap-vs-metric scatters."""
+    per metric with every run's value (`metric_<dataset>_<metric>`), and gap-vs-metric scatters.
+    `suffix` ends every file name and `heading` every title (one training budget's figures
+    among several: `_30000steps`, ` (30,000 steps)`); both empty for a single budget."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -61,30 +63,31 @@ def plot(records: list[dict], out_dir) -> list[Path]:
     written = []
     for dataset in sorted({r["dataset"] for r in records}):
         rows = [r for r in records if r["dataset"] == dataset]
-        fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
-        for ax, metric in zip(axes[0], METRICS):
+        scores = score_names(rows)      # the six metrics, and InfoMEC where recorded
+        fig, axes = plt.subplots(1, len(scores), figsize=(3.0 * len(scores), 3.2), squeeze=False)
+        for ax, metric in zip(axes[0], scores):
             _boxes(ax, distributions(rows, metric))
-            ax.set_title(METRICS[metric], fontsize=9)
-        fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ)", fontsize=10)
+            ax.set_title(scores[metric], fontsize=9)
+        fig.suptitle(f"{dataset}: metrics across seeds (TC models: all γ){heading}", fontsize=10)
         fig.tight_layout()
-        written += save_figure(fig, out_dir / f"boxplots_{dataset}")
+        written += save_figure(fig, out_dir / f"boxplots_{dataset}{suffix}")
 
-        for metric, title in METRICS.items():
+        for metric, title in scores.items():
             groups = distributions(rows, metric)
             if not groups:
                 continue
             fig, ax = plt.subplots(figsize=(3.6, 3.4))
             _boxes(ax, groups, points=True)
             runs = ", ".join(f"{MODEL_NAMES[m]} n={len(v)}" for m, v in groups)
-            ax.set_title(f"{dataset}: {title}\n({runs})", fontsize=9)
+            ax.set_title(f"{dataset}: {title}{heading}\n({runs})", fontsize=9)
             fig.tight_layout()
-            written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}")
+            written += save_figure(fig, out_dir / f"metric_{dataset}_{metric}{suffix}")
 
-        written += plot_gamma(rows, dataset, out_dir)
+        written += plot_gamma(rows, dataset, out_dir, suffix, heading)
         discrete = [r for r in rows if r["model"] in GUMBEL and r["values"].get("st_gap") is not None]
         if discrete:
-            fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
-            for ax, metric in zip(axes[0], METRICS):
+            fig, axes = plt.subplots(1, len(scores), figsize=(3.0 * len(scores), 3.2), squeeze=False)
+            for ax, metric in zip(axes[0], scores):
                 for m in GUMBEL:
                     pts = [(r["values"]["st_gap"], r["values"][metric]) for r in discrete
                            if r["model"] == m and r["values"].get(metric) is not None]
@@ -96,16 +99,16 @@ def plot(records: list[dict], out_dir) -> list[Path]:
                     if r["values"].get(metric) is not None
                 ]
                 rho = spearman(*zip(*pts))[0] if len(pts) > 1 else float("nan")
-                ax.set_title(f"{METRICS[metric]} (ρ={number_text(rho)})", fontsize=9)
+                ax.set_title(f"{scores[metric]} (ρ={number_text(rho)})", fontsize=9)
                 ax.set_xlabel("straight-through gap", fontsize=8)
             axes[0][0].legend(fontsize=7)
-            fig.suptitle(f"{dataset}: straight-through gap vs metric (discrete models)", fontsize=10)
+            fig.suptitle(f"{dataset}: straight-through gap vs metric (discrete models){heading}", fontsize=10)
             fig.tight_layout()
-            written += save_figure(fig, out_dir / f"gap_{dataset}")
+            written += save_figure(fig, out_dir / f"gap_{dataset}{suffix}")
     return written
 
 
-def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
+def plot_gamma(rows: list[dict], dataset: str, out_dir: Path, suffix: str = "", heading: str = "") -> list[Path]:
     """`gamma_<dataset>`: each metric against gamma (0 = without TC) for both latent types:
     median line, 25–75 % band, every run a dot. Gammas sit at equal spacing (0, 10, 30, 100)."""
     import matplotlib.pyplot as plt
@@ -114,8 +117,9 @@ def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
     if not effects:
         return []
     gammas = sorted({g for e in effects for g in e["cells"]})
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.0 * len(METRICS), 3.2), squeeze=False)
-    for ax, metric in zip(axes[0], METRICS):
+    scores = score_names(rows)
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.0 * len(scores), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], scores):
         for offset, (latent, models) in zip((-0.08, 0.08), LATENTS):
             colour = COLOURS[models[1]]
             groups = by_gamma([r for r in rows if r["model"] in models])
@@ -133,8 +137,8 @@ def plot_gamma(rows: list[dict], dataset: str, out_dir: Path) -> list[Path]:
                 ax.scatter([x] * len(values), values, s=10, color=colour, zorder=3)
         ax.set_xticks(range(len(gammas)), [f"{g:g}" for g in gammas])
         ax.set_xlabel("γ (0: no TC)", fontsize=8)
-        ax.set_title(METRICS[metric], fontsize=9)
+        ax.set_title(scores[metric], fontsize=9)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{dataset}: the effect of γ (median, 25–75 %, every run)", fontsize=10)
+    fig.suptitle(f"{dataset}: the effect of γ (median, 25–75 %, every run){heading}", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out_dir / f"gamma_{dataset}")
+    return save_figure(fig, out_dir / f"gamma_{dataset}{suffix}")

@@ -4,7 +4,10 @@ A user trains several models without labels and must pick one. A rule scores eac
 labels and picks the best-scoring one: the smallest straight-through gap (the paper's, discrete
 models only), the lowest negative ELBO on a fixed sample (the rule every user has), the largest
 UDR once it is recorded, the lowest reconstruction loss on the ELBO's images (QLAE's baseline:
-it has no ELBO), and, as the ceiling, the metric itself (the oracle). For one metric,
+it has no ELBO), the lowest reconstruction per image (`recon_image`, analysis/results.py: the
+ELBO's reconstruction term for the VAE family, QLAE's loss summed per image; the one rule every
+model has, used where QLAE's runs stand beside the others, analysis/pools.py), and, as the
+ceiling, the metric itself (the oracle). For one metric,
 the rule's *regret* is the best metric in the pool minus the metric of the run it picks (0 for
 the oracle), its *rank* is that run's place by the metric (1 = best), and a uniformly random
 pick has the expected regret best - mean: a rule that does not beat that does not beat chance.
@@ -29,7 +32,8 @@ import numpy as np
 from analysis.statistics import spearman, within_spearman
 
 # rule -> (score key in a record's values, +1 if larger is better, -1 if smaller is better)
-RULES = {"st_gap": ("st_gap", -1), "elbo": ("elbo", -1), "udr": ("udr", +1), "recon_loss": ("recon_loss", -1)}
+RULES = {"st_gap": ("st_gap", -1), "elbo": ("elbo", -1), "udr": ("udr", +1), "recon_loss": ("recon_loss", -1),
+         "recon_image": ("recon_image", -1)}
 ORACLE = "oracle"
 
 
@@ -82,9 +86,10 @@ def agreement(runs: list[dict], rule: str, metric: str) -> tuple[float, float]:
 def within_agreement(groups: dict, rule: str, metric: str) -> dict:
     """The rule's agreement with the metric among the runs of one setting, averaged over settings.
 
-    `groups` {setting: runs} (here {gamma: runs} of one latent type, gamma 0 the model without
-    TC). Within each group, Spearman's rho of the rule's score, oriented so that larger is the
-    rule's preference (smaller gap, lower -ELBO, larger UDR), with the metric over the runs
+    `groups` {setting: runs} ({gamma: runs} of one latent type, gamma 0 the model without TC;
+    {model at gamma: runs} across latent types, analysis/pools.py). Within each group,
+    Spearman's rho of the rule's score, oriented so that larger is the rule's preference
+    (smaller gap, lower -ELBO, larger UDR, lower reconstruction), with the metric over the runs
     that have both; then the mean over the groups where rho is defined, with a permutation p
     that permutes only within each group (analysis/statistics.py: within_spearman). Returns
     within_spearman's dict ({'rho', 'p', 'group_rhos', 'groups', 'n', 'method'}) plus 'settings'

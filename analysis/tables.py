@@ -1,8 +1,11 @@
 """The rows of a study's tables, assembled from eval records (analysis/results.py): medians per
 model and gamma, each discrete model against its Gaussian counterpart, the effect of gamma, the
 gap's correlation with each metric, the regret of each selection rule, each selection score
-against gamma, and each rule's agreement within a setting. Pure functions; formatting is
-analysis/report.py's, figures analysis/figures.py's."""
+against gamma, and each rule's agreement within a setting. The scores are the six metrics and,
+where a run has them, InfoM, InfoE and InfoC (analysis/results.score_names); the selection
+tables run over the pools of analysis/pools.py. The records are one training budget's
+(analysis/study.py splits them). Pure functions; formatting is analysis/report.py's, figures
+analysis/figures.py's."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis import selection
-from analysis.results import GUMBEL, METRICS, MODEL_NAMES
+from analysis.pools import LATENTS, by_gamma, pools, rules_for
+from analysis.results import GUMBEL, INFOMEC, INFOMEC_ARGMAX, METRICS, MODEL_NAMES, score_names
 from analysis.statistics import compare, holm, spearman, summarize
 from models.registry import REGISTRY
 
@@ -41,7 +45,8 @@ def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict
 
 
 def build_tables(records: list[dict]) -> list[dict]:
-    """[{dataset, group, columns: [labels], cells: {metric: [summary | None per column]}}]."""
+    """[{dataset, group, columns: [labels], cells: {score: [summary | None per column]}}]; the
+    scores: the six metrics, and InfoMEC where a run of the data set has it."""
     tables = []
     for dataset in sorted({r["dataset"] for r in records}):
         cols = columns(records, dataset)
@@ -51,7 +56,8 @@ def build_tables(records: list[dict]) -> list[dict]:
             chosen = [c for c in cols if c[0] == group]
             if not chosen:
                 continue
-            cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in METRICS}
+            scores = score_names([r for r in records if r["dataset"] == dataset])
+            cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in scores}
             tables.append({"dataset": dataset, "group": group, "title": title,
                            "columns": [label for _, label, _ in chosen], "cells": cells})
     return tables
@@ -69,8 +75,8 @@ def comparisons(records: list[dict]) -> list[dict]:
     """Per data set, pair and metric, `compare`: VAE vs D-VAE (and QLAE vs VAE, QLAE vs D-VAE),
     FactorVAE vs FactorDVAE at each gamma both were trained with (`gamma`), and over all gammas
     (`gamma` None). `p_holm`: the p
-    value adjusted by Holm over the metrics of the same comparison (one question, asked with
-    six metrics)."""
+    value adjusted by Holm over the scores of the same comparison (one question, asked with the
+    six metrics, and with InfoM, InfoE and InfoC where both groups have them: nine)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for baseline, candidate in PAIRS:
@@ -81,9 +87,10 @@ def comparisons(records: list[dict]) -> list[dict]:
                 continue
             shared = sorted({r["gamma"] for r in runs[baseline]} & {r["gamma"] for r in runs[candidate]} - {None})
             groups = [(g, {m: [r for r in rs if r["gamma"] == g] for m, rs in runs.items()}) for g in shared]
+            scores = score_names(runs[baseline] + runs[candidate])
             for gamma, chosen in groups + [(None, runs)]:
                 family = []
-                for metric in METRICS:
+                for metric in scores:
                     stats = compare(
                         [r["values"].get(metric) for r in chosen[baseline]],
                         [r["values"].get(metric) for r in chosen[candidate]],
@@ -115,8 +122,8 @@ def with_holm(family: list[dict]) -> list[dict]:
 
 def model_selection(records: list[dict]) -> list[dict]:
     """Per data set and candidate pool (D-VAE, FactorDVAE, all discrete: the models with the
-    gap), per metric: Spearman of st_gap with the metric (`p_holm`: adjusted over the pool's six
-    metrics), and the metric of the smallest-gap run vs the median and best."""
+    gap), per metric: Spearman of st_gap with the metric (`p_holm`: adjusted over the pool's scores:
+    the six metrics, and InfoMEC where recorded), and the metric of the smallest-gap run vs the median and best."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         pools = [(MODEL_NAMES[m], [m]) for m in GUMBEL] + [("all discrete", list(GUMBEL))]
@@ -125,7 +132,7 @@ def model_selection(records: list[dict]) -> list[dict]:
             if pool == "all discrete" and len({r["model"] for r in runs}) < 2:
                 continue
             family = []
-            for metric in METRICS:
+            for metric in score_names(runs):
                 pairs = [
                     r for r in runs if r["values"].get("st_gap") is not None and r["values"].get(metric) is not None
                 ]
@@ -153,20 +160,6 @@ def model_selection(records: list[dict]) -> list[dict]:
     return out
 
 
-# The latent types, each with its models in registry order: (("Gaussian", ("vae", "factor_vae")),
-# ("discrete", ("dvae", "factor_dvae")), ("quantized", ("qlae",))).
-LATENTS = tuple((latent.LABEL, tuple(name for name, spec in REGISTRY.items() if spec.latent is latent))
-                for latent in dict.fromkeys(spec.latent for spec in REGISTRY.values()))
-
-
-def by_gamma(runs: list[dict]) -> dict:
-    """{gamma: runs}, the models without TC at gamma 0."""
-    groups: dict = {}
-    for r in runs:
-        groups.setdefault(r["gamma"] or 0.0, []).append(r)
-    return dict(sorted(groups.items()))
-
-
 def gamma_effect(records: list[dict]) -> list[dict]:
     """Per data set, latent type and metric: the summary of every gamma's runs (gamma 0 = the
     model without TC): [{dataset, latent, metric, cells: {gamma: summary}}]."""
@@ -176,7 +169,7 @@ def gamma_effect(records: list[dict]) -> list[dict]:
             groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
             if len(groups) < 2:
                 continue
-            for metric in METRICS:
+            for metric in score_names([r for rs in groups.values() for r in rs]):
                 out.append(
                     {
                         "dataset": dataset,
@@ -191,16 +184,17 @@ def gamma_effect(records: list[dict]) -> list[dict]:
 def tc_effects(records: list[dict]) -> list[dict]:
     """Does TC help? Per data set, latent type, gamma > 0 and metric, `compare` of the model
     with TC at that gamma against the same latent without TC (gamma 0), with `p_holm` over the
-    six metrics of one (latent, gamma)."""
+    scores of one (latent, gamma) (the six metrics, and InfoMEC where recorded)."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
         for latent, models in LATENTS:
             groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
             if 0.0 not in groups:
                 continue
+            scores = score_names([r for rs in groups.values() for r in rs])
             for gamma in [g for g in groups if g > 0]:
                 family = []
-                for metric in METRICS:
+                for metric in scores:
                     stats = compare(
                         [r["values"].get(metric) for r in groups[0.0]], [r["values"].get(metric) for r in groups[gamma]]
                     )
@@ -211,22 +205,19 @@ def tc_effects(records: list[dict]) -> list[dict]:
 
 
 def selection_regrets(records: list[dict]) -> list[dict]:
-    """Per data set, latent type (all its gammas and seeds, as a user would select), metric and
-    rule (analysis/selection.py: st_gap, elbo, udr, recon_loss where recorded, and the oracle): the regret of
-    picking one run among all, of picking gamma, and of picking the seed within each gamma (mean
-    over the gammas), each beside the expected regret of a uniformly random pick; and how well
-    the rule's score ranks all runs (`rho`, `rho_p`: selection.agreement)."""
+    """Per data set, pool (analysis/pools.py: each latent type, all its gammas and seeds, as a
+    user would select; with a QLAE run also 'all discrete' and 'all runs'), metric and rule
+    (analysis/selection.py: st_gap, elbo, udr, recon_loss where recorded, recon_image with a
+    QLAE run, and the oracle): the regret of picking one run among all, of picking the setting
+    (gamma; a model at a gamma in the pools across latent types), and of picking the seed within
+    each setting (mean over the settings), each beside the expected regret of a uniformly random
+    pick; and how well the rule's score ranks all runs (`rho`, `rho_p`: selection.agreement).
+    The pool is the row's `latent`."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
-        for latent, models in LATENTS:
-            runs = [r for r in records if r["dataset"] == dataset and r["model"] in models]
-            groups = by_gamma(runs)
-            rules = [
-                rule
-                for rule, (key, _) in selection.RULES.items()
-                if any(r["values"].get(key) is not None for r in runs)
-            ] + [selection.ORACLE]
-            for metric in METRICS:
+        for latent, runs, groups in pools(records, dataset):
+            rules = rules_for(runs, records, selection.RULES, latent) + [selection.ORACLE]
+            for metric in score_names(runs):
                 for rule in rules:
                     overall = selection.regret(runs, rule, metric)
                     if overall is None:
@@ -257,24 +248,23 @@ def selection_regrets(records: list[dict]) -> list[dict]:
 
 
 def within_setting(records: list[dict]) -> list[dict]:
-    """Per data set, latent type, rule (st_gap, elbo, udr where any run has it) and
-    metric: the rule's agreement with the metric within each setting (one group per gamma of
-    the latent type, gamma 0 the model without TC), averaged over the settings, with a
-    permutation p inside each setting (selection.within_agreement), and `p_holm` over the six
-    metrics of one rule and latent type (one question: does the rule rank the seeds of a
-    setting as the metrics do). Each row: {dataset, latent, rule, metric, groups (settings with
-    a defined rho), n (their runs), rho (the mean), p_value, p_holm, method ('exact' or 'monte
-    carlo'), group_rhos: {gamma: rho, NaN where undefined}}."""
+    """Per data set, pool (analysis/pools.py: each latent type; with a QLAE run also 'all
+    discrete' and 'all runs'), rule (st_gap, elbo, udr, recon_loss where any run has it,
+    recon_image with a QLAE run) and metric: the rule's agreement with the metric within each
+    setting (in a latent type one group per gamma, gamma 0 the model without TC; across latent
+    types one group per model and gamma), averaged over the settings, with a permutation p
+    inside each setting (selection.within_agreement), and `p_holm` over the scores (the six
+    metrics, and InfoMEC where recorded) of one rule and pool (one question: does the rule rank
+    the seeds of a setting as the metrics do). Each row: {dataset, latent (the pool), rule,
+    metric, groups (settings with a defined rho), n (their runs), rho (the mean), p_value,
+    p_holm, method ('exact' or 'monte carlo'), group_rhos: {gamma or setting label: rho, NaN
+    where undefined}}."""
     out = []
     for dataset in sorted({r["dataset"] for r in records}):
-        for latent, models in LATENTS:
-            groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
-            runs = [r for rs in groups.values() for r in rs]
-            for rule, (key, _) in selection.RULES.items():
-                if not any(r["values"].get(key) is not None for r in runs):
-                    continue
+        for latent, runs, groups in pools(records, dataset):
+            for rule in rules_for(runs, records, selection.RULES, latent):
                 family = []
-                for metric in METRICS:
+                for metric in score_names(runs):
                     within = selection.within_agreement(groups, rule, metric)
                     family.append(
                         {
@@ -295,7 +285,8 @@ def within_setting(records: list[dict]) -> list[dict]:
 
 
 def scores_by_gamma(records: list[dict]) -> list[dict]:
-    """Per data set, latent type and selection score (st_gap, elbo, udr where recorded): the
+    """Per data set, latent type and selection score (st_gap, elbo, udr, recon_loss where
+    recorded, recon_image with a QLAE run): the
     median score of each gamma's runs, and Spearman's rho of the score (as recorded: not
     oriented by the rule) with gamma over all runs that have it, with its permutation p:
     [{dataset, latent, rule, n, medians: {gamma: median}, rho, p_value}]. A score that moves
@@ -305,7 +296,9 @@ def scores_by_gamma(records: list[dict]) -> list[dict]:
     for dataset in sorted({r["dataset"] for r in records}):
         for latent, models in LATENTS:
             groups = by_gamma([r for r in records if r["dataset"] == dataset and r["model"] in models])
-            for rule, (key, _) in selection.RULES.items():
+            runs = [r for rs in groups.values() for r in rs]
+            for rule in rules_for(runs, records, selection.RULES):
+                key = selection.RULES[rule][0]
                 scored = {
                     g: [r["values"][key] for r in rs if r["values"].get(key) is not None] for g, rs in groups.items()
                 }
@@ -328,15 +321,15 @@ def scores_by_gamma(records: list[dict]) -> list[dict]:
     return out
 
 
-RUN_SCORES = ("elbo", "st_gap", "udr", "recon_loss")
+RUN_SCORES = ("elbo", "st_gap", "udr", "recon_loss", "recon_image")
 MODEL_ORDER = tuple(REGISTRY)
 
 
 def run_rows(records: list[dict]) -> list[dict]:
-    """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics
-    and its selection scores (negative ELBO, straight-through gap, UDR, reconstruction loss;
-    None where it has none),
-    so that a reader can check any summary above against the runs behind it."""
+    """Every run, one row each, in table order (data set, model, gamma, seed): its six metrics,
+    InfoMEC (and on the argmax codes) where recorded, and its selection scores (negative ELBO,
+    straight-through gap, UDR, reconstruction loss per pixel and per image; None where it has
+    none), so that a reader can check any summary above against the runs behind it."""
 
     def order(r):
         return (r["dataset"], MODEL_ORDER.index(r["model"]), r["gamma"] or 0.0, r["seed"] or 0)
@@ -348,7 +341,7 @@ def run_rows(records: list[dict]) -> list[dict]:
             "gamma": r["gamma"],
             "seed": r["seed"],
             "run": Path(r["path"]).name.replace(".eval.json", ""),
-            **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES)},
+            **{key: r["values"].get(key) for key in (*METRICS, *RUN_SCORES, *INFOMEC, *INFOMEC_ARGMAX)},
         }
         for r in sorted(records, key=order)
     ]

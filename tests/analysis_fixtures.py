@@ -5,14 +5,19 @@ import json
 METRIC_KEYS = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
 
 
-def write_result(folder, dataset, model, seed, gamma=0.0, values=None, gap=None, flat=False, protocol="paper"):
+def write_result(folder, dataset, model, seed, gamma=0.0, values=None, gap=None, flat=False, protocol="paper",
+                 steps=None):
+    """One eval JSON; `steps`: the training budget, written as `config.steps` and `step`."""
     tc = model.startswith("factor_")
-    stem = dataset + ("_gauss" if model in ("vae", "factor_vae") else "") + (f"_factor{float(gamma)}" if tc else "")
+    stem = (dataset + ("_gauss" if model in ("vae", "factor_vae") else "") + ("_qlae" if model == "qlae" else "")
+            + (f"_factor{float(gamma)}" if tc else ""))
     results = dict(values or {})
     if gap is not None:
         results.update(st_gap=gap, st_loss_hard=100.0 + gap, st_loss_soft=100.0)
     body = {"format_version": 1, "dataset": dataset, "model": model, "gamma": gamma, "seed": seed, "step": 300,
             "protocol": protocol}
+    if steps is not None:
+        body.update(step=steps, config={"steps": steps})
     body.update(results if flat else {"results": results})
     path = folder / f"{stem}_seed{seed}.eval.json"
     path.write_text(json.dumps(body))
