@@ -87,8 +87,9 @@ def verdicts_markdown(rows) -> list[str]:
         "of the difference of medians, else 'undecided'; the sign (+: candidate's median higher), p and p (Holm) "
         "of each. Change, smaller → larger budget: keeps (the same decided verdict), loses (decided → "
         "undecided), reverses (decided → the opposite), gains (undecided → decided), stays undecided; "
-        "'sign flipped': the difference of medians changed sign, decided or not. Holm's family is each "
-        "budget's own (the scores it has), so a verdict can be lost to a larger family: see p. The "
+        "'sign flipped': the difference of medians changed sign, decided or not. Holm's family here is the "
+        "scores the comparison has at both budgets (so a larger budget's extra scores cannot cost a verdict; "
+        "the tables above adjust over each budget's own scores). The "
         "FactorVAE/FactorDVAE comparison over all γ is left out (the budgets' γ may differ).",
         "",
         "| data set | comparison | metric | budgets | smaller budget | larger budget | change | sign flipped |",

@@ -15,9 +15,10 @@ each budget (analysis/study.py).
 Budgets are compared in consecutive pairs (with three budgets: the first with the second, the
 second with the third). The FactorVAE/FactorDVAE comparison over all gammas is left out of the
 verdicts: its runs differ when the budgets were trained at different gammas, so its change
-would mix the budget with the gammas. Holm's family at each budget is that budget's (nine
-scores where InfoMEC is recorded, six in older studies): a verdict can be lost because the
-family grew, which the p and p (Holm) columns let a reader see.
+would mix the budget with the gammas. Holm's family in a verdict is the scores the question
+was asked with at *both* budgets (the six metrics when the smaller budget's study has no
+InfoMEC), so that no verdict is lost merely because the larger budget's family grew; the
+tables of each budget keep their own families (nine scores where InfoMEC is recorded).
 """
 from __future__ import annotations
 
@@ -100,6 +101,19 @@ def _side(row: dict, suffix: str) -> dict:
             f"p_{suffix}": row["p_value"], f"p_holm_{suffix}": row["p_holm"], f"verdict_{suffix}": verdict(row)}
 
 
+def shared_family(before: dict, after: dict) -> tuple[dict, dict]:
+    """The rows of the questions asked at both budgets ({key: row}, as `questions` gives), each
+    with `p_holm` recomputed by Holm over the scores of its question present at both."""
+    shared = [key for key in after if key in before]
+    adjusted = ({}, {})
+    for question in dict.fromkeys(key[:-1] for key in shared):
+        keys = [key for key in shared if key[:-1] == question]
+        for side, rows in zip(adjusted, (before, after)):
+            for key, row in zip(keys, with_holm([rows[key] for key in keys])):
+                side[key] = row
+    return adjusted
+
+
 def verdicts(per_budget: dict) -> list[dict]:
     """`per_budget` {budget: {'differences': rows, 'tc': rows}} (analysis/study.py's rows).
     For each pair of consecutive budgets and each question asked at both, one row: {dataset,
@@ -109,10 +123,9 @@ def verdicts(per_budget: dict) -> list[dict]:
     asked = {b: questions(rows["differences"], rows["tc"]) for b, rows in per_budget.items()}
     out = []
     for small, large in consecutive(asked):
-        for key, after in asked[large].items():
-            before = asked[small].get(key)
-            if before is None:
-                continue
+        before_rows, after_rows = shared_family(asked[small], asked[large])
+        for key, after in after_rows.items():
+            before = before_rows[key]
             dataset, kind, baseline, candidate, gamma, metric = key
             sides = {**_side(before, "small"), **_side(after, "large")}
             out.append({"dataset": dataset, "kind": kind, "baseline": baseline, "candidate": candidate,
