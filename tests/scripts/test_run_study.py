@@ -37,37 +37,50 @@ with open(checkpoint.parent.parent / "udr_calls.txt", "a") as f:
 
 
 def git(repo, *args, env=None):
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(["git", *args], cwd=repo, env=ENV, check=True, capture_output=True, text=True).stdout
 
 
-def test_each_group_commits_only_its_own_runs(tmp_path):
+# A user's own git settings (signing, hooks) stay out of the scratch repository.
+ENV = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+       "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull,
+       "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def scratch_study(tmp_path, sweep: str, config: str, ignored: str):
+    """A scratch repository with run_study.sh, stand-ins for sweep.py and udr.py, `config` as
+    study.toml and an empty results folder; returns (repo, results)."""
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "run_study.sh", repo / "scripts")
-    (repo / "scripts" / "sweep.py").write_text(FAKE_SWEEP)
+    (repo / "scripts" / "sweep.py").write_text(sweep)
     (repo / "scripts" / "udr.py").write_text(FAKE_UDR)
-    (repo / ".gitignore").write_text("*.pkl\nudr_calls.txt\n")
-    (repo / "study.toml").write_text('results = "results"\nseeds = [1]\ngammas = [10, 30]\n')
-    results = repo / "results"
-    results.mkdir()
+    (repo / ".gitignore").write_text(ignored)
+    (repo / "study.toml").write_text(config)
+    (repo / "results").mkdir()
+    return repo, repo / "results"
+
+
+def first_commit(repo):
+    git(repo, "init", "-q", env=ENV)
+    git(repo, "add", ".", env=ENV)
+    git(repo, "commit", "-q", "-m", "start", env=ENV)
+
+
+def test_each_group_commits_only_its_own_runs(tmp_path):
+    repo, results = scratch_study(tmp_path, FAKE_SWEEP, 'results = "results"\nseeds = [1]\ngammas = [10, 30]\n',
+                                  "*.pkl\nudr_calls.txt\n")
     for name in ("dsprites_procedural_factor10.0_seed1", "dsprites_procedural_gauss_factor10.0_seed1"):
         (results / f"{name}.log.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
         (results / f"{name}.eval.json").write_text("{}\n")
         (results / f"{name}.pkl").write_text("checkpoint")          # recorded already: not again
         (results / f"{name}.udr_codes.npz").write_text("codes")
     (results / "dsprites_procedural_factor30.0_seed1.log.jsonl").write_text('{"step": 1}\n')
-    # A user's own git settings (signing, hooks) stay out of the scratch repository.
-    env = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_CONFIG_NOSYSTEM": "1"}
-    git(repo, "init", "-q", env=env)
-    git(repo, "add", ".", env=env)
-    git(repo, "commit", "-q", "-m", "start", env=env)
+    first_commit(repo)
     # The interrupted gamma-30 run had written one more step before the restart.
     with open(results / "dsprites_procedural_factor30.0_seed1.log.jsonl", "a") as f:
         f.write('{"step": 1.5}\n')
 
-    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=env, check=True,
+    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=ENV, check=True,
                    capture_output=True, text=True, timeout=120)
 
     log = git(repo, "log", "--format=%x00%s", "--name-only").split("\0")[1:]
@@ -99,23 +112,11 @@ for name in (f"dsprites_procedural{only}", f"dsprites_procedural_factor10.0{only
 
 
 def test_a_config_with_models_without_gamma_runs_whole_seeds_and_commits_codes_records(tmp_path):
-    repo = tmp_path / "repo"
-    (repo / "scripts").mkdir(parents=True)
-    shutil.copy(ROOT / "scripts" / "run_study.sh", repo / "scripts")
-    (repo / "scripts" / "sweep.py").write_text(FAKE_SEED_SWEEP)
-    (repo / "scripts" / "udr.py").write_text(FAKE_UDR)
-    (repo / ".gitignore").write_text("*.pkl\nudr_calls.txt\nsweep_calls.txt\n")
-    (repo / "study.toml").write_text('results = "results"\nseeds = [1, 2]\ngammas = [10]\n'
-                                     'models = ["dvae", "factor_dvae"]\n')
-    (repo / "results").mkdir()
-    env = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_CONFIG_NOSYSTEM": "1"}
-    git(repo, "init", "-q", env=env)
-    git(repo, "add", ".", env=env)
-    git(repo, "commit", "-q", "-m", "start", env=env)
+    repo, _ = scratch_study(tmp_path, FAKE_SEED_SWEEP, 'results = "results"\nseeds = [1, 2]\ngammas = [10]\n'
+                            'models = ["dvae", "factor_dvae"]\n', "*.pkl\nudr_calls.txt\nsweep_calls.txt\n")
+    first_commit(repo)
 
-    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=env, check=True,
+    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=ENV, check=True,
                    capture_output=True, text=True, timeout=120)
 
     # Three passes over two seeds, each seed at once (a "_factor10.0" fragment would miss the D-VAE).
