@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 from configs import ConfigError
+from configs.text import error_line
 from evaluation.allocator import keep_freed_memory
 from sweeps.execute import SweepJob, make_executor, probe, run_local, sbatch_options, submit, wait_for
 from sweeps.grid import SweepError, expand, load_sweep
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
             raise SweepError(f"{args.config}: no results folder: give --results DIR or results = '...' in the config")
         runs = expand(sweep, results)
     except (SweepError, ConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     if args.only:
         runs = [r for r in runs if args.only in r.name]

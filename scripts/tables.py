@@ -57,6 +57,7 @@ from analysis.figures import plot
 from analysis.report import csv_keys, rows_csv, to_csv, to_latex, to_markdown
 from analysis.results import ResultError
 from analysis.study import budget_suffix, budget_text, by_budget, gather_all, log_paths, rows_by_budget, tagged
+from configs.text import error_line, printable
 
 FORMATS = ("md", "csv", "tex")
 # The CSV files written beside tables.csv: file name -> the rows' name in analysis/study.py.
@@ -142,17 +143,17 @@ def main(argv=None) -> int:
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
-        print(f"error: unknown format(s) {bad or [args.format]}; choose from {','.join(FORMATS)}", file=sys.stderr)
+        print(error_line(f"unknown format(s) {bad or [args.format]}; choose from {','.join(FORMATS)}"), file=sys.stderr)
         return 2
     try:
         records, problems = gather_all(args.results_dirs)
     except ResultError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     if not records:
-        print(f"error: no *.eval.json under {', '.join(args.results_dirs)}", file=sys.stderr)
+        print(error_line(f"no *.eval.json under {', '.join(args.results_dirs)}"), file=sys.stderr)
         for p in problems:
-            print(f"  {p}", file=sys.stderr)
+            print(f"  {printable(p)}", file=sys.stderr)
         return 2
     per_budget = rows_by_budget(records)
     verdict_rows = verdicts(per_budget) if len(per_budget) > 1 else []
@@ -170,7 +171,7 @@ def main(argv=None) -> int:
     if problems:
         print(f"{len(problems)} missing or partial result(s):", file=sys.stderr)
         for p in problems:
-            print(f"  {p}", file=sys.stderr)
+            print(f"  {printable(p)}", file=sys.stderr)
     return 1 if (problems and args.strict) else 0
 
 

@@ -15,6 +15,14 @@ def test_cli_error_is_one_line_and_nothing_runs(tmp_path, capsys):
     assert err.startswith("error: ") and err.count("\n") == 1 and "'nope'" in err
     assert not (tmp_path / "out").exists()
     assert sweep.main([str(tmp_path / "missing.toml"), "--results", str(tmp_path)]) == 2
+    capsys.readouterr()
+    # A stranger's text in the refusal (here the config's own name, with a newline and an
+    # escape) stays one line.
+    named = tmp_path / "bad\nconfig\x1b[2J.toml"
+    named.write_text(bad.read_text())
+    assert sweep.main([str(named), "--results", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "\x1b" not in err
 
 
 def test_cli_submitit_probe(tmp_path, capsys, monkeypatch):

@@ -82,3 +82,19 @@ def test_every_run_is_listed_with_its_own_numbers(results, tmp_path):
     section = markdown[markdown.index("### Every run"):]
     assert section.count("\n| ds | ") == 22
     assert "| ds | FactorDVAE | 20 | 3 | 2.200 |" in section    # mig = gamma / 10 + (seed - 1) / 10
+
+
+def test_refusals_and_problems_are_printable_lines(tmp_path, capsys):
+    # A folder whose name holds a newline and an escape: one refusal line, the characters escaped.
+    missing = tmp_path / "no\nsuch\x1b[2Jfolder"
+    assert cli.main([str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "\x1b" not in err
+    # A study with one unreadable file among readable ones: the tables are written and the
+    # problem is listed, its stranger's text escaped.
+    (tmp_path / "study").mkdir()
+    folder, _ = write_study(tmp_path / "study")
+    (folder / "bad\x1b]0;title\x07.eval.json").write_text("{not json\x1b[31m")
+    assert cli.main([str(folder), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "unreadable" in err and "\x1b" not in err and "\x07" not in err
