@@ -111,8 +111,10 @@ def main(argv=None) -> int:
     reasons: dict = {}
     states = {r.name: status(r, reasons) for r in runs}
     counts = {s: sum(1 for v in states.values() if v == s) for s in ("train", "resume", "eval", "done", "unreadable")}
+    incomplete = sum(1 for r in runs if states[r.name] == "done" and r.name in reasons)
     print(
         f"{len(runs)} runs in {results}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "unreadable")
+        + (f" ({incomplete} of them with an incomplete evaluation: --dry_run lists them)" if incomplete else "")
     )
     todo = [r for r in runs if states[r.name] != "done" and not (args.train_only and states[r.name] == "eval")]
     if args.dry_run:

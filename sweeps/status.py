@@ -59,14 +59,36 @@ def eval_mismatch(run: Run, step: int) -> str | None:
     return None
 
 
+def incomplete_note(run: Run) -> str | None:
+    """What a matching eval JSON left uncomputed (its `incomplete` list: codes or losses no
+    estimator can use), or None. Evaluating again computes the same nothing, so such a run is
+    done; the note is what a reader of the sweep's status must still be told."""
+    try:
+        incomplete = json.loads(run.eval_json.read_text()).get("incomplete")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not incomplete or not isinstance(incomplete, list):
+        return None
+    return f"done, but {run.eval_json.name} could not compute {', '.join(map(str, incomplete))}"
+
+
 def status(run: Run, reasons: dict | None = None) -> str:
     """'done' (a matching eval JSON of the finished run, with or without its checkpoint), 'eval'
     (needs eval only), 'resume',
     'train', or 'unreadable' (a checkpoint file that cannot be read: moved aside before training).
 
-    `reasons`, when given, receives {run name: why} for 'eval' because of a mismatching eval JSON
-    and for 'unreadable'.
+    `reasons`, when given, receives {run name: why} for 'eval' because of a mismatching eval JSON,
+    for 'unreadable', and for 'done' with an incomplete evaluation (`incomplete_note`).
     """
+    state = _status(run, reasons)
+    if state == "done" and reasons is not None:
+        note = incomplete_note(run)
+        if note:
+            reasons[run.name] = note
+    return state
+
+
+def _status(run: Run, reasons: dict | None) -> str:
     step = checkpoint_step(run.checkpoint)
     if step is None:
         if run.checkpoint.exists():

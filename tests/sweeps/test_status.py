@@ -70,3 +70,22 @@ def test_a_committed_result_without_its_checkpoint_is_done(tmp_path):
     fake_eval_json(runs[0], 30)  # the finished run's result, no checkpoint
     fake_eval_json(runs[1], 10)  # a result of another step: does not count
     assert [sweep_status.status(r) for r in runs] == ["done", "train", "train"]
+
+
+def test_an_incomplete_evaluation_is_done_and_said(tmp_path, capsys):
+    """Evaluating again would compute the same nothing, so the run is done; the status says what
+    its JSON could not compute, in the count line and in the dry-run listing."""
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["dvae"]\nseeds = [1, 2]\n[base]\nsteps = 30\n')
+    runs = sweep_grid.expand(sweep_grid.load_sweep(config), tmp_path)
+    for run in runs:
+        fake_eval_json(run, 30)
+    recorded = json.loads(runs[0].eval_json.read_text())
+    runs[0].eval_json.write_text(json.dumps({**recorded, "incomplete": ["dci", "infomec"]}))
+    reasons = {}
+    assert [sweep_status.status(r, reasons) for r in runs] == ["done", "done"]
+    assert reasons == {runs[0].name: f"done, but {runs[0].eval_json.name} could not compute dci, infomec"}
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "0 eval, 2 done (1 of them with an incomplete evaluation" in out
+    assert "could not compute dci, infomec" in out.splitlines()[1] and "could not" not in out.splitlines()[2]
