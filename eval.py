@@ -37,6 +37,7 @@ from data import DataError
 from evaluation.allocator import keep_freed_memory
 from evaluation.evaluate import EvalOptions, evaluate_checkpoint, format_table
 from evaluation.protocol import METRIC_CHOICES, EvalError, merge_settings, parse_metrics
+from training.machine import out_of_memory
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -114,6 +115,13 @@ def main(argv=None, data=None) -> int:
             )
         except expected as error:
             print(error_line(error), file=sys.stderr)
+            failures += 1
+            continue
+        except (MemoryError, RuntimeError) as error:
+            why = out_of_memory(error)
+            if why is None:
+                raise
+            print(error_line(f"{printable(path)}: {why}"), file=sys.stderr)
             failures += 1
             continue
         print(format_table(result))

@@ -20,6 +20,7 @@ from configs.text import error_line, printable
 from data import DataError
 from evaluation.training_mig import training_mig
 from training.loop import TrainingDiverged, train
+from training.machine import out_of_memory
 from training.resume import resume_config
 from training.seeds import seed_config
 
@@ -61,6 +62,13 @@ def main(argv=None) -> int:
     except TrainingDiverged as error:
         print(error_line(error), file=sys.stderr)
         return 3
+    except (MemoryError, RuntimeError) as error:
+        why = out_of_memory(error)
+        if why is None:
+            raise
+        print(error_line(f"{why}; the last checkpoint written is kept: lower --batch_size, --hidden_size or the "
+                         f"number of --seeds"), file=sys.stderr)
+        return 2
     print(f"saved {outputs}")
     return 0
 

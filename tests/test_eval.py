@@ -133,3 +133,23 @@ def test_a_file_whose_name_looks_like_a_pattern_is_that_file(checkpoints, data, 
     rc = ev.main(["--save_file", str(named), "--metrics", "mig", "--no_progress", "--settings",
                   json.dumps({"mig": {"num_train": 200}})], data=data)
     assert rc == 0 and f"wrote {tmp_path / 'run[1].eval.json'}" in capsys.readouterr().out
+
+
+def test_out_of_memory_on_one_checkpoint_is_one_line_and_the_rest_go_on(checkpoints, data, monkeypatch, capsys):
+    import jax
+
+    calls = []
+
+    def first_runs_out(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9 GB.\nmore")
+        return {"json": "x.eval.json", "results": {}}
+
+    monkeypatch.setattr(ev, "evaluate_checkpoint", first_runs_out)
+    monkeypatch.setattr(ev, "format_table", lambda result: "table")
+    assert ev.main(["--save_file", str(checkpoints["dvae"].parent / "*.pkl"), "--no_progress"], data=data) == 2
+    captured = capsys.readouterr()
+    assert len(calls) == 2 and captured.out.count("wrote ") == 1
+    assert captured.err.count("\n") == 1 and "out of memory: RESOURCE_EXHAUSTED" in captured.err
+    assert str(calls[0].name if hasattr(calls[0], "name") else calls[0]).split("/")[-1] in captured.err

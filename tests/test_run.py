@@ -173,3 +173,26 @@ def test_a_huge_seeds_list_is_refused_without_printing_it(capsys):
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --seeds") and len(err[0]) < 200
     assert len(captured.out) < 200
+
+
+@pytest.mark.parametrize("error", [
+    "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 68719476736 bytes.\nBufferAssignment OOM Debugging.",
+    MemoryError("Unable to allocate 64.0 GiB for an array with shape (262144, 64, 64, 1)"),
+])
+def test_out_of_memory_is_one_line_and_other_errors_are_not_hidden(error, tmp_path, monkeypatch, capsys):
+    import jax
+
+    exception = jax.errors.JaxRuntimeError(error) if isinstance(error, str) else error
+
+    def fails(*args, **kwargs):
+        raise exception
+
+    monkeypatch.setattr(run, "train", fails)
+    assert run.main(["--steps", "10", "--save_path", str(tmp_path), "--no_progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory: ") and err.count("\n") == 1 and "--batch_size" in err
+    assert ("68719476736 bytes" in err) if isinstance(error, str) else ("64.0 GiB" in err)
+    # Any other runtime error is a bug to see whole, not a refusal.
+    monkeypatch.setattr(run, "train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("something else")))
+    with pytest.raises(RuntimeError, match="something else"):
+        run.main(["--steps", "10", "--save_path", str(tmp_path), "--no_progress"])

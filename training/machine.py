@@ -41,3 +41,21 @@ def describe_machine() -> dict:
             "devices": sorted({d.device_kind for d in jax.devices()}),
             "jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": np.__version__,
             "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+# What XLA's allocator says when a buffer does not fit (jax.errors.JaxRuntimeError's text).
+XLA_OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "Out of memory")
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """A one-line account of an allocation that failed: numpy's MemoryError or XLA's
+    RESOURCE_EXHAUSTED (a RuntimeError); None for any other error. Settings inside the config's
+    bounds can still ask for more memory than this machine has; that is the user's to change,
+    not a traceback to read."""
+    if isinstance(error, MemoryError):
+        what = str(error).splitlines()[0] if str(error) else "an array did not fit"
+    elif isinstance(error, RuntimeError) and any(mark in str(error) for mark in XLA_OUT_OF_MEMORY):
+        what = str(error).strip().splitlines()[0].rstrip(".")
+    else:
+        return None
+    return f"out of memory: {what}"
