@@ -56,6 +56,18 @@ def fixed_batches(data, seed, num_batches: int, batch_size: int, pixel_scale=Non
     return images, to_observations, index_keys, observation_keys, np.asarray(draw(index_keys))
 
 
+def over_fixed_batches(batch_terms, model, params, state, data, seed, num_batches: int, batch_size: int,
+                       pixel_scale=None) -> list[np.ndarray]:
+    """Each output of `batch_terms(model, to_observations, params, state, index_key,
+    observation_key, pixels)` (a tuple of [batch] arrays) over the fixed sample, batch by batch:
+    one float64 [num_batches, batch_size] array per output."""
+    images, to_observations, index_keys, observation_keys, indices = fixed_batches(
+        data, seed, num_batches, batch_size, pixel_scale)
+    per_batch = [batch_terms(model, to_observations, params, state, index_keys[b], observation_keys[b],
+                             images[indices[b]]) for b in range(num_batches)]
+    return [np.stack([np.asarray(terms[i], np.float64) for terms in per_batch]) for i in range(len(per_batch[0]))]
+
+
 def compute_elbo(model, params, state, data, step: int, seed=0, num_batches: int = 100,
                  batch_size: int = 100, pixel_scale=None) -> dict:
     """{'elbo', 'elbo_recon', 'elbo_kl', 'elbo_num_images', 'elbo_noise_scale'}: means over the
@@ -68,14 +80,8 @@ def compute_elbo(model, params, state, data, step: int, seed=0, num_batches: int
         raise ValueError(f"the ELBO is not defined for {model.config.model_name}: its latent has no prior, "
                          "so no KL (its baseline is the reconstruction score)")
     state, noise_scale = training_state(model, state, step)
-    images, to_observations, index_keys, observation_keys, indices = fixed_batches(
-        data, seed, num_batches, batch_size, pixel_scale)
-    recon = np.zeros((num_batches, batch_size), np.float64)
-    kl = np.zeros((num_batches, batch_size), np.float64)
-    for b in range(num_batches):
-        batch_recon, batch_kl = _batch_terms(model, to_observations, params, state, index_keys[b],
-                                             observation_keys[b], images[indices[b]])
-        recon[b], kl[b] = np.asarray(batch_recon), np.asarray(batch_kl)
+    recon, kl = over_fixed_batches(_batch_terms, model, params, state, data, seed, num_batches, batch_size,
+                                   pixel_scale)
     # A model whose posterior overflows (e.g. a huge log-variance) gets a non-finite ELBO; it is
     # returned as it is (eval.py writes null), never raised: the metrics must not be lost to it.
     mean_recon, mean_kl = float(recon.mean()), float(kl.mean())
@@ -83,4 +89,4 @@ def compute_elbo(model, params, state, data, step: int, seed=0, num_batches: int
             "elbo_num_images": int(num_batches * batch_size), "elbo_noise_scale": noise_scale}
 
 
-__all__ = ["compute_elbo", "fixed_batches", "training_state"]
+__all__ = ["compute_elbo", "fixed_batches", "over_fixed_batches", "training_state"]

@@ -14,9 +14,8 @@ from __future__ import annotations
 from functools import partial
 
 import jax
-import numpy as np
 
-from metrics.elbo import fixed_batches, training_state
+from metrics.elbo import over_fixed_batches, training_state
 from models import losses
 
 
@@ -39,14 +38,8 @@ def compute_reconstruction(model, params, state, data, step: int, seed=0, num_ba
     Arguments as for `metrics.elbo.compute_elbo` (the same images for the same seed and sizes).
     """
     state, noise_scale = training_state(model, state, step)
-    images, to_observations, index_keys, observation_keys, indices = fixed_batches(
-        data, seed, num_batches, batch_size, pixel_scale)
-    per_pixel = np.zeros((num_batches, batch_size), np.float64)
-    per_image = np.zeros((num_batches, batch_size), np.float64)
-    for b in range(num_batches):
-        mean, total = _batch_recon(model, to_observations, params, state, index_keys[b], observation_keys[b],
-                                   images[indices[b]])
-        per_pixel[b], per_image[b] = np.asarray(mean), np.asarray(total)
+    per_pixel, per_image = over_fixed_batches(_batch_recon, model, params, state, data, seed, num_batches,
+                                              batch_size, pixel_scale)
     # Non-finite values are returned as they are (eval.py writes null), never raised.
     return {"recon_loss": float(per_pixel.mean()), "recon_loss_per_image": float(per_image.mean()),
             "recon_num_images": int(num_batches * batch_size), "recon_noise_scale": noise_scale}
