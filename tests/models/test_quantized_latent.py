@@ -320,6 +320,11 @@ def test_eval_writes_the_six_metrics_and_the_reconstruction_but_no_gap_or_elbo(e
     assert "not defined for a latent without a prior" in on_disk["elbo_note"]
     # InfoMEC reads the quantized values as discrete codes; there is no argmax read-out.
     assert {"infom", "infoe", "infoc"} <= set(scores) and not any(k.endswith("_argmax") for k in scores)
+    # ... and its sample's factors and quantized codes are kept, marked discrete, without argmax codes.
+    from evaluation.codes_record import codes_path, read_codes_record
+    record = read_codes_record(codes_path(eval_checkpoints["qlae"]))
+    assert scores["codes_record"] == str(codes_path(eval_checkpoints["qlae"]))
+    assert record["header"]["discrete"] and record["header"]["model"] == "qlae" and record["argmax_codes"] is None
     table = format_table(result)
     assert "recon_loss" in table and "elbo_note" not in table and "(not defined for a latent" in table
     # The quantized read-out takes at most V values per latent.
