@@ -45,6 +45,23 @@ class _Members(NamedTuple):
     state_of: Callable      # (ts, i) -> member i's TrainState
 
 
+# On the CPU the steps of one dispatch are unrolled into one program (training.step.train_steps),
+# and its compilation grows with them: on a busy 2-core machine a 10-step dispatch took 89 s from
+# start to end, a 50-step one 354 s (docs/performance.md). The config allows up to 1,000 (an
+# accelerator compiles a loop, not the unrolled steps); the CPU refuses more than this at once
+# rather than compile for an hour, whether the number comes from a flag or a checkpoint.
+CPU_MAX_STEPS_PER_DISPATCH = 100
+
+
+def check_dispatch(config: Config) -> None:
+    """ConfigError where `config.steps_per_dispatch` would compile for too long on this backend."""
+    if jax.default_backend() == "cpu" and config.steps_per_dispatch > CPU_MAX_STEPS_PER_DISPATCH:
+        raise configs.ConfigError(
+            f"steps_per_dispatch {config.steps_per_dispatch} is more than the CPU compiles in reasonable time "
+            f"(at most {CPU_MAX_STEPS_PER_DISPATCH}: its steps are unrolled into one program); "
+            f"give --steps_per_dispatch 10")
+
+
 def _start(config: Config, data, resume, allow_schedule_change: bool, log: Callable):
     """(model, data, TrainState, members, config history) of a fresh or resumed run.
 
@@ -52,6 +69,7 @@ def _start(config: Config, data, resume, allow_schedule_change: bool, log: Calla
     data are reported before the initialisers' compiles (the first model's take seconds).
     """
     history: list = []
+    check_dispatch(config)
     if config.seeds and resume is not None:
         raise configs.ConfigError("--seeds cannot be combined with --resume; resume each seed's checkpoint")
     if resume is not None:

@@ -90,3 +90,27 @@ def test_resume_refuses_a_schedule_change_unless_allowed(tiny_data, tiny_config,
     assert payload["step"] == 10 and payload["config"]["steps"] == 10
     assert payload["config_history"] == [{"step": 4, "changed": {"steps": [8, 10]}}]
     assert schedule_changes(tiny_config, tiny_config.replace(log_every=2, save_path="x")) == {}
+
+
+def test_a_dispatch_the_cpu_cannot_compile_in_time_is_refused_from_a_flag_or_a_file(tiny_data, tiny_config,
+                                                                                   tmp_path, capsys):
+    """Within the config's bounds (1,000), but unrolled on the CPU: refused at once, before any
+    compile, whether it comes from the command line or from a checkpoint (where the flag overrides it)."""
+    from training.loop import CPU_MAX_STEPS_PER_DISPATCH
+
+    assert jax.default_backend() == "cpu"
+    too_many = str(CPU_MAX_STEPS_PER_DISPATCH + 1)
+    assert run.main(["--steps", "1000", "--steps_per_dispatch", too_many, "--save_path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"steps_per_dispatch {too_many}" in err and "--steps_per_dispatch 10" in err
+    assert not list(tmp_path.iterdir())
+    train(tiny_config, data=tiny_data, progress=False, until=4)
+    payload = load_checkpoint(tiny_config.checkpoint_path())
+    payload["config"]["steps_per_dispatch"] = int(too_many)
+    path = save_checkpoint(tmp_path / "file" / tiny_config.checkpoint_path().name,
+                           {k: v for k, v in payload.items() if k != "format_version"})
+    assert run.main(["--resume", str(path)]) == 2
+    assert f"steps_per_dispatch {too_many}" in capsys.readouterr().err
+    # The flag wins over the file's bookkeeping: the run goes on.
+    assert train(run.config_from_args(run.parse_args(["--resume", str(path), "--steps_per_dispatch", "2"])),
+                 data=tiny_data, progress=False, resume=str(path)).step == tiny_config.steps
