@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     if not records:
         print(error_line(f"no *.eval.json under {', '.join(args.results_dirs)}"), file=sys.stderr)
         for p in problems:
-            print(f"  {printable(p)}", file=sys.stderr)
+            print(f"  {printable(p, None)}", file=sys.stderr)
         return 2
     per_budget = rows_by_budget(records)
     verdict_rows = verdicts(per_budget) if len(per_budget) > 1 else []
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     if problems:
         print(f"{len(problems)} missing or partial result(s):", file=sys.stderr)
         for p in problems:
-            print(f"  {printable(p)}", file=sys.stderr)
+            print(f"  {printable(p, None)}", file=sys.stderr)
     return 1 if (problems and args.strict) else 0
 
 
