@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests import ROOT
 
 # Stands in for scripts/sweep.py: the gamma-10 group is finished; the gamma-30 group's runs
@@ -128,3 +130,19 @@ def test_a_config_with_models_without_gamma_runs_whole_seeds_and_commits_codes_r
         assert files == [f"results/dsprites_procedural{model}_seed{seed}.{kind}" for model in ("_factor10.0", "")
                          for kind in ("codes.npz", "eval.json", "log.jsonl", "udr_codes.npz")]
     assert len(commits) == 3 and git(repo, "status", "--porcelain") == ""
+
+
+def test_every_study_keeps_its_results_committable():
+    """The files run_study.sh commits must not be ignored in any study's results folder (the
+    checkpoints must be): a study's eval JSON once was, and would have been lost with its machine."""
+    import tomllib
+
+    if subprocess.run(["git", "rev-parse"], cwd=ROOT, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    studies = [tomllib.loads(p.read_text()).get("results") for p in sorted((ROOT / "configs").glob("study*.toml"))]
+    assert "docs/study_budget" in studies
+    for results in filter(None, studies):
+        for kind in ("eval.json", "log.jsonl", "codes.npz", "udr_codes.npz", "udr.json"):
+            ignored = subprocess.run(["git", "check-ignore", "-q", f"{results}/x_seed1.{kind}"], cwd=ROOT)
+            assert ignored.returncode == 1, f"{results}/*.{kind} is ignored by git"
+        assert subprocess.run(["git", "check-ignore", "-q", f"{results}/x_seed1.pkl"], cwd=ROOT).returncode == 0
