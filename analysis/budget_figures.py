@@ -9,17 +9,13 @@ import numpy as np
 
 from analysis.budgets import CHANGES, question_label
 from analysis.figures import save_figure
+from analysis.pools import settings_of
 from analysis.results import COLOURS, MODEL_NAMES, NAMES, score_names
 from analysis.study import budget_key, budget_text
 
 # One colour per change of verdict (keeps, loses, reverses, gains, stays undecided).
 CHANGE_COLOURS = dict(zip(CHANGES, ("tab:green", "tab:orange", "tab:red", "tab:blue", "lightgrey")))
 MARKERS = "osD^v<>"
-
-
-def settings_of(rows: list[dict]) -> list[tuple]:
-    """[(model, gamma)] of the runs, in registry order, gamma ascending."""
-    return sorted({(r["model"], r["gamma"]) for r in rows}, key=lambda s: (list(MODEL_NAMES).index(s[0]), s[1] or 0.0))
 
 
 def _setting_line(ax, rows, setting, budgets, offset, marker) -> None:

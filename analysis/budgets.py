@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.pools import LATENTS, settings_of
 from analysis.results import MODEL_NAMES, score_names
 from analysis.statistics import compare
 from analysis.study import budget_key
-from analysis.tables import LATENTS, with_holm
+from analysis.tables import with_holm
 from models.registry import REGISTRY
 
 ALPHA = 0.05
@@ -46,8 +47,8 @@ def budget_comparison(records: list[dict]) -> list[dict]:
     `p_holm` over the scores of that setting and pair of budgets. Rows: {dataset, model, gamma,
     budget_small, budget_large, metric, **compare, p_holm}."""
     out = []
-    settings = sorted({(r["dataset"], r["model"], r["gamma"]) for r in records},
-                      key=lambda s: (s[0], list(REGISTRY).index(s[1]), s[2] or 0.0))
+    settings = [(dataset, model, gamma) for dataset in sorted({r["dataset"] for r in records})
+                for model, gamma in settings_of([r for r in records if r["dataset"] == dataset])]
     for dataset, model, gamma in settings:
         runs = [r for r in records if (r["dataset"], r["model"], r["gamma"]) == (dataset, model, gamma)]
         for small, large in consecutive(r["budget"] for r in runs):

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.pools import LATENTS, by_gamma
 from analysis.report import number_text
 from analysis.results import COLOURS, GUMBEL, MODEL_NAMES, score_names
 from analysis.statistics import spearman, summarize
-from analysis.tables import LATENTS, by_gamma, gamma_effect
+from analysis.tables import gamma_effect
 
 
 def save_figure(fig, stem: Path, dpi: int = 100) -> list[Path]:

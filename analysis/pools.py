@@ -43,10 +43,14 @@ def setting_label(model: str, gamma) -> str:
     return MODEL_NAMES[model] + ("" if gamma is None else f" γ={gamma:g}")
 
 
+def settings_of(runs: list[dict]) -> list[tuple]:
+    """[(model, gamma)] of the runs: models in registry order, gamma ascending."""
+    return sorted({(r["model"], r["gamma"]) for r in runs}, key=lambda s: (list(REGISTRY).index(s[0]), s[1] or 0.0))
+
+
 def by_setting(runs: list[dict]) -> dict:
-    """{setting label: runs}, models in registry order, gamma ascending."""
-    order = sorted({(r["model"], r["gamma"]) for r in runs}, key=lambda s: (list(REGISTRY).index(s[0]), s[1] or 0.0))
-    return {setting_label(m, g): [r for r in runs if (r["model"], r["gamma"]) == (m, g)] for m, g in order}
+    """{setting label: runs}, in the order of `settings_of`."""
+    return {setting_label(m, g): [r for r in runs if (r["model"], r["gamma"]) == (m, g)] for m, g in settings_of(runs)}
 
 
 def cross_family(records: list[dict]) -> bool:

@@ -50,13 +50,13 @@ def build_tables(records: list[dict]) -> list[dict]:
     tables = []
     for dataset in sorted({r["dataset"] for r in records}):
         cols = columns(records, dataset)
+        scores = score_names([r for r in records if r["dataset"] == dataset])
         for group, models in GROUPS.items():
             present = {r["model"] for r in records if r["dataset"] == dataset}
             title = " vs ".join(MODEL_NAMES[m] for m in models if m in present)
             chosen = [c for c in cols if c[0] == group]
             if not chosen:
                 continue
-            scores = score_names([r for r in records if r["dataset"] == dataset])
             cells = {m: [summarize(r["values"].get(m) for r in recs) for _, _, recs in chosen] for m in scores}
             tables.append({"dataset": dataset, "group": group, "title": title,
                            "columns": [label for _, label, _ in chosen], "cells": cells})

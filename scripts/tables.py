@@ -138,6 +138,12 @@ def write_plots(records, args, figures: Path, verdict_rows) -> list[Path]:
     return written + plot_budget(records, figures) + plot_verdicts(verdict_rows, figures)
 
 
+def print_problems(problems) -> None:
+    """One line each on stderr, escaped (a problem names a file: anyone's text), not cut."""
+    for problem in problems:
+        print(f"  {printable(problem, None)}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
@@ -152,8 +158,7 @@ def main(argv=None) -> int:
         return 2
     if not records:
         print(error_line(f"no *.eval.json under {', '.join(args.results_dirs)}"), file=sys.stderr)
-        for p in problems:
-            print(f"  {printable(p, None)}", file=sys.stderr)
+        print_problems(problems)
         return 2
     per_budget = rows_by_budget(records)
     verdict_rows = verdicts(per_budget) if len(per_budget) > 1 else []
@@ -170,8 +175,7 @@ def main(argv=None) -> int:
             print(f"wrote {path}")
     if problems:
         print(f"{len(problems)} missing or partial result(s):", file=sys.stderr)
-        for p in problems:
-            print(f"  {printable(p, None)}", file=sys.stderr)
+        print_problems(problems)
     return 1 if (problems and args.strict) else 0
 
 
