@@ -49,7 +49,7 @@ class _Members(NamedTuple):
 # and its compilation grows with them: on a busy 2-core machine a 10-step dispatch took 89 s from
 # start to end, a 50-step one 354 s (docs/performance.md). The config allows up to 1,000 (an
 # accelerator compiles a loop, not the unrolled steps); the CPU refuses more than this at once
-# rather than compile for an hour, whether the number comes from a flag or a checkpoint.
+# rather than compile for hours, whether the number comes from a flag or a checkpoint.
 CPU_MAX_STEPS_PER_DISPATCH = 100
 
 
