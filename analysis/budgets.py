@@ -18,7 +18,8 @@ verdicts: its runs differ when the budgets were trained at different gammas, so 
 would mix the budget with the gammas. Holm's family in a verdict is the scores the question
 was asked with at *both* budgets (the six metrics when the smaller budget's study has no
 InfoMEC), so that no verdict is lost merely because the larger budget's family grew; the
-tables of each budget keep their own families (nine scores where InfoMEC is recorded).
+tables of each budget keep their own scores (InfoMEC's three, a family of their own, where
+recorded).
 """
 from __future__ import annotations
 

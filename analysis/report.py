@@ -26,11 +26,11 @@ def number_text(value, digits=2) -> str:
 
 def family_text(rows) -> str:
     """The family Holm's method adjusts over, as the text says it: "the six metrics" while the
-    rows hold only the six metrics (the older studies' tables), else "the scores" with InfoMEC
-    named (the family is the scores of one question that have data)."""
+    rows hold only the six metrics (the older studies' tables), else both families named
+    (analysis/tables.with_holm adjusts the six metrics and InfoMEC's three scores apart)."""
     if all(r["metric"] in METRICS for r in rows):
         return "the six metrics"
-    return "the scores (the six metrics, InfoM, InfoE and InfoC, where the runs have them)"
+    return "the six metrics, and apart over InfoM, InfoE and InfoC (where the runs have them),"
 
 
 INTRO = "Cells: median (25th–75th percentile) over seeds; n = number of runs per column."

@@ -20,8 +20,9 @@ correlation, permutation p permuting only within each gamma, Holm over the six m
 rule and latent type). Missing or partial results are listed at the end (and on stderr), never
 silently dropped. The library behind it is analysis/.
 
-InfoM, InfoE and InfoC stand beside the six metrics wherever a run has them (Holm's family is
-then the nine scores); the runs' table adds InfoMEC on the argmax codes of a categorical latent.
+InfoM, InfoE and InfoC stand beside the six metrics wherever a run has them (Holm adjusts
+them as a family of their own, apart from the six metrics); the runs' table adds InfoMEC on
+the argmax codes of a categorical latent.
 With QLAE's runs, selection also runs over the pools 'all discrete' (D-VAE, FactorDVAE, QLAE)
 and 'all runs', each setting one model at one gamma, with one more rule over every model: the
 lowest reconstruction per image (the ELBO's reconstruction term, QLAE's loss summed per image;

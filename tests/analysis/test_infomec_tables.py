@@ -1,5 +1,5 @@
 """InfoMEC beside the six metrics in the tables (analysis/tables.py, analysis/report.py): shown
-where a run has it, Holm over the nine scores of a question then, and nothing of it (and no
+where a run has it, Holm over the six metrics and apart over InfoMEC's three then, and nothing of it (and no
 "partial" result) for older files without it."""
 import csv
 import io
@@ -30,13 +30,13 @@ U = {"mig": 9, "modularity": 0, "sap_score": 8, "factor_vae_metric": 7, "beta_va
      "dci_disentanglement": 5, "infom": 9, "infoe": 9, "infoc": 8}
 P = {"mig": 0.1, "modularity": 0.1, "sap_score": 0.2, "factor_vae_metric": 0.4, "beta_vae_sklearn": 0.7,
      "dci_disentanglement": 1.0, "infom": 0.1, "infoe": 0.1, "infoc": 0.2}
-# Holm over the nine: sorted p 0.1 x4, 0.2 x2, 0.4, 0.7, 1 times 9, 8, 7, 6, 5, 4, ... = 0.9,
-# 0.8, 0.7, 0.6, 1.0, ...; the running maximum gives 0.9 to the four at 0.1 and 1 to the rest.
-HOLM_NINE = {k: 0.9 if P[k] == 0.1 else 1.0 for k in P}
-# Without InfoMEC, over the six: 0.1 x2, 0.2, 0.4, 0.7, 1 times 6, 5, 4, 3, 2, 1 = 0.6, 0.5,
-# 0.8, 1.2, 1.4, 1 -> 0.6, 0.6, 0.8, 1, 1, 1.
+# Over the six metrics: sorted p 0.1 x2, 0.2, 0.4, 0.7, 1 times 6, 5, 4, 3, 2, 1 = 0.6, 0.5,
+# 0.8, 1.2, 1.4, 1 -> (running maximum, capped at 1) 0.6, 0.6, 0.8, 1, 1, 1.
 HOLM_SIX = {"mig": 0.6, "modularity": 0.6, "sap_score": 0.8, "factor_vae_metric": 1.0, "beta_vae_sklearn": 1.0,
             "dci_disentanglement": 1.0}
+# InfoMEC apart: 0.1, 0.1, 0.2 times 3, 2, 1 = 0.3, 0.2, 0.2 -> 0.3 each. (One family of nine
+# would give 0.9 to the four at 0.1 and 1 to the rest: sorted p times 9, 8, 7, ...)
+HOLM = {**HOLM_SIX, "infom": 0.3, "infoe": 0.3, "infoc": 0.3}
 
 
 def write_pair(folder, infomec=True):
@@ -53,7 +53,7 @@ def write_pair(folder, infomec=True):
     return folder
 
 
-def test_mann_whitney_and_holm_over_nine_scores(tmp_path):
+def test_mann_whitney_and_holm_within_each_metric_family(tmp_path):
     records, problems = gather(write_pair(tmp_path))
     assert problems == []
     rows = {d["metric"]: d for d in tables.comparisons(records)}
@@ -61,7 +61,7 @@ def test_mann_whitney_and_holm_over_nine_scores(tmp_path):
     for key, row in rows.items():
         assert row["u_statistic"] == U[key] and row["method"] == "exact"
         assert row["p_value"] == pytest.approx(P[key])
-        assert row["p_holm"] == pytest.approx(HOLM_NINE[key])
+        assert row["p_holm"] == pytest.approx(HOLM[key])
     assert rows["infom"]["difference"] == pytest.approx(0.7 - 0.3)
     assert rows["modularity"]["difference"] == pytest.approx(0.02 - 0.3)
 
@@ -90,17 +90,31 @@ def test_infomec_rows_columns_and_figures(tmp_path):
     markdown = (out / "tables.md").read_text()
     # The summary table: InfoM of the VAE 0.10 0.30 0.50 -> 0.30 (0.20-0.40); of the D-VAE 0.6 0.7 0.8.
     assert "| InfoM | 0.30 (0.20–0.40) | 0.70 (0.65–0.75) |" in markdown
-    assert "over the scores (the six metrics, InfoM, InfoE and InfoC, where the runs have them)" in markdown
+    assert "over the six metrics, and apart over InfoM, InfoE and InfoC (where the runs have them)," in markdown
     assert "argmax code" in markdown
     runs = list(csv.DictReader(io.StringIO((out / "runs.csv").read_text())))
     assert [r["infom_argmax"] for r in runs] == ["", "", "", "0.5", "0.6", "0.7"]   # VAE: none; D-VAE seeds
     assert [float(r["infoc"]) for r in runs[3:]] == CANDIDATES["infoc"]
     differences = list(csv.DictReader(io.StringIO((out / "differences.csv").read_text())))
-    assert [float(r["p_holm"]) for r in differences] == pytest.approx([HOLM_NINE[k] for k in CANDIDATES])
+    assert [float(r["p_holm"]) for r in differences] == pytest.approx([HOLM[k] for k in CANDIDATES])
     assert (out / "metric_ds_infoe.png").is_file() and (out / "metric_ds_infoe.pdf").is_file()
-    # Within-setting agreement of the gap: one family of nine scores.
+    # Within-setting agreement of the gap: one row per score, the six metrics then InfoMEC.
     within = [w for w in tables.within_setting(gather(tmp_path)[0]) if w["rule"] == "st_gap"]
     assert [w["metric"] for w in within] == list(CANDIDATES)
+
+
+def test_holm_adjusts_the_six_metrics_and_infomec_apart_and_skips_undefined():
+    p = {"mig": 0.01, "modularity": 0.04, "sap_score": float("nan"), "factor_vae_metric": 0.03,
+         "beta_vae_sklearn": 0.5, "dci_disentanglement": 0.02, "infom": 0.01, "infoe": 0.04, "infoc": float("nan")}
+    rows = tables.with_holm([{"metric": k, "p_value": v} for k, v in p.items()])
+    # The six, five defined: 0.01, 0.02, 0.03, 0.04, 0.5 times 5, 4, 3, 2, 1 = 0.05, 0.08, 0.09,
+    # 0.08, 0.5 -> running maximum 0.05, 0.08, 0.09, 0.09, 0.5. InfoMEC, two defined: 0.01 x 2,
+    # 0.04 x 1 = 0.02, 0.04. NaN stays NaN and does not count.
+    expected = {"mig": 0.05, "modularity": 0.09, "sap_score": float("nan"), "factor_vae_metric": 0.09,
+                "beta_vae_sklearn": 0.5, "dci_disentanglement": 0.08, "infom": 0.02, "infoe": 0.04,
+                "infoc": float("nan")}
+    assert [r["p_holm"] for r in rows] == pytest.approx(list(expected.values()), nan_ok=True)
+    assert [r["p_value"] for r in rows] == pytest.approx(list(p.values()), nan_ok=True)
 
 
 def test_infomec_only_in_some_runs_is_never_missing(tmp_path):
