@@ -16,7 +16,7 @@ Everything goes into the results folder. On Slurm (docs/slurm.md) the runs are o
 
 Sweep config (TOML), keys:
   datasets = [...]          names from data.DATASET_NAMES (checked before any run starts)
-  models   = [...]          vae, dvae, factor_vae, factor_dvae
+  models   = [...]          vae, dvae, factor_vae, factor_dvae, qlae
   gammas   = [...]          TC weights for factor_vae / factor_dvae (vae/dvae have none)
   seeds    = [...]          or {start = 1, stop = 10} (inclusive)
   results  = "results/x"    default results folder (the --results flag wins)
@@ -53,6 +53,8 @@ def parse_args(argv=None):
                         help="local: one after another in this process (default); slurm: one submitit array job; "
                              "submitit_local/debug: submitit's local/debug executors (testing)")
     parser.add_argument("--only", default=None, help="run only runs whose name contains this text")
+    parser.add_argument("--run", default=None, metavar="NAME",
+                        help="run only the run with exactly this name (e.g. dsprites_procedural_gauss_seed1)")
     parser.add_argument("--train_only", action="store_true",
                         help="train (or resume) only; evaluate later with eval.py --save_file 'DIR/*.pkl'")
     parser.add_argument("--probe", action="store_true",
@@ -108,6 +110,13 @@ def main(argv=None) -> int:
         return 2
     if args.only:
         runs = [r for r in runs if args.only in r.name]
+    if args.run:
+        named = [r for r in runs if r.name == args.run]
+        if not named:
+            print(f"{args.config}: no run named {args.run!r}; its runs: {', '.join(r.name for r in runs)}",
+                  file=sys.stderr)
+            return 2
+        runs = named
     reasons: dict = {}
     states = {r.name: status(r, reasons) for r in runs}
     counts = {s: sum(1 for v in states.values() if v == s) for s in ("train", "resume", "eval", "done", "unreadable")}

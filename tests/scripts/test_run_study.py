@@ -1,6 +1,7 @@
-"""scripts/run_study.sh commits each group's files under that group's message, never another
-run's partial log (after a restart an interrupted run's log is on disk beside finished ones),
-and keeps each finished run's UDR inputs once."""
+"""scripts/run_study.sh runs a study one run at a time, in its balanced order, and commits each
+run's files as it lands under its own name, never another run's partial log (after a restart an
+interrupted run's log is on disk beside finished ones), and keeps each finished run's UDR inputs
+once."""
 import os
 import shutil
 import subprocess
@@ -10,21 +11,21 @@ import pytest
 
 from tests import ROOT
 
-# Stands in for scripts/sweep.py: the gamma-10 group is finished; the gamma-30 group's runs
-# train to step 2 (the first call), write their checkpoint and eval JSON, and are finished after that.
+# Stands in for scripts/sweep.py: notes each --run; a run of gamma 30 trains to step 2 (the
+# first call), writes its checkpoint, eval JSON and codes record, and is finished after that.
 FAKE_SWEEP = """
 import sys
 from pathlib import Path
 args = sys.argv[1:]
-results, only = Path(args[args.index("--results") + 1]), args[args.index("--only") + 1]
-if only == "_factor30.0_seed1":
-    for model in ("", "_gauss"):
-        log = results / f"dsprites_procedural{model}{only}.log.jsonl"
-        if '"step": 2' not in (log.read_text() if log.exists() else ""):
-            with open(log, "a") as f:
-                f.write('{"step": 2}\\n')
-            (results / f"dsprites_procedural{model}{only}.pkl").write_text("checkpoint")
-            (results / f"dsprites_procedural{model}{only}.eval.json").write_text("{}")
+results, name = Path(args[args.index("--results") + 1]), args[args.index("--run") + 1]
+with open(results.parent / "sweep_calls.txt", "a") as f:
+    f.write(name + "\\n")
+log = results / f"{name}.log.jsonl"
+if "_factor30.0_" in name and '"step": 2' not in (log.read_text() if log.exists() else ""):
+    with open(log, "a") as f:
+        f.write('{"step": 2}\\n')
+    for kind, text in (("pkl", "checkpoint"), ("eval.json", "{}"), ("codes.npz", "codes")):
+        (results / f"{name}.{kind}").write_text(text)
 """
 # Stands in for scripts/udr.py --record: writes X.udr_codes.npz and notes the call.
 FAKE_UDR = """
@@ -36,9 +37,10 @@ checkpoint.with_name(checkpoint.name.removesuffix(".pkl") + ".udr_codes.npz").wr
 with open(checkpoint.parent.parent / "udr_calls.txt", "a") as f:
     f.write(checkpoint.name + "\\n")
 """
+IGNORED = "*.pkl\nudr_calls.txt\nsweep_calls.txt\n"
 
 
-def git(repo, *args, env=None):
+def git(repo, *args):
     return subprocess.run(["git", *args], cwd=repo, env=ENV, check=True, capture_output=True, text=True).stdout
 
 
@@ -48,30 +50,37 @@ ENV = {**os.environ, "PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t", "GIT_AUTH
        "GIT_CONFIG_NOSYSTEM": "1"}
 
 
-def scratch_study(tmp_path, sweep: str, config: str, ignored: str):
-    """A scratch repository with run_study.sh, stand-ins for sweep.py and udr.py, `config` as
-    study.toml and an empty results folder; returns (repo, results)."""
+def scratch_study(tmp_path, config: str):
+    """A scratch repository with run_study.sh, stand-ins for sweep.py and udr.py, `config` (a
+    real sweep config: run_study.sh names its runs with sweeps/grid.py) as study.toml and an
+    empty results folder; returns (repo, results)."""
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "run_study.sh", repo / "scripts")
-    (repo / "scripts" / "sweep.py").write_text(sweep)
+    (repo / "scripts" / "sweep.py").write_text(FAKE_SWEEP)
     (repo / "scripts" / "udr.py").write_text(FAKE_UDR)
-    (repo / ".gitignore").write_text(ignored)
-    (repo / "study.toml").write_text(config)
+    (repo / ".gitignore").write_text(IGNORED)
+    (repo / "study.toml").write_text('datasets = ["dsprites_procedural"]\nresults = "results"\n' + config)
     (repo / "results").mkdir()
     return repo, repo / "results"
 
 
 def first_commit(repo):
-    git(repo, "init", "-q", env=ENV)
-    git(repo, "add", ".", env=ENV)
-    git(repo, "commit", "-q", "-m", "start", env=ENV)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "start")
 
 
-def test_each_group_commits_only_its_own_runs(tmp_path):
-    repo, results = scratch_study(tmp_path, FAKE_SWEEP, 'results = "results"\nseeds = [1]\ngammas = [10, 30]\n',
-                                  "*.pkl\nudr_calls.txt\n")
-    for name in ("dsprites_procedural_factor10.0_seed1", "dsprites_procedural_gauss_factor10.0_seed1"):
+def run_study(repo):
+    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=ENV, check=True,
+                   capture_output=True, text=True, timeout=120)
+    log = git(repo, "log", "--format=%x00%s", "--name-only").split("\0")[1:]
+    return [(entry.splitlines()[0], sorted(f for f in entry.splitlines()[1:] if f)) for entry in log]
+
+
+def test_each_run_commits_only_its_own_files_as_it_lands(tmp_path):
+    repo, results = scratch_study(tmp_path, 'seeds = [1]\ngammas = [10, 30]\nmodels = ["factor_vae", "factor_dvae"]\n')
+    for name in ("dsprites_procedural_gauss_factor10.0_seed1", "dsprites_procedural_factor10.0_seed1"):
         (results / f"{name}.log.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
         (results / f"{name}.eval.json").write_text("{}\n")
         (results / f"{name}.pkl").write_text("checkpoint")          # recorded already: not again
@@ -82,54 +91,43 @@ def test_each_group_commits_only_its_own_runs(tmp_path):
     with open(results / "dsprites_procedural_factor30.0_seed1.log.jsonl", "a") as f:
         f.write('{"step": 1.5}\n')
 
-    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=ENV, check=True,
-                   capture_output=True, text=True, timeout=120)
+    commits = run_study(repo)
 
-    log = git(repo, "log", "--format=%x00%s", "--name-only").split("\0")[1:]
-    commits = [(entry.splitlines()[0], sorted(f for f in entry.splitlines()[1:] if f)) for entry in log]
-    assert commits[-1][0] == "start" and len(commits) == 2, commits
-    message, files = commits[0]
-    assert "seed 1 _factor30.0, pass 1" in message
-    assert files == [f"results/dsprites_procedural{model}_factor30.0_seed1.{kind}"
-                     for model in ("", "_gauss") for kind in ("eval.json", "log.jsonl", "udr_codes.npz")]
-    assert (repo / "udr_calls.txt").read_text().split() == ["dsprites_procedural_factor30.0_seed1.pkl",
-                                                            "dsprites_procedural_gauss_factor30.0_seed1.pkl"]
+    # Gamma by gamma (both models of one gamma, then the next), one run per call, three passes.
+    order = ["dsprites_procedural_gauss_factor10.0_seed1", "dsprites_procedural_factor10.0_seed1",
+             "dsprites_procedural_gauss_factor30.0_seed1", "dsprites_procedural_factor30.0_seed1"]
+    assert (repo / "sweep_calls.txt").read_text().split() == order * 3
+    assert commits[-1][0] == "start" and len(commits) == 3, commits
+    for (message, files), name in zip(commits[:2], order[:1:-1]):   # newest first
+        assert message == f"study (study): {name} (seed 1, pass 1)"
+        assert files == [f"results/{name}.{kind}" for kind in ("codes.npz", "eval.json", "log.jsonl", "udr_codes.npz")]
+    assert (repo / "udr_calls.txt").read_text().split() == [f"{name}.pkl" for name in order[2:]]
     assert git(repo, "status", "--porcelain") == ""
 
 
-# Stands in for scripts/sweep.py on a config with models without a gamma: notes each --only and
-# finishes both runs of that seed (the D-VAE and FactorDVAE gamma 10), codes record included.
-FAKE_SEED_SWEEP = """
-import sys
-from pathlib import Path
-args = sys.argv[1:]
-results, only = Path(args[args.index("--results") + 1]), args[args.index("--only") + 1]
-with open(results.parent / "sweep_calls.txt", "a") as f:
-    f.write(only + "\\n")
-for name in (f"dsprites_procedural{only}", f"dsprites_procedural_factor10.0{only}"):
-    for kind, text in (("log.jsonl", '{"step": 2}\\n'), ("pkl", "checkpoint"), ("eval.json", "{}"),
-                       ("codes.npz", "codes")):
-        (results / f"{name}.{kind}").write_text(text)
-"""
-
-
-def test_a_config_with_models_without_gamma_runs_whole_seeds_and_commits_codes_records(tmp_path):
-    repo, _ = scratch_study(tmp_path, FAKE_SEED_SWEEP, 'results = "results"\nseeds = [1, 2]\ngammas = [10]\n'
-                            'models = ["dvae", "factor_dvae"]\n', "*.pkl\nudr_calls.txt\nsweep_calls.txt\n")
+def test_a_config_with_models_without_gamma_goes_seed_by_seed_in_the_sweeps_order(tmp_path):
+    repo, results = scratch_study(tmp_path, 'seeds = [1, 2]\ngammas = [30]\nmodels = ["dvae", "factor_dvae"]\n')
     first_commit(repo)
 
-    subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=ENV, check=True,
-                   capture_output=True, text=True, timeout=120)
+    commits = run_study(repo)
 
-    # Three passes over two seeds, each seed at once (a "_factor10.0" fragment would miss the D-VAE).
-    assert (repo / "sweep_calls.txt").read_text().split() == ["_seed1", "_seed2"] * 3
-    log = git(repo, "log", "--format=%x00%s", "--name-only").split("\0")[1:]
-    commits = [(entry.splitlines()[0], sorted(f for f in entry.splitlines()[1:] if f)) for entry in log]
-    assert [message.split(" (")[-1] for message, _ in commits[:2]] == ["seed 2, pass 1)", "seed 1, pass 1)"]
-    for (_, files), seed in zip(commits[:2], (2, 1)):
-        assert files == [f"results/dsprites_procedural{model}_seed{seed}.{kind}" for model in ("_factor10.0", "")
-                         for kind in ("codes.npz", "eval.json", "log.jsonl", "udr_codes.npz")]
-    assert len(commits) == 3 and git(repo, "status", "--porcelain") == ""
+    order = ["dsprites_procedural_seed1", "dsprites_procedural_factor30.0_seed1",
+             "dsprites_procedural_seed2", "dsprites_procedural_factor30.0_seed2"]
+    assert (repo / "sweep_calls.txt").read_text().split() == order * 3
+    # Only the gamma-30 runs write files (FAKE_SWEEP): one commit each, as each landed.
+    assert [message for message, _ in commits] == [
+        "study (study): dsprites_procedural_factor30.0_seed2 (seed 2, pass 1)",
+        "study (study): dsprites_procedural_factor30.0_seed1 (seed 1, pass 1)", "start"]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_broken_config_stops_before_any_run_with_one_line(tmp_path):
+    repo, _ = scratch_study(tmp_path, 'seeds = [1]\nmodels = ["dvae", "nope"]\n')
+    first_commit(repo)
+    done = subprocess.run(["bash", "scripts/run_study.sh", "study.toml"], cwd=repo, env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unknown model(s) ['nope']" in done.stderr
+    assert not (repo / "sweep_calls.txt").exists()
 
 
 def test_every_study_keeps_its_results_committable():

@@ -89,3 +89,20 @@ def test_dry_run_lists_the_array_and_its_sbatch_options(tmp_path, capsys):
     assert not list(tmp_path.glob("logs"))  # nothing submitted, nothing written
     sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--executor", "slurm", "--gpus_per_node", "0"])
     assert "gpus" not in capsys.readouterr().out
+
+
+def test_run_selects_one_run_by_its_exact_name(tmp_path, capsys):
+    """--run NAME runs exactly that run ("dsprites_procedural_seed1" is also a substring of no
+    other name here, but `--only _seed1` would take both models); an unknown name is one line
+    listing the config's runs, and nothing runs."""
+    config = tmp_path / "s.toml"
+    config.write_text('datasets = ["dsprites_procedural"]\nmodels = ["vae", "dvae"]\nseeds = [1, 2]\n')
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--only", "_seed1"]) == 0
+    assert capsys.readouterr().out.startswith("2 runs in ")
+    assert sweep.main([str(config), "--results", str(tmp_path), "--dry_run", "--run", "dsprites_procedural_seed1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 runs in ") and "dvae seed 1" in out and "vae seed 1" not in out.replace("dvae", "")
+    assert sweep.main([str(config), "--results", str(tmp_path / "out"), "--run", "dsprites_procedural_seed3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no run named 'dsprites_procedural_seed3'" in err
+    assert "dsprites_procedural_gauss_seed2" in err and not (tmp_path / "out").exists()
