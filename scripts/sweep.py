@@ -96,27 +96,50 @@ def report(outcomes: list[dict]) -> int:
     return 1 if failed else 0
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    keep_freed_memory()   # the local runs' evaluations (evaluation/allocator.py)
-    try:
-        sweep = load_sweep(args.config)
-        results = args.results or sweep.results
-        if not results:
-            raise SweepError(f"{args.config}: no results folder: give --results DIR or results = '...' in the config")
-        runs = expand(sweep, results)
-    except (SweepError, ConfigError) as error:
-        print(error_line(error), file=sys.stderr)
-        return 2
+def chosen_runs(args) -> tuple[list, str]:
+    """The runs the command line asks for (--only, --run) and their results folder; SweepError or
+    ConfigError (one line) for a bad config, no results folder or an unknown run name."""
+    sweep = load_sweep(args.config)
+    results = args.results or sweep.results
+    if not results:
+        raise SweepError(f"{args.config}: no results folder: give --results DIR or results = '...' in the config")
+    runs = expand(sweep, results)
     if args.only:
         runs = [r for r in runs if args.only in r.name]
     if args.run:
         named = [r for r in runs if r.name == args.run]
         if not named:
-            print(f"{args.config}: no run named {args.run!r}; its runs: {', '.join(r.name for r in runs)}",
-                  file=sys.stderr)
-            return 2
+            raise SweepError(f"{args.config}: no run named {args.run!r}; its runs: {', '.join(r.name for r in runs)}")
         runs = named
+    return runs, results
+
+
+def print_dry_run(args, runs, states: dict, reasons: dict, todo: list, results) -> None:
+    """Each run's state, and for a cluster executor the array job and #SBATCH options it would submit."""
+    for run in runs:
+        why = f"  ({reasons[run.name]})" if run.name in reasons else ""
+        print(f"  {states[run.name]:<7s} {run.name:<45s} {run.describe()}, {run.config.steps} steps{why}")
+    if args.executor == "local" or not todo:
+        return
+    cluster, parameters = executor_parameters(args)
+    folder = Path(results).absolute() / "logs"
+    print(f"would submit {len(todo)} runs as one array job (task: run):")
+    for i, run in enumerate(todo):
+        print(f"  {i}: {run.name}")
+    if cluster == "slurm":
+        print("sbatch options:")
+        for line in sbatch_options(make_executor(folder, cluster, **parameters), len(todo)):
+            print(f"  {line}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    keep_freed_memory()   # the local runs' evaluations (evaluation/allocator.py)
+    try:
+        runs, results = chosen_runs(args)
+    except (SweepError, ConfigError) as error:
+        print(error_line(error), file=sys.stderr)
+        return 2
     reasons: dict = {}
     states = {r.name: status(r, reasons) for r in runs}
     counts = {s: sum(1 for v in states.values() if v == s) for s in ("train", "resume", "eval", "done", "unreadable")}
@@ -127,19 +150,7 @@ def main(argv=None) -> int:
     )
     todo = [r for r in runs if states[r.name] != "done" and not (args.train_only and states[r.name] == "eval")]
     if args.dry_run:
-        for run in runs:
-            why = f"  ({reasons[run.name]})" if run.name in reasons else ""
-            print(f"  {states[run.name]:<7s} {run.name:<45s} {run.describe()}, {run.config.steps} steps{why}")
-        if args.executor != "local" and todo:
-            cluster, parameters = executor_parameters(args)
-            folder = Path(results).absolute() / "logs"
-            print(f"would submit {len(todo)} runs as one array job (task: run):")
-            for i, run in enumerate(todo):
-                print(f"  {i}: {run.name}")
-            if cluster == "slurm":
-                print("sbatch options:")
-                for line in sbatch_options(make_executor(folder, cluster, **parameters), len(todo)):
-                    print(f"  {line}")
+        print_dry_run(args, runs, states, reasons, todo, results)
         return 0
     if not todo:
         print("nothing to do: every run has its checkpoint" + ("" if args.train_only else " and eval JSON"))

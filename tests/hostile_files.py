@@ -107,13 +107,12 @@ def sparse_file(path: Path, claimed: int) -> Path | None:
 
 
 # -- the files -------------------------------------------------------------------------------
-def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
-    """Files only a hand-written opcode stream can make."""
+def _crafted_objects(payload: dict) -> dict[str, tuple[bytes, str]]:
+    """Files that would run code or build what the loader must not: a command, a function changed
+    by BUILD, dtypes that read the file's bytes as pointers, text for the terminal."""
     object_fields = (MARK + integer(3) + text("|") + NONE + MARK + text("f0") + TUPLE + EMPTY_DICT + text("f0")
                      + name("numpy", "dtype") + text("O") + NEWFALSE + NEWTRUE + TUPLE3 + REDUCE
                      + integer(0) + TUPLE2 + SETITEM + integer(8) + integer(1) + integer(63) + TUPLE)
-    nested_memo = NONE + put(0) + b"".join(get(i) + get(i) + TUPLE2 + put(i + 1) for i in range(100))
-    deep_lists = EMPTY_LIST + put(0) + EMPTY_LIST * 29 + get(0) + APPEND * 30
     return {
         # A dtype whose state gives it object fields: numpy would read the file's bytes as pointers.
         "dtype_object_fields": (
@@ -139,6 +138,29 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
             ),
             r"BUILD on the global numpy\._core\.numeric\._frombuffer",
         ),
+        "runs_a_command": (
+            PROTO4 + name("posix", "system") + text("true") + TUPLE1 + REDUCE + STOP,
+            r"refusing to load posix\.system",
+        ),
+        # Text for the terminal in a global's name (up to 200 characters were echoed).
+        "global_name_escapes": (PROTO4 + text("posix" + TERMINAL) + text("system" + TERMINAL * 5) + b"\x93" + STOP,
+                                r"refusing to load posix\\x1b\]0;owned\\x07"),
+        # Operands that compare elementwise: an array where numpy writes False/True.
+        "dtype_flags_are_arrays": (
+            in_payload(payload, "rng", name("numpy", "dtype") + text("f4")
+                       + reconstructed_array((2,), dtype("u1"), b"\0\0") + NEWTRUE + TUPLE3 + REDUCE),
+            r"numpy\.dtype with arguments a tuple of 3 items"),
+        "tuple_dict_key": (PROTO4 + EMPTY_DICT + EMPTY_TUPLE + NONE + SETITEM + STOP, r"keys must be strings"),
+        "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
+    }
+
+
+def _crafted_bombs(payload: dict) -> dict[str, tuple[bytes, str]]:
+    """Files whose few bytes would cost gigabytes or hours: memo, stack, nesting, shared
+    references, lengths the file does not hold."""
+    nested_memo = NONE + put(0) + b"".join(get(i) + get(i) + TUPLE2 + put(i + 1) for i in range(100))
+    deep_lists = EMPTY_LIST + put(0) + EMPTY_LIST * 29 + get(0) + APPEND * 30
+    return {
         # 9 bytes: a memo index that makes the C unpickler allocate gigabytes.
         "memo_index_4gb": (PROTO4 + NONE + put(0xFFFFFFF0) + STOP, r"the file holds None"),
         # Exponential structure from shared references, then hashed as a dict key.
@@ -169,6 +191,7 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
             r"numpy\.ndarray called with a tuple of 5 items",
         ),
         "self_referencing_list": (in_payload(payload, "format_version", deep_lists), r"\(a cycle\)"),
+        "list_containing_itself": (in_payload(payload, "step", EMPTY_LIST + put(0) + get(0) + APPEND), r"\(a cycle\)"),
         "array_bytes_disagree_with_shape": (
             in_payload(payload, "rng", reconstructed_array((2**20,), dtype("u4"), b"\0" * 8)),
             r"with 8 bytes of data \(expected 4194304\)",
@@ -176,15 +199,19 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
         "announced_length_past_the_end": (PROTO4 + b"\x8e" + struct.pack("<Q", 2**60) + STOP, r"truncated"),
         "many_empty_lists": (PROTO4 + EMPTY_LIST * 2_000_000 + STOP, r"more than 4x the file's size"),
         "long4_integer": (PROTO4 + b"\x8b" + struct.pack("<i", 10**6) + b"\x01" * 10**6 + STOP, r"opcode b'\\x8b'"),
-        "tuple_dict_key": (PROTO4 + EMPTY_DICT + EMPTY_TUPLE + NONE + SETITEM + STOP, r"keys must be strings"),
-        "runs_a_command": (
-            PROTO4 + name("posix", "system") + text("true") + TUPLE1 + REDUCE + STOP,
-            r"refusing to load posix\.system",
-        ),
-        "protocol_0": (b"(dp0\n.", r"not a pickle of protocol 2 to 5"),
-        # Text for the terminal in a global's name (up to 200 characters were echoed).
-        "global_name_escapes": (PROTO4 + text("posix" + TERMINAL) + text("system" + TERMINAL * 5) + b"\x93" + STOP,
-                                r"refusing to load posix\\x1b\]0;owned\\x07"),
+        # Costs the budget did not charge: memo entries (1 byte each, ~110 bytes of memory),
+        # numbers on the stack, dtypes made from memoized arguments (numpy's constructor each).
+        "memo_flood": (PROTO4 + NONE + b"\x94" * 1_900_000 + STOP, r"more than 4x the file's size"),
+        "stack_flood": (PROTO4 + MARK + integer(7) * 400_000 + b"1" + NONE + STOP, r"more than 4x the file's size"),
+        "dtype_flood": (_dtype_flood(50_000), r"more than 4x the file's size"),
+        # One array as every leaf: the file's size allowed its parts, not their bytes.
+        "shared_array_leaves": (_shared_leaves(payload, 2**20, 300, 300), r"arrays, counted at every use"),
+    }
+
+
+def _crafted_opcodes(payload: dict) -> dict[str, tuple[bytes, str]]:
+    """Opcodes on the wrong objects, and frames pickle never writes."""
+    return {
         # 6 bytes: APPEND on a dict (list methods on whatever the stack holds).
         "append_on_dict": (PROTO4 + EMPTY_DICT + NONE + APPEND + STOP, r"APPEND on a dict of 0 items \(only a list"),
         "appends_on_box": (PROTO4 + name("box.box", "Box") + EMPTY_TUPLE + b"\x81" + MARK + NONE + b"e" + STOP,
@@ -194,21 +221,8 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
                               + NONE + SETITEM + STOP, r"SETITEM on a EmptyStateRecord"),
         # An item taken from below a MARK (pickle's own stack keeps them apart).
         "append_across_a_mark": (PROTO4 + EMPTY_LIST + MARK + APPEND + STOP, r"takes an item from an empty stack"),
-        # Operands that compare elementwise: an array where numpy writes False/True.
-        "dtype_flags_are_arrays": (
-            in_payload(payload, "rng", name("numpy", "dtype") + text("f4")
-                       + reconstructed_array((2,), dtype("u1"), b"\0\0") + NEWTRUE + TUPLE3 + REDUCE),
-            r"numpy\.dtype with arguments a tuple of 3 items"),
-        "list_containing_itself": (in_payload(payload, "step", EMPTY_LIST + put(0) + get(0) + APPEND), r"\(a cycle\)"),
         # Frames (protocol 4-5) are read whole: one may not announce more than the file holds,
         # start inside another, or end inside an opcode's argument (pickle never writes these).
-        # Costs the budget did not charge: memo entries (1 byte each, ~110 bytes of memory),
-        # numbers on the stack, dtypes made from memoized arguments (numpy's constructor each).
-        "memo_flood": (PROTO4 + NONE + b"\x94" * 1_900_000 + STOP, r"more than 4x the file's size"),
-        "stack_flood": (PROTO4 + MARK + integer(7) * 400_000 + b"1" + NONE + STOP, r"more than 4x the file's size"),
-        "dtype_flood": (_dtype_flood(50_000), r"more than 4x the file's size"),
-        # One array as every leaf: the file's size allowed its parts, not their bytes.
-        "shared_array_leaves": (_shared_leaves(payload, 2**20, 300, 300), r"arrays, counted at every use"),
         "frame_past_the_end": (PROTO4 + frame(2**40) + NONE + STOP, r"truncated: 1099511627776 bytes announced"),
         "frame_inside_a_frame": (PROTO4 + frame(10) + frame(1) + NONE + STOP + NONE * 9, r"a FRAME before the end"),
         "argument_across_a_frame": (
@@ -216,6 +230,11 @@ def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
             r"4 bytes announced across the end of a frame",
         ),
     }
+
+
+def _crafted(payload: dict) -> dict[str, tuple[bytes, str]]:
+    """Files only a hand-written opcode stream can make."""
+    return {**_crafted_objects(payload), **_crafted_bombs(payload), **_crafted_opcodes(payload)}
 
 
 def _broken_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
