@@ -13,8 +13,8 @@ from analysis.pools import settings_of
 from analysis.results import COLOURS, MODEL_NAMES, NAMES, score_names
 from analysis.study import budget_key, budget_text
 
-# One colour per change of verdict (keeps, loses, reverses, gains, stays undecided).
-CHANGE_COLOURS = dict(zip(CHANGES, ("tab:green", "tab:orange", "tab:red", "tab:blue", "lightgrey")))
+# One colour per change of verdict (keeps, loses, reverses, gains, stays undecided, too few runs).
+CHANGE_COLOURS = dict(zip(CHANGES, ("tab:green", "tab:orange", "tab:red", "tab:blue", "lightgrey", "wheat")))
 MARKERS = "osD^v<>"
 
 
@@ -32,10 +32,25 @@ def _setting_line(ax, rows, setting, budgets, offset, marker) -> None:
     ax.plot(xs, medians, color=COLOURS[model], marker=marker, label=label, linewidth=1.2)
 
 
+def budget_panels(rows: list[dict]) -> tuple[dict, list]:
+    """What `budget_<dataset>` shows of one data set's records: (scores {key: name}, settings
+    [(model, gamma)]): the settings trained at more than one budget (a setting at one budget has
+    no trend to show; the per-budget figures have it), and the scores those settings' runs have
+    at more than one budget (InfoMEC only where both budgets recorded it)."""
+    budgets_of = {}
+    for r in rows:
+        budgets_of.setdefault((r["model"], r["gamma"]), set()).add(r["budget"])
+    settings = [s for s in settings_of(rows) if len(budgets_of[s]) > 1]
+    chosen = [r for r in rows if (r["model"], r["gamma"]) in settings]
+    scores = {key: name for key, name in score_names(chosen).items()
+              if len({r["budget"] for r in chosen if r["values"].get(key) is not None}) > 1}
+    return scores, settings
+
+
 def plot_budget(records: list[dict], out_dir) -> list[Path]:
-    """`budget_<dataset>`: one panel per score (the six metrics, InfoMEC where recorded), each
-    setting (model, gamma) a line through its medians at each budget with every run a point;
-    budgets at equal spacing."""
+    """`budget_<dataset>`: one panel per score (three a row), each setting (model, gamma) a line
+    through its medians at each budget with every run a point; budgets at equal spacing. Only
+    the settings and scores `budget_panels` picks; no figure for a data set without them."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -43,17 +58,23 @@ def plot_budget(records: list[dict], out_dir) -> list[Path]:
     written = []
     for dataset in sorted({r["dataset"] for r in records}):
         rows = [r for r in records if r["dataset"] == dataset]
-        budgets = sorted({r["budget"] for r in rows}, key=budget_key)
-        scores, settings = score_names(rows), settings_of(rows)
+        scores, settings = budget_panels(rows)
+        if not (scores and settings):
+            continue
+        budgets = sorted({r["budget"] for r in rows if (r["model"], r["gamma"]) in settings}, key=budget_key)
         offsets = np.linspace(-0.2, 0.2, len(settings)) if len(settings) > 1 else [0.0]
-        fig, axes = plt.subplots(1, len(scores), figsize=(3.0 * len(scores), 3.4), squeeze=False)
-        for ax, (key, title) in zip(axes[0], scores.items()):
+        columns = min(3, len(scores))
+        lines = -(-len(scores) // columns)
+        fig, axes = plt.subplots(lines, columns, figsize=(3.4 * columns, 3.0 * lines), squeeze=False)
+        for ax, (key, title) in zip(axes.flat, scores.items()):
             points = [{**r, "value": r["values"][key]} for r in rows if r["values"].get(key) is not None]
             for setting, offset, marker in zip(settings, offsets, MARKERS * len(settings)):
                 _setting_line(ax, points, setting, budgets, offset, marker)
             ax.set_xticks(range(len(budgets)), [budget_text(b).replace(" steps", "") for b in budgets], fontsize=7)
             ax.set_xlabel("training steps", fontsize=8)
             ax.set_title(title, fontsize=9)
+        for ax in list(axes.flat)[len(scores):]:
+            ax.set_visible(False)
         axes[0][0].legend(fontsize=6)
         fig.suptitle(f"{dataset}: each score against the training budget (median line, every run)", fontsize=10)
         fig.tight_layout()

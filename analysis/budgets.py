@@ -23,6 +23,8 @@ recorded).
 """
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 
 from analysis.pools import LATENTS, settings_of
@@ -33,7 +35,8 @@ from analysis.tables import with_holm
 from models.registry import REGISTRY
 
 ALPHA = 0.05
-CHANGES = ("keeps", "loses", "reverses", "gains", "stays undecided")
+TOO_FEW = "too few runs"
+CHANGES = ("keeps", "loses", "reverses", "gains", "stays undecided", TOO_FEW)
 
 
 def consecutive(budgets) -> list[tuple]:
@@ -64,16 +67,30 @@ def budget_comparison(records: list[dict]) -> list[dict]:
     return out
 
 
+def smallest_holm_p(row: dict) -> float:
+    """The smallest Holm-adjusted p the row's test could reach whatever the runs: the exact
+    two-sided Mann-Whitney p of complete separation, 2 / C(n_baseline + n_candidate,
+    n_baseline), times the size of its Holm family (`holm_family`)."""
+    return min(1.0, row["holm_family"] * 2 / comb(row["n_baseline"] + row["n_candidate"], row["n_baseline"]))
+
+
 def verdict(row: dict) -> str:
     """'candidate higher' / 'baseline higher' when Holm's p is below ALPHA (by the sign of the
-    difference of medians), else 'undecided'."""
+    difference of medians); TOO_FEW when no outcome of that many runs could reach ALPHA (one run
+    a side, say: an interim study's), so that a lack of runs never reads as a lost verdict; else
+    'undecided'."""
+    if smallest_holm_p(row) >= ALPHA:
+        return TOO_FEW
     if not (np.isfinite(row["p_holm"]) and row["p_holm"] < ALPHA) or row["difference"] == 0:
         return "undecided"
     return "candidate higher" if row["difference"] > 0 else "baseline higher"
 
 
 def change(before: str, after: str) -> str:
-    """One of CHANGES, from the verdict at the smaller budget to the one at the larger."""
+    """One of CHANGES, from the verdict at the smaller budget to the one at the larger (TOO_FEW
+    when either side had too few runs to decide)."""
+    if TOO_FEW in (before, after):
+        return TOO_FEW
     if before == "undecided":
         return "stays undecided" if after == "undecided" else "gains"
     if after == "undecided":
@@ -105,7 +122,8 @@ def _side(row: dict, suffix: str) -> dict:
 
 def shared_family(before: dict, after: dict) -> tuple[dict, dict]:
     """The rows of the questions asked at both budgets ({key: row}, as `questions` gives), each
-    with `p_holm` recomputed by Holm over the scores of its question present at both."""
+    with `p_holm` (and `holm_family`) recomputed by Holm over the scores of its question present
+    at both."""
     shared = [key for key in after if key in before]
     adjusted = ({}, {})
     for question in dict.fromkeys(key[:-1] for key in shared):

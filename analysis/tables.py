@@ -112,14 +112,18 @@ def comparisons(records: list[dict]) -> list[dict]:
 
 def with_holm(question: list[dict]) -> list[dict]:
     """The rows of one question's tests, each with `p_holm`: its `p_value` adjusted by Holm over
-    the defined p-values of its metric family (NaN stays NaN and does not count). The families
+    the defined p-values of its metric family (NaN stays NaN and does not count), and
+    `holm_family`: how many defined p-values that family has. The families
     are disentanglement_lib's six metrics and InfoMEC's three scores, adjusted apart: with five
     runs a side the smallest exact Mann-Whitney p is 2/252, and Holm over nine scores would make
     it 0.071, so that no comparison could ever be decided; over six it is 0.048 (the earlier
     studies' family), over InfoMEC's three 0.024."""
     out = [{**row, "p_holm": float("nan")} for row in question]
     for in_family in (lambda metric: metric not in INFOMEC, lambda metric: metric in INFOMEC):
-        defined = [i for i, row in enumerate(question) if in_family(row.get("metric")) and np.isfinite(row["p_value"])]
+        members = [i for i, row in enumerate(question) if in_family(row.get("metric"))]
+        defined = [i for i in members if np.isfinite(question[i]["p_value"])]
+        for i in members:
+            out[i]["holm_family"] = len(defined)
         for i, adjusted in zip(defined, holm([question[i]["p_value"] for i in defined])):
             out[i]["p_holm"] = adjusted
     return out

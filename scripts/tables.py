@@ -34,7 +34,8 @@ and figure above is computed per budget (markdown sections "10,000 steps", ...; 
 column in every CSV; figure names ending `_<steps>steps`), never pooling two budgets, and two
 more parts follow (analysis/budgets.py): each setting (model, gamma) at the larger budget
 against the smaller (Holm over the scores of one setting), and the verdicts of every comparison
-at each budget with their change (keeps, loses, reverses, gains, stays undecided).
+at each budget with their change (keeps, loses, reverses, gains, stays undecided; too few runs
+where no outcome of that many runs could have decided it).
 
 Writes (with --out): tables.md, tables.csv, selection.csv, differences.csv, regrets.csv, tc_effects.csv, runs.csv,
 scores_by_gamma.csv, within.csv, tables.tex; with --plots, boxplots_<dataset>,

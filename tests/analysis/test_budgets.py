@@ -113,6 +113,23 @@ def test_change_covers_every_case():
     assert budgets.change(decided[1], decided[0]) == "reverses"
     assert budgets.change("undecided", decided[1]) == "gains"
     assert budgets.change("undecided", "undecided") == "stays undecided"
+    assert budgets.change(decided[0], "too few runs") == budgets.change("too few runs", "undecided") == "too few runs"
+    assert set(budgets.CHANGES) == {"keeps", "loses", "reverses", "gains", "stays undecided", "too few runs"}
+
+
+def test_a_verdict_needs_enough_runs_to_be_possible():
+    """Five against five: complete separation gives p = 2 / C(10, 5) = 2/252 = 0.0079; Holm
+    over six metrics makes it 0.048 (decidable), over nine 0.071 (never). One against one: p
+    is 1 whatever the values."""
+    row = {"p_holm": 0.048, "difference": 0.1, "n_baseline": 5, "n_candidate": 5}
+    assert budgets.smallest_holm_p({**row, "holm_family": 6}) == pytest.approx(6 * 2 / 252)
+    assert budgets.verdict({**row, "holm_family": 6}) == "candidate higher"
+    assert budgets.verdict({**row, "holm_family": 6, "p_holm": 0.2}) == "undecided"
+    assert budgets.verdict({**row, "holm_family": 9}) == "too few runs"
+    one_each = {**row, "holm_family": 1, "n_baseline": 1, "n_candidate": 1, "p_holm": 1.0}
+    assert budgets.verdict(one_each) == "too few runs"
+    # Four against five over three scores (InfoMEC's family): 3 * 2 / C(9, 4) = 6/126 = 0.048.
+    assert budgets.verdict({**row, "holm_family": 3, "n_baseline": 4, "difference": -0.1}) == "baseline higher"
 
 
 def test_tc_verdicts_only_at_a_gamma_of_both_budgets(tmp_path):
@@ -130,8 +147,10 @@ def test_tc_verdicts_only_at_a_gamma_of_both_budgets(tmp_path):
     rows = budgets.verdicts(rows_by_budget(records))
     assert {(v["kind"], v["gamma"]) for v in rows} == {("tc", 10.0)}        # γ=30 only at 1,000 steps
     assert budgets.question_label(rows[0]) == "TC γ=10: FactorDVAE vs D-VAE"
-    # Three against three, every pair won: p = 2 / 20 = 0.1, Holm 0.6: undecided at both budgets.
-    assert all(v["p_small"] == pytest.approx(0.1) and v["change"] == "stays undecided" for v in rows)
+    # Three against three, every pair won: p = 2 / 20 = 0.1, Holm 0.6, the smallest any three
+    # against three could reach over six metrics: too few runs to decide at either budget.
+    assert all(v["p_small"] == pytest.approx(0.1) and v["p_holm_small"] == pytest.approx(0.6) for v in rows)
+    assert all(v["verdict_small"] == v["verdict_large"] == v["change"] == "too few runs" for v in rows)
     assert {(r["model"], r["gamma"]) for r in budgets.budget_comparison(records)} == {("dvae", None),
                                                                                        ("factor_dvae", 10.0)}
 
@@ -159,3 +178,23 @@ def test_cli_over_two_studies_and_each_alone(tmp_path):
     assert "## " not in (alone / "tables.md").read_text().replace("### ", "")
     assert not (alone / "budget.csv").exists() and not (alone / "verdicts.csv").exists()
     assert "budget" not in (alone / "differences.csv").read_text().splitlines()[0]
+
+
+def test_budget_figure_shows_the_settings_and_scores_of_more_than_one_budget(tmp_path):
+    """The VAE at both budgets is a line; QLAE (30,000 steps only) and FactorVAE gamma 30
+    (10,000 only) have no trend and stay out; InfoMEC, recorded at the larger budget only,
+    has no panel."""
+    from analysis.budget_figures import budget_panels
+
+    for s in range(2):
+        write_result(tmp_path, "ds", "vae", s + 1, values={k: 0.1 for k in METRIC_KEYS}, steps=1000)
+        write_result(tmp_path, "ds", "vae", s + 11, values={**{k: 0.2 for k in METRIC_KEYS}, "infom": 0.3},
+                     steps=3000)
+        write_result(tmp_path, "ds", "qlae", s + 1, steps=3000,
+                     values={**{k: 0.2 for k in METRIC_KEYS}, "infom": 0.3, "recon_loss": 1.0})
+        write_result(tmp_path, "ds", "factor_vae", s + 1, values={k: 0.1 for k in METRIC_KEYS}, gamma=30.0,
+                     steps=1000)
+    records, problems = gather_all([tmp_path])
+    assert problems == []
+    scores, settings = budget_panels(records)
+    assert settings == [("vae", None)] and list(scores) == METRIC_KEYS
