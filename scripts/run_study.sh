@@ -40,8 +40,9 @@ try:
 except SweepError as error:
     sys.exit(str(error))
 tc_only = all(REGISTRY[m].discriminator for m in sweep.models)
+runs = expand(sweep, sys.argv[2])
 for seed in map(int, sys.argv[3:]):
-    chosen = [r for r in expand(sweep, sys.argv[2]) if r.config.seed == seed]
+    chosen = [r for r in runs if r.config.seed == seed]
     for run in sorted(chosen, key=lambda r: r.config.gamma) if tc_only else chosen:
         print(seed, run.name)' "$config" "$results" $seeds) || exit 2
 
