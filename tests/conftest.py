@@ -1,8 +1,11 @@
-"""Shared fixtures: a small procedural dSprites and a fast training config."""
+"""Shared fixtures: a small procedural dSprites, a fast training config, perturbed checkpoints for
+the evaluation tests and hostile checkpoint files for the reader's tests."""
 import pytest
 
 from configs import Config
 from data.procedural import ProceduralDSprites
+from tests.eval_fixtures import perturbed_checkpoints, small_data
+from tests.hostile_files import hostile_files, real_payload
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +24,31 @@ def tiny_config(tmp_path):
     """
     return Config(steps=8, batch_size=8, log_every=4, eval_every=0, save_every=4,
                   steps_per_dispatch=2, save_path=str(tmp_path))
+
+
+# Module-scoped: a module that changes one of these files cannot reach another module's copy.
+@pytest.fixture(scope="module")
+def eval_data(tmp_path_factory):
+    """tests.eval_fixtures.small_data: 384 images, factors [3, 2, 4, 4, 4]."""
+    return small_data(tmp_path_factory.mktemp("evaldata"))
+
+
+@pytest.fixture(scope="module")
+def eval_checkpoints(tmp_path_factory, eval_data):
+    """{"dvae": path, "vae": path}: freshly initialised models with perturbed parameters."""
+    return perturbed_checkpoints(tmp_path_factory.mktemp("ckpts"), eval_data)
+
+
+@pytest.fixture(scope="module")
+def hostile_payload():
+    """A real checkpoint's payload, the base of every hostile file."""
+    return real_payload()
+
+
+@pytest.fixture(scope="module")
+def hostile_checkpoints(hostile_payload, tmp_path_factory):
+    """{name: (path, regex of its refusal)}: every hostile file, in a temporary folder."""
+    return hostile_files(tmp_path_factory.mktemp("hostile"), hostile_payload)
 
 
 def pytest_runtest_setup(item):

@@ -12,18 +12,6 @@ from checkpoints import checkpoint
 from checkpoints.checkpoint import CheckpointError, load_checkpoint
 from checkpoints.restore import load_model
 from tests import REFERENCE_DIR
-from tests.hostile_files import hostile_files, real_payload
-
-
-@pytest.fixture(scope="module")
-def payload():
-    return real_payload()
-
-
-@pytest.fixture(scope="module")
-def files(payload, tmp_path_factory):
-    return hostile_files(tmp_path_factory.mktemp("hostile"), payload)
-
 
 _ATTRIBUTES = ("__defaults__", "__kwdefaults__", "__qualname__", "__name__", "__code__", "__dict__")
 
@@ -43,27 +31,27 @@ class _OldRestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def test_nothing_in_the_process_changes(files, tiny_data):
+def test_nothing_in_the_process_changes(hostile_checkpoints, tiny_data):
     # The attack is real: a restricted unpickler lets the file rename numpy's function ...
     frombuffer = np._core.numeric._frombuffer
     try:
-        with open(files["build_on_function"][0], "rb") as f:
+        with open(hostile_checkpoints["build_on_function"][0], "rb") as f:
             _OldRestrictedUnpickler(f).load()
         assert frombuffer.__qualname__ == "pwned"
     finally:
         frombuffer.__qualname__ = "_frombuffer"
     # ... and no file changes anything through this project's reader.
     before = _snapshot()
-    for path, _ in files.values():
+    for path, _ in hostile_checkpoints.values():
         with pytest.raises(CheckpointError):
             load_model(path, data=tiny_data)
     assert _snapshot() == before
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
-def test_legitimate_files_load_as_plain_pickle_reads_them(payload, tmp_path, protocol):
+def test_legitimate_files_load_as_plain_pickle_reads_them(hostile_payload, tmp_path, protocol):
     """Every leaf (types, dtypes, shapes, bytes, memory order) as `pickle.load` gives it."""
-    odd = {**payload, "config_history": [{"step": 4, "changed": {"steps": [8, 16]}}],
+    odd = {**hostile_payload, "config_history": [{"step": 4, "changed": {"steps": [8, 16]}}],
            "state": {"codebook": {"hard": np.array(True), "scale": np.array(0.5, np.float32)}},
            "opt_state": [np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)), np.zeros((0, 3), np.int32),
                          np.array([1.5, -2.0], dtype=">f8")]}

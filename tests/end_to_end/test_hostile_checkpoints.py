@@ -16,32 +16,21 @@ from checkpoints import checkpoint
 from checkpoints.checkpoint import CheckpointError
 from checkpoints.restore import load_model
 from tests import ROOT
-from tests.hostile_files import hostile_files, real_payload
 
 # What a refusal may cost on these files (all < 3 MB, or sparse): seconds, and traced memory.
 SECONDS, MEMORY = 5.0, 64 << 20
 MODEL_LEVEL = ("params_extra", "params_float64", "param_key_escapes")   # only the model can tell (names, dtypes)
 
 
-@pytest.fixture(scope="module")
-def payload():
-    return real_payload()
-
-
-@pytest.fixture(scope="module")
-def files(payload, tmp_path_factory):
-    return hostile_files(tmp_path_factory.mktemp("hostile"), payload)
-
-
-def test_the_real_payload_loads(payload, tmp_path, tiny_data):
+def test_the_real_payload_loads(hostile_payload, tmp_path, tiny_data):
     """The control: the file every attack starts from is accepted, so refusals are the attacks'."""
-    path = checkpoint.save_checkpoint(tmp_path / "real.pkl", payload)
+    path = checkpoint.save_checkpoint(tmp_path / "real.pkl", hostile_payload)
     load_model(path, data=tiny_data)
 
 
-def test_library_refuses_each_file_in_one_line_within_bounds(files, tiny_data):
+def test_library_refuses_each_file_in_one_line_within_bounds(hostile_checkpoints, tiny_data):
     problems = []
-    for name, (path, message) in files.items():
+    for name, (path, message) in hostile_checkpoints.items():
         tracemalloc.start()
         start = time.perf_counter()
         try:
@@ -62,16 +51,16 @@ def test_library_refuses_each_file_in_one_line_within_bounds(files, tiny_data):
 # Each entry point is a subprocess (~5 s of imports); eval's in the quick suite, all in CI.
 @pytest.mark.parametrize("entry", ["eval", *(pytest.param(e, marks=pytest.mark.slow)
                                               for e in ("visualize", "resume", "convert"))])
-def test_entry_points_refuse_every_file(files, entry, tmp_path):
-    folder = Path(next(iter(files.values()))[0]).parent
+def test_entry_points_refuse_every_file(hostile_checkpoints, entry, tmp_path):
+    folder = Path(next(iter(hostile_checkpoints.values()))[0]).parent
     result = tmp_path / "result.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}   # this checkout's code, not an installed copy
     proc = subprocess.run([sys.executable, "-m", "tests.hostile_driver", entry, str(folder), str(result)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     outcome = json.loads(result.read_text())
-    assert set(outcome) == {path.name for path, _ in files.values()}
-    for name, (path, message) in files.items():
+    assert set(outcome) == {path.name for path, _ in hostile_checkpoints.values()}
+    for name, (path, message) in hostile_checkpoints.items():
         seen = outcome[path.name]
         if entry == "convert" and name in MODEL_LEVEL:
             message = "not a checkpoint of the authors' code"   # refused before the model is built
@@ -99,7 +88,7 @@ SIX = ("mig", "modularity", "sap", "factor_vae", "beta_vae", "dci")
     ("dec_", ["st_gap", "elbo"]),                         # codes fine, losses NaN: the six metrics are kept
     ("", [*SIX, "st_gap", "elbo", "infomec"]),            # every parameter: the codes too
 ], ids=["decoder", "everything"])
-def test_finite_but_extreme_parameters_keep_what_could_be_computed(payload, tiny_data, tmp_path, capsys, where,
+def test_finite_but_extreme_parameters_keep_what_could_be_computed(hostile_payload, tiny_data, tmp_path, capsys, where,
                                                                    incomplete):
     """Every parameter (or the decoder's) at 1e38: finite, so the file is sound, but the gap and
     the ELBO are NaN. The JSON keeps everything computed, marks the rest incomplete (null), and
@@ -110,8 +99,8 @@ def test_finite_but_extreme_parameters_keep_what_could_be_computed(payload, tiny
     from evaluation.protocol import RESULT_KEYS, result_path
 
     params = {module: {name: np.full_like(value, 1e38) if module.startswith(where) else value
-                       for name, value in arrays.items()} for module, arrays in payload["params"].items()}
-    path = checkpoint.save_checkpoint(tmp_path / "extreme.pkl", {**payload, "params": params})
+                       for name, value in arrays.items()} for module, arrays in hostile_payload["params"].items()}
+    path = checkpoint.save_checkpoint(tmp_path / "extreme.pkl", {**hostile_payload, "params": params})
     rc = ev.main(["--save_file", str(path), "--no_progress", "--settings", json.dumps(SMALL)], data=tiny_data)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(f"error: {path}: not computed: "), err
@@ -123,16 +112,16 @@ def test_finite_but_extreme_parameters_keep_what_could_be_computed(payload, tiny
         assert all(v is None for v in values) if name in incomplete else all(v is not None for v in values), name
 
 
-def test_training_from_extreme_parameters_stops_in_one_line(payload, tiny_data, tmp_path):
+def test_training_from_extreme_parameters_stops_in_one_line(hostile_payload, tiny_data, tmp_path):
     import numpy as np
 
     from configs import from_dict
     from training.loop import TrainingDiverged, train
 
     params = {module: {name: np.full_like(value, 1e38) for name, value in arrays.items()}
-              for module, arrays in payload["params"].items()}
-    path = checkpoint.save_checkpoint(tmp_path / "extreme.pkl", {**payload, "params": params, "step": 4})
-    config = from_dict({**payload["config"], "save_path": str(tmp_path / "out"), "steps_per_dispatch": 2})
+              for module, arrays in hostile_payload["params"].items()}
+    path = checkpoint.save_checkpoint(tmp_path / "extreme.pkl", {**hostile_payload, "params": params, "step": 4})
+    config = from_dict({**hostile_payload["config"], "save_path": str(tmp_path / "out"), "steps_per_dispatch": 2})
     with pytest.raises(TrainingDiverged, match="non-finite loss between steps 4 and 6") as error:
         train(config, data=tiny_data, resume=path, progress=False, log=lambda *_: None)
     assert "\n" not in str(error.value)

@@ -13,20 +13,9 @@ from evaluation.evaluate import EvalOptions, evaluate_checkpoint
 from evaluation.index_cache import CachedRepresentation
 from evaluation.protocol import result_path
 from evaluation.rescore import scores_from_record
-from tests.eval_fixtures import perturbed_checkpoints, small_data
 
 SMALL_GAP = {"st_gap": {"num_batches": 3, "batch_size": 16}}
 SIX = ["mig", "modularity", "sap_score", "factor_vae_metric", "beta_vae_sklearn", "dci_disentanglement"]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return small_data(tmp_path_factory.mktemp("evaldata"))
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory, data):
-    return perturbed_checkpoints(tmp_path_factory.mktemp("ckpts"), data)
 
 
 # Small but non-trivial samples for the cache-vs-plain comparison (the plain path encodes
@@ -41,17 +30,17 @@ SMALL = {"mig": {"num_train": 500}, "modularity": {"num_train": 500, "num_test":
 
 
 @pytest.fixture(scope="module")
-def evaluated(checkpoints, data):
+def evaluated(eval_checkpoints, eval_data):
     """evaluate_checkpoint (all six metrics + gap, reduced settings) of both checkpoints."""
     settings = {**SMALL, **SMALL_GAP}
-    return {name: evaluate_checkpoint(path, EvalOptions(settings=settings, progress=False), data=data)
-            for name, path in checkpoints.items()}
+    return {name: evaluate_checkpoint(path, EvalOptions(settings=settings, progress=False), data=eval_data)
+            for name, path in eval_checkpoints.items()}
 
 
-def test_json_has_everything(evaluated, checkpoints):
-    discrete = json.loads(result_path(checkpoints["dvae"]).read_text())
-    gaussian = json.loads(result_path(checkpoints["vae"]).read_text())
-    assert result_path(checkpoints["dvae"]).name == "dsprites_procedural_seed1.eval.json"
+def test_json_has_everything(evaluated, eval_checkpoints):
+    discrete = json.loads(result_path(eval_checkpoints["dvae"]).read_text())
+    gaussian = json.loads(result_path(eval_checkpoints["vae"]).read_text())
+    assert result_path(eval_checkpoints["dvae"]).name == "dsprites_procedural_seed1.eval.json"
     for result in (discrete, gaussian):
         for key in SIX + ["dci_completeness", "dci_informativeness_train", "dci_informativeness_test",
                           "factor_vae_train_accuracy", "factor_vae_num_active_dims", "beta_vae_train_accuracy"]:
@@ -75,13 +64,13 @@ def test_json_has_everything(evaluated, checkpoints):
         assert on_disk == json.loads(json.dumps(returned))
 
 
-def test_cache_equals_plain(evaluated, checkpoints, data):
+def test_cache_equals_plain(evaluated, eval_checkpoints, eval_data):
     cached = evaluated["dvae"]
-    assert cached["index_cache"]["used"] and cached["index_cache"]["images_encoded"] <= data.images.shape[0]
+    assert cached["index_cache"]["used"] and cached["index_cache"]["images_encoded"] <= eval_data.images.shape[0]
     plain = evaluate_checkpoint(
-        checkpoints["dvae"],
+        eval_checkpoints["dvae"],
         EvalOptions(settings=SMALL, progress=False, use_cache=False, write=False, metrics=list(metrics.METRIC_NAMES)),
-        data=data,
+        data=eval_data,
     )
     assert not plain["index_cache"]["used"]
     # The cached run started DCI early on its planned draws; the plain one ran it in turn.
@@ -93,18 +82,18 @@ def test_cache_equals_plain(evaluated, checkpoints, data):
     assert cached["results"]["mig"] > 0 and 0 < cached["results"]["beta_vae_sklearn"] < 1
 
 
-def test_eval_mig_by_hand(checkpoints, monkeypatch):
+def test_eval_mig_by_hand(eval_checkpoints, monkeypatch):
     """eval.py's MIG of a representation whose MIG is known by construction (KnownMigRep:
     (H(f) - H(f // 2)) / H(f) from the factor values it was shown, about 1/2)."""
     from tests.metrics_fixtures import KnownMigRep, SyntheticData
 
-    data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
-    rep = KnownMigRep(data)
+    eval_data = SyntheticData(factor_sizes=(4, 3), latent=(0,))
+    rep = KnownMigRep(eval_data)
     monkeypatch.setattr("evaluation.evaluate.make_representation_function", lambda *args: rep)
     result = evaluate_checkpoint(
-        checkpoints["dvae"],
+        eval_checkpoints["dvae"],
         EvalOptions(metrics=["mig"], settings={"mig": {"num_train": 2000}}, progress=False, write=False),
-        data=data,
+        data=eval_data,
     )
     assert sum(len(f) for f in rep.seen) == 2000
     assert result["results"]["mig"] == pytest.approx(rep.mig_by_hand(), abs=1e-12)
@@ -112,7 +101,7 @@ def test_eval_mig_by_hand(checkpoints, monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["metric", "gap", "early_dci"])
-def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, where):
+def test_no_thread_outlives_a_failed_evaluation(eval_checkpoints, eval_data, monkeypatch, where):
     import threading
     import time as time_lib
 
@@ -136,9 +125,9 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
         real = metrics._COMPUTE["beta_vae"]
 
         @functools.wraps(real)
-        def fails_on_real_codes(data, representation_function, *args, **kwargs):  # the plan still runs
+        def fails_on_real_codes(eval_data, representation_function, *args, **kwargs):  # the plan still runs
             if isinstance(representation_function, early_dci.StandInCodes):
-                return real(data, representation_function, *args, **kwargs)
+                return real(eval_data, representation_function, *args, **kwargs)
             fail()
 
         monkeypatch.setitem(metrics._COMPUTE, "beta_vae", fails_on_real_codes)
@@ -146,9 +135,9 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
         monkeypatch.setattr("metrics.st_gap._batch_losses", fail)
     with pytest.raises(RuntimeError, match=f"failure in {where}"):
         evaluate_checkpoint(
-            checkpoints["dvae"],
+            eval_checkpoints["dvae"],
             EvalOptions(settings={**SMALL, **SMALL_GAP}, progress=False, write=False),
-            data=data,
+            data=eval_data,
             log=lambda *a: None,
         )
     assert started.get("dci")
@@ -156,15 +145,16 @@ def test_no_thread_outlives_a_failed_evaluation(checkpoints, data, monkeypatch, 
 
 
 @pytest.mark.slow  # three evaluations (~22 s)
-def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, data):
+def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(eval_checkpoints, eval_data):
     settings = {**SMALL, **SMALL_GAP}
     overlapped = evaluate_checkpoint(
-        checkpoints["dvae"], EvalOptions(settings=settings, progress=False, write=False), data=data, log=lambda *a: None
+        eval_checkpoints["dvae"], EvalOptions(settings=settings, progress=False, write=False), data=eval_data,
+        log=lambda *a: None,
     )
     one_by_one = evaluate_checkpoint(
-        checkpoints["dvae"],
+        eval_checkpoints["dvae"],
         EvalOptions(settings=settings, progress=False, write=False, overlap=False, early_dci=False),
-        data=data,
+        data=eval_data,
         log=lambda *a: None,
     )
     assert overlapped["dci_early"] and overlapped["st_gap_overlapped"]
@@ -172,9 +162,9 @@ def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, dat
     assert one_by_one["results"] == overlapped["results"]
     # A subset that includes DCI: DCI starts from where MIG alone leaves the RandomState.
     subset = evaluate_checkpoint(
-        checkpoints["dvae"],
+        eval_checkpoints["dvae"],
         EvalOptions(settings=settings, progress=False, write=False, metrics=["mig", "dci"]),
-        data=data,
+        data=eval_data,
         log=lambda *a: None,
     )
     assert subset["dci_early"] and subset["results"]["mig"] == overlapped["results"]["mig"]
@@ -182,10 +172,10 @@ def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, dat
     from metrics import evaluate_all
     from models.representation import make_representation_function
 
-    _, _, _, model, params, state, _ = load_model(checkpoints["dvae"], data)
-    cache = CachedRepresentation(data, make_representation_function(model, params, state))
+    _, _, _, model, params, state, _ = load_model(eval_checkpoints["dvae"], eval_data)
+    cache = CachedRepresentation(eval_data, make_representation_function(model, params, state))
     direct = evaluate_all(
-        IndexedData(data),
+        IndexedData(eval_data),
         cache,
         np.random.RandomState(42),
         metrics=["mig", "dci"],
@@ -194,24 +184,25 @@ def test_no_overlap_and_a_subset_with_dci_give_the_same_numbers(checkpoints, dat
     assert subset["results"]["dci_disentanglement"] == direct["dci_disentanglement"]
 
 
-def test_infomec_leaves_the_six_metrics_alone_and_its_record_rescores_to_it(evaluated, checkpoints, data):
+def test_infomec_leaves_the_six_metrics_alone_and_its_record_rescores_to_it(evaluated, eval_checkpoints, eval_data):
     """InfoMEC draws its own sample after the six: they give the same numbers with it as without
     it; the codes record it writes rescores (no checkpoint) to the JSON's InfoMEC."""
     with_infomec = evaluated["dvae"]["results"]
-    without = evaluate_checkpoint(checkpoints["dvae"], EvalOptions(settings=SMALL, progress=False, write=False,
-                                                                   metrics=list(metrics.METRIC_NAMES)), data=data)
+    options = EvalOptions(settings=SMALL, progress=False, write=False, metrics=list(metrics.METRIC_NAMES))
+    without = evaluate_checkpoint(eval_checkpoints["dvae"], options, data=eval_data)
     assert {k: with_infomec[k] for k in without["results"]} == without["results"]
-    record = read_codes_record(codes_path(checkpoints["dvae"]))
+    record = read_codes_record(codes_path(eval_checkpoints["dvae"]))
     assert record["codes"].shape == (400, 10) and record["argmax_codes"].shape == (400, 10)
-    assert record["header"]["discrete"] is False and record["header"]["factor_sizes"] == data.factors_num_values
+    assert record["header"]["discrete"] is False and record["header"]["factor_sizes"] == eval_data.factors_num_values
     rescored = scores_from_record(record)
     for key in ("infom", "infoe", "infoc", "infom_argmax", "infoe_argmax", "infoc_argmax"):
         assert rescored[key] == with_infomec[key], key
     # Each latent's argmax codes are values of that latent's codebook (the checkpoint's, perturbed).
-    codebook = np.asarray(load_model(checkpoints["dvae"], data).params["codebook"]["embed"])[..., 0]   # [N, K]
+    loaded = load_model(eval_checkpoints["dvae"], eval_data)
+    codebook = np.asarray(loaded.params["codebook"]["embed"])[..., 0]   # [N, K]
     assert all(np.isin(record["argmax_codes"][:, n], codebook[n]).all() for n in range(10))
     assert len(np.unique(record["argmax_codes"])) > 10
     # A Gaussian latent has no argmax codes.
     gaussian = evaluated["vae"]["results"]
     assert "infom" in gaussian and "infom_argmax" not in gaussian
-    assert read_codes_record(codes_path(checkpoints["vae"]))["argmax_codes"] is None
+    assert read_codes_record(codes_path(eval_checkpoints["vae"]))["argmax_codes"] is None
