@@ -17,11 +17,6 @@ from configs import Config
 from models import build_model, losses, objectives, quantized_latent
 from training.step import init_train_state, optimizers, qlae_optimizer, weight_labels
 
-
-def leaves(tree):
-    return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
-
-
 # -- the latent -----------------------------------------------------------------------------
 # Two latents with five values each, deliberately unsorted: the nearest value, not a position.
 VALUES = np.array([[-1.0, 0.0, 1.0, 2.0, 3.0], [0.5, -0.5, 0.1, 0.2, 0.3]], np.float32)
@@ -220,18 +215,12 @@ def qlae_config(tiny_config):
     return configs.from_dict({**tiny_config.to_dict(), "quantized": True, "learning_rate": 1e-3})
 
 
-def test_resume_is_bitwise_identical_and_the_codebook_trains(tiny_data, qlae_config):
+def test_the_codebook_trains_and_the_log_has_qlae_losses(tiny_data, qlae_config):
+    """(Resuming a QLAE run is bitwise identical: tests/training/test_loop.py.)"""
     from checkpoints.checkpoint import load_checkpoint
     from training.loop import train
 
-    whole = train(qlae_config, data=tiny_data, progress=False)
-    other = qlae_config.replace(save_path=qlae_config.save_path + "/interrupted")
-    train(other, data=tiny_data, progress=False, until=4)
-    assert load_checkpoint(other.checkpoint_path())["step"] == 4
-    resumed = train(other, data=tiny_data, progress=False, resume=other.checkpoint_path())
-    assert int(resumed.step) == 8
-    for x, y in zip(leaves((whole.params, whole.opt_state)), leaves((resumed.params, resumed.opt_state))):
-        np.testing.assert_array_equal(x, y)
+    train(qlae_config, data=tiny_data, progress=False)
     payload = load_checkpoint(qlae_config.checkpoint_path())
     assert payload["model"] == "qlae" and payload["state"] == {} and payload["config"]["learning_rate"] == 1e-3
     values = payload["params"]["quantizer"]["values"]

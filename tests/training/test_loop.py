@@ -59,7 +59,8 @@ def test_same_seed_same_parameters(tiny_data, tiny_config, overrides):
     assert any(not np.array_equal(x, y) for x, y in zip(leaves(a.params), leaves(c.params)))
 
 
-@pytest.mark.parametrize("overrides", [{}, {"tc": True, "gamma": 5.0}])
+@pytest.mark.parametrize("overrides", [{}, {"tc": True, "gamma": 5.0}, {"quantized": True, "learning_rate": 1e-3}],
+                         ids=["dvae", "factor_dvae", "qlae"])
 def test_resume_is_bitwise_identical(tiny_data, tiny_config, overrides):
     config = tiny_config.replace(**overrides)
     whole = train(config, data=tiny_data, progress=False)
