@@ -28,7 +28,8 @@ GROUPS = {
 
 def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict]]]:
     """[(group, label, records)] of one data set: VAE, D-VAE, then FactorVAE / FactorDVAE per
-    gamma and over all gammas. Group 'base' is the first table, 'tc' the second."""
+    gamma and, where a model has more than one, over all gammas (with one it would repeat the
+    column before it). Group 'base' is the first table, 'tc' the second."""
     rows = [r for r in records if r["dataset"] == dataset]
     out = []
     for model in GROUPS["base"]:
@@ -37,9 +38,10 @@ def columns(records: list[dict], dataset: str) -> list[tuple[str, str, list[dict
             out.append(("base", MODEL_NAMES[model], chosen))
     for model in GROUPS["tc"]:
         chosen = [r for r in rows if r["model"] == model]
-        for gamma in sorted({r["gamma"] for r in chosen}):
+        gammas = sorted({r["gamma"] for r in chosen})
+        for gamma in gammas:
             out.append(("tc", f"{MODEL_NAMES[model]} γ={gamma:g}", [r for r in chosen if r["gamma"] == gamma]))
-        if chosen:
+        if len(gammas) > 1:
             out.append(("tc", f"{MODEL_NAMES[model]} all γ", chosen))
     return out
 

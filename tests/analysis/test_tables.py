@@ -158,3 +158,18 @@ def test_within_setting_and_scores_by_gamma_from_files(tmp_path):
     assert float(mig["p_value"]) == pytest.approx(2 / 36, rel=1e-5) and mig["group_rhos"] == "0:1;10:1;30:nan"
     assert "0:2;10:7;30:9" in (out / "scores_by_gamma.csv").read_text()
     assert "within each setting" not in to_markdown([], [], [])               # nothing to show: no section
+
+
+def test_an_all_gamma_column_only_where_a_model_has_several_gammas(tmp_path):
+    """With one γ the 'all γ' column would repeat the γ column: FactorVAE (γ 10 only) has none,
+    FactorDVAE (γ 10 and 20) has one, over its six runs."""
+    for s in range(3):
+        write_result(tmp_path, "ds", "factor_vae", s + 1, 10.0, values=all_metrics(0.1 + s / 10))
+        for gamma in (10.0, 20.0):
+            write_result(tmp_path, "ds", "factor_dvae", s + 1, gamma, values=all_metrics(gamma / 100 + s / 10),
+                         gap=1.0)
+    records, problems = gather(tmp_path)
+    assert problems == []
+    (built,) = tables.build_tables(records)
+    assert built["columns"] == ["FactorVAE γ=10", "FactorDVAE γ=10", "FactorDVAE γ=20", "FactorDVAE all γ"]
+    assert [c["n"] for c in built["cells"]["mig"]] == [3, 3, 3, 6]
